@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* Accounts: defaults, the semantic check and fetching the secret. */
+
+#include "autoconf.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/*
+ * The longest secret we accept: OAuth access tokens run to a few KiB, so
+ * this leaves room while bounding what a runaway command can make us hold.
+ */
+#define ACCOUNT_SECRET_MAX	16384
+/* Room past the kept bytes to drain a command's surplus output into, so
+ * one freezero() wipes all of it. */
+#define ACCOUNT_BUF_SIZE	(ACCOUNT_SECRET_MAX + 512)
+
+static int	account_first_line(const struct account *, const char *,
+		    char *, size_t, char **, struct err *);
+static int	account_secret_file(const struct account *, char **,
+		    struct err *);
+static int	account_secret_command(const struct account *, char **,
+		    struct err *);
+static int	account_run(const struct account *, char *, size_t *, int *,
+		    struct err *);
+static void	account_reap(pid_t, int *);
+static int	account_keyword(const char *const *, size_t, const char *);
+
+static const char *const account_tls_names[] = {
+	[ACCOUNT_TLS_IMPLICIT] = "implicit",
+	[ACCOUNT_TLS_STARTTLS] = "starttls",
+	[ACCOUNT_TLS_NONE] = "none"
+};
+
+static const char *const account_auth_names[] = {
+	[ACCOUNT_AUTH_AUTO] = "auto",
+	[ACCOUNT_AUTH_USER] = "user",
+	[ACCOUNT_AUTH_APOP] = "apop",
+	[ACCOUNT_AUTH_PLAIN] = "plain",
+	[ACCOUNT_AUTH_LOGIN] = "login",
+	[ACCOUNT_AUTH_CRAM_MD5] = "cram-md5",
+	[ACCOUNT_AUTH_XOAUTH2] = "xoauth2",
+	[ACCOUNT_AUTH_OAUTHBEARER] = "oauthbearer"
+};
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* A new account holding every default the config may leave out. */
+struct account *
+account_new(void)
+{
+	struct account	*a;
+
+	a = xcalloc(1, sizeof(*a));
+	a->port = 995;
+	a->tls = ACCOUNT_TLS_IMPLICIT;
+	a->tls_verify = true;
+	a->tls_min_version = 12;
+	a->auth = ACCOUNT_AUTH_AUTO;
+	a->keep = true;
+	a->interval = 300;
+	a->timeout = 60;
+	return a;
+}
+
+/* Free an account; the inline password is wiped first. */
+void
+account_free(struct account *a)
+{
+	if (a == NULL)
+		return;
+	free(a->name);
+	free(a->host);
+	free(a->ca_file);
+	free(a->tls_fingerprint);
+	free(a->user);
+	freezero(a->password, 0);
+	free(a->password_command);
+	free(a->password_file);
+	free(a->maildir);
+	free(a->file);
+	free(a);
+}
+
+/* Letters, digits, '.', '_' and '-': safe in file names and log lines. */
+bool
+account_name_ok(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return false;
+	}
+	return i > 0 && i <= ACCOUNT_NAME_MAX;
+}
+
+/* "sha256:" then 32 bytes in hex, optionally "AB:CD:..." as --probe prints. */
+bool
+account_fingerprint_ok(const char *s)
+{
+	size_t	digits = 0;
+
+	if (strncmp(s, "sha256:", 7) != 0)
+		return false;
+	for (s += 7; *s != '\0'; s++) {
+		if (isxdigit((unsigned char)*s))
+			digits++;
+		else if (*s != ':' || digits == 0 || digits % 2 != 0 ||
+		    s[1] == '\0' || s[1] == ':')
+			/* A colon only sits between two complete bytes. */
+			return false;
+	}
+	return digits == 64;
+}
+
+/* Refuse a secret-bearing file that group or others can read. */
+int
+account_secure_file(const char *path, int fd, struct err *e)
+{
+	struct stat	st;
+	int		rc;
+
+	rc = fd == -1 ? stat(path, &st) : fstat(fd, &st);
+	if (rc == -1)
+		return err_set(e, E_CONFIG, "%s: %s", path, strerror(errno));
+	if ((st.st_mode & 077) != 0)
+		return err_set(e, E_CONFIG, "%s: holds a password but is "
+		    "readable by group or others (mode %04o); chmod 600 %s",
+		    path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+/* Validate what parsing cannot: required keys, one secret, value ranges. */
+int
+account_check(const struct account *a, struct err *e)
+{
+	const char	*file = a->file != NULL ? a->file : "(no file)";
+	const char	*missing = NULL;
+	int		 sources, rc;
+
+	if (a->name == NULL || *a->name == '\0')
+		missing = "name";
+	else if (a->host == NULL || *a->host == '\0')
+		missing = "host";
+	else if (a->user == NULL || *a->user == '\0')
+		missing = "user";
+	else if (a->maildir == NULL || *a->maildir == '\0')
+		missing = "maildir";
+	if (missing != NULL)
+		return err_set(e, E_CONFIG, "%s:%d: %s: missing; every account "
+		    "needs one", file, a->line, missing);
+
+	if (!account_name_ok(a->name))
+		return err_set(e, E_CONFIG, "%s:%d: name: expected "
+		    ACCOUNT_NAME_RULE, file, a->line);
+	if (a->port < 1 || a->port > 65535)
+		return err_set(e, E_CONFIG, "%s:%d: port: expected an integer "
+		    "from 1 to 65535, got %d", file, a->line, a->port);
+	if (account_tls_name(a->tls) == NULL)
+		return err_set(e, E_CONFIG, "%s:%d: tls: bad value %d", file,
+		    a->line, (int)a->tls);
+	if (account_auth_name(a->auth) == NULL)
+		return err_set(e, E_CONFIG, "%s:%d: auth: bad value %d", file,
+		    a->line, (int)a->auth);
+	if (a->tls_min_version != 12 && a->tls_min_version != 13)
+		return err_set(e, E_CONFIG, "%s:%d: tls_min_version: expected "
+		    "\"1.2\" or \"1.3\"", file, a->line);
+	if (a->tls_fingerprint != NULL &&
+	    !account_fingerprint_ok(a->tls_fingerprint))
+		return err_set(e, E_CONFIG, "%s:%d: tls_fingerprint: expected "
+		    ACCOUNT_FINGERPRINT_RULE, file, a->line);
+	/* Without a pin, turning verification off trusts any server. */
+	if (a->tls != ACCOUNT_TLS_NONE && !a->tls_verify &&
+	    a->tls_fingerprint == NULL)
+		return err_set(e, E_CONFIG, "%s:%d: tls_verify: false needs a "
+		    "tls_fingerprint to pin the server", file, a->line);
+	if (a->delete_after_days < 0)
+		return err_set(e, E_CONFIG, "%s:%d: delete_after_days: "
+		    "expected an integer >= 0, got %d", file, a->line,
+		    a->delete_after_days);
+	if (a->interval < 1)
+		return err_set(e, E_CONFIG, "%s:%d: interval: expected an "
+		    "integer >= 1, got %d", file, a->line, a->interval);
+	if (a->timeout < 1)
+		return err_set(e, E_CONFIG, "%s:%d: timeout: expected an "
+		    "integer >= 1, got %d", file, a->line, a->timeout);
+
+	/* Every login method, OAuth included, needs a secret. */
+	sources = (a->password != NULL) + (a->password_command != NULL) +
+	    (a->password_file != NULL);
+	if (sources == 0)
+		return err_set(e, E_CONFIG, "%s:%d: account %s: expected one "
+		    "of password, password_command or password_file (auth "
+		    "\"%s\" needs a secret)", file, a->line, a->name,
+		    account_auth_name(a->auth));
+	if (sources > 1)
+		return err_set(e, E_CONFIG, "%s:%d: account %s: only one of "
+		    "password, password_command and password_file may be set",
+		    file, a->line, a->name);
+	if (a->password_file != NULL &&
+	    (rc = account_secure_file(a->password_file, -1, e)) < 0) {
+		err_prefix(e, "%s:%d: password_file", file, a->line);
+		return rc;
+	}
+	return 0;
+}
+
+/* The secret from whichever source the account names. */
+int
+account_secret(const struct account *a, char **out, struct err *e)
+{
+	*out = NULL;
+	if (a->password != NULL) {
+		*out = xstrdup(a->password);
+		return 0;
+	}
+	if (a->password_file != NULL)
+		return account_secret_file(a, out, e);
+	if (a->password_command != NULL)
+		return account_secret_command(a, out, e);
+	return err_set(e, E_CONFIG, "%s: no password, password_command or "
+	    "password_file", a->name);
+}
+
+/* Copy the first line of buf[0..len) to *out; an empty one is an error. */
+static int
+account_first_line(const struct account *a, const char *source, char *buf,
+    size_t len, char **out, struct err *e)
+{
+	char	*nl;
+
+	if ((nl = memchr(buf, '\n', len)) != NULL)
+		len = (size_t)(nl - buf);
+	else if (len == ACCOUNT_SECRET_MAX)
+		return err_set(e, E_CONFIG, "%s: %s failed: first line longer "
+		    "than %d bytes", a->name, source, ACCOUNT_SECRET_MAX);
+	/* Files edited on Windows end lines in CRLF. */
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return err_set(e, E_CONFIG, "%s: %s failed: the first line is "
+		    "empty", a->name, source);
+	*out = xstrndup(buf, len);
+	return 0;
+}
+
+/* The first line of password_file, re-checking its mode on the open file. */
+static int
+account_secret_file(const struct account *a, char **out, struct err *e)
+{
+	char	*buf;
+	size_t	 len = 0;
+	ssize_t	 n;
+	int	 fd, rc;
+
+	buf = xmalloc(ACCOUNT_SECRET_MAX);
+	if ((fd = open(a->password_file, O_RDONLY | O_CLOEXEC)) == -1) {
+		rc = err_set(e, E_CONFIG, "%s: password_file %s: %s", a->name,
+		    a->password_file, strerror(errno));
+		goto out;
+	}
+	if ((rc = account_secure_file(a->password_file, fd, e)) < 0) {
+		err_prefix(e, "%s", a->name);
+		goto out;
+	}
+	while (len < ACCOUNT_SECRET_MAX && memchr(buf, '\n', len) == NULL) {
+		n = read(fd, buf + len, ACCOUNT_SECRET_MAX - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = err_set(e, E_CONFIG, "%s: password_file %s: %s",
+			    a->name, a->password_file, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	rc = account_first_line(a, "password_file", buf, len, out, e);
+out:
+	if (fd != -1)
+		close(fd);
+	freezero(buf, ACCOUNT_SECRET_MAX);
+	return rc;
+}
+
+/* The first line password_command prints, if it exits 0 in time. */
+static int
+account_secret_command(const struct account *a, char **out, struct err *e)
+{
+	char	*buf;
+	size_t	 len = 0;
+	int	 status, rc;
+
+	buf = xmalloc(ACCOUNT_BUF_SIZE);
+	if ((rc = account_run(a, buf, &len, &status, e)) < 0)
+		goto out;
+	if (WIFSIGNALED(status))
+		rc = err_set(e, E_CONFIG, "%s: password_command failed: killed "
+		    "by signal %d", a->name, WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		rc = err_set(e, E_CONFIG, "%s: password_command failed: exited "
+		    "with status %d", a->name, WEXITSTATUS(status));
+	else
+		rc = account_first_line(a, "password_command", buf, len, out,
+		    e);
+out:
+	freezero(buf, ACCOUNT_BUF_SIZE);
+	return rc;
+}
+
+/*
+ * Run password_command with stdout into buf (at most ACCOUNT_SECRET_MAX
+ * bytes kept, the rest drained so the command never blocks on a full pipe)
+ * until it exits, all within the account timeout.  The command gets its own
+ * process group so a timeout kills the shell's children too.
+ */
+static int
+account_run(const struct account *a, char *buf, size_t *len, int *status,
+    struct err *e)
+{
+	struct pollfd	 pfd;
+	int64_t		 deadline, left;
+	pid_t		 pid = -1, w;
+	ssize_t		 n;
+	bool		 exited = false, eof = false;
+	int		 fds[2] = { -1, -1 }, devnull = -1, rc = 0, r;
+
+	deadline = util_now_ms() + (int64_t)a->timeout * 1000;
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		rc = err_set(e, E_CONFIG, "%s: password_command: %s", a->name,
+		    strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		/* Only async-signal-safe calls between fork and exec. */
+		setpgid(0, 0);
+		if (dup2(devnull, STDIN_FILENO) == -1 ||
+		    dup2(fds[1], STDOUT_FILENO) == -1)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", a->password_command,
+		    (char *)NULL);
+		_exit(127);
+	}
+	/* Also here, so the group exists before any kill() below. */
+	setpgid(pid, pid);
+	close(fds[1]);
+	fds[1] = -1;
+
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		if (!exited) {
+			w = waitpid(pid, status, WNOHANG);
+			if (w == pid) {
+				exited = true;
+				pid = -1;
+			} else if (w == -1 && errno != EINTR) {
+				rc = err_set(e, E_CONFIG, "%s: password_command: "
+				    "waitpid: %s", a->name, strerror(errno));
+				goto out;
+			}
+		}
+		if (exited && eof)
+			break;
+		if ((left = deadline - util_now_ms()) <= 0) {
+			rc = err_set(e, E_CONFIG, "%s: password_command failed: "
+			    "timed out after %d s", a->name, a->timeout);
+			goto out;
+		}
+		if (eof) {
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 },
+			    NULL);
+			continue;
+		}
+		/*
+		 * Short slices, as no SIGCHLD tells us of the exit.  Once the
+		 * command has exited, take what it left in the pipe and stop:
+		 * a daemon it started may hold the pipe open for good.
+		 */
+		r = poll(&pfd, 1, exited ? 0 : (int)(left < 50 ? left : 50));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			rc = err_set(e, E_CONFIG, "%s: password_command: poll: %s",
+			    a->name, strerror(errno));
+			goto out;
+		}
+		if (r == 0) {
+			if (exited)
+				break;
+			continue;
+		}
+		if (*len < ACCOUNT_SECRET_MAX)
+			n = read(fds[0], buf + *len, ACCOUNT_SECRET_MAX - *len);
+		else
+			n = read(fds[0], buf + ACCOUNT_SECRET_MAX,
+			    ACCOUNT_BUF_SIZE - ACCOUNT_SECRET_MAX);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			rc = err_set(e, E_CONFIG, "%s: password_command: read: %s",
+			    a->name, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			eof = true;
+		else if (*len < ACCOUNT_SECRET_MAX)
+			*len += (size_t)n;
+	}
+out:
+	if (pid > 0) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		account_reap(pid, status);
+	}
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	if (devnull != -1)
+		close(devnull);
+	return rc;
+}
+
+/* Collect a child that was just killed, so no zombie stays behind. */
+static void
+account_reap(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
+		;
+}
+
+/* "implicit", "starttls" or "none"; NULL for a value outside the enum. */
+const char *
+account_tls_name(enum account_tls t)
+{
+	if ((unsigned)t >= NITEMS(account_tls_names))
+		return NULL;
+	return account_tls_names[t];
+}
+
+/* The auth keyword as written in the config; NULL outside the enum. */
+const char *
+account_auth_name(enum account_auth a)
+{
+	if ((unsigned)a >= NITEMS(account_auth_names))
+		return NULL;
+	return account_auth_names[a];
+}
+
+/* The tls keyword to its enum; -1 if unknown. */
+int
+account_parse_tls(const char *s, enum account_tls *t)
+{
+	int	i;
+
+	if ((i = account_keyword(account_tls_names,
+	    NITEMS(account_tls_names), s)) == -1)
+		return -1;
+	*t = (enum account_tls)i;
+	return 0;
+}
+
+/* The auth keyword to its enum; -1 if unknown. */
+int
+account_parse_auth(const char *s, enum account_auth *a)
+{
+	int	i;
+
+	if ((i = account_keyword(account_auth_names,
+	    NITEMS(account_auth_names), s)) == -1)
+		return -1;
+	*a = (enum account_auth)i;
+	return 0;
+}
+
+/* The index of s among n keywords, or -1. */
+static int
+account_keyword(const char *const *names, size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* Leveled logging to stderr or the journal. */
+
+#include "autoconf.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void	log_vwrite(enum log_level, const char *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+static int	log_stderr_is_journal(void);
+
+static enum log_level	 log_threshold = LOG_LVL_INFO;
+static int		 log_journal;
+static FILE		*log_fp;
+
+/* sd-daemon(3) priorities for each of our levels. */
+static const int log_prio[] = { 3, 4, 6, 7, 7 };
+static const char *const log_names[] = {
+	"error", "warning", "info", "debug", "trace"
+};
+
+void
+log_init(enum log_level level)
+{
+	log_threshold = level;
+	log_journal = log_stderr_is_journal();
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_threshold = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_threshold;
+}
+
+int
+log_level_parse(const char *name, enum log_level *level)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+		if (strcmp(name, log_names[i]) == 0) {
+			*level = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+log_set_output(FILE *fp)
+{
+	log_fp = fp;
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return level <= log_threshold;
+}
+
+/* Is stderr the journal stream systemd handed us (JOURNAL_STREAM=dev:ino)? */
+static int
+log_stderr_is_journal(void)
+{
+	const char		*js;
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+
+	js = getenv("JOURNAL_STREAM");
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(fileno(stderr), &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* Write one line at a level, with an optional suffix such as strerror. */
+static void
+log_vwrite(enum log_level level, const char *suffix, const char *fmt,
+    va_list ap)
+{
+	FILE	*fp = log_fp != NULL ? log_fp : stderr;
+	char	 line[8192];
+
+	if (!log_enabled(level))
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (log_journal && log_fp == NULL)
+		fprintf(fp, "<%d>%s%s%s\n", log_prio[level], line,
+		    suffix ? ": " : "", suffix ? suffix : "");
+	else
+		fprintf(fp, "popsyncd: %s%s%s%s%s\n",
+		    level == LOG_LVL_INFO ? "" : log_names[level],
+		    level == LOG_LVL_INFO ? "" : ": ", line,
+		    suffix ? ": " : "", suffix ? suffix : "");
+	fflush(fp);
+}
+
+#define LOG_FN(fn, level)						\
+void									\
+fn(const char *fmt, ...)						\
+{									\
+	va_list	ap;							\
+									\
+	va_start(ap, fmt);						\
+	log_vwrite(level, NULL, fmt, ap);				\
+	va_end(ap);							\
+}
+
+LOG_FN(log_warnx, LOG_LVL_WARN)
+LOG_FN(log_error, LOG_LVL_ERROR)
+LOG_FN(log_info, LOG_LVL_INFO)
+LOG_FN(log_debug, LOG_LVL_DEBUG)
+LOG_FN(log_trace, LOG_LVL_TRACE)
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 es[256];
+
+	snprintf(es, sizeof(es), "%s", strerror(errno));
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_WARN, es, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 es[256];
+
+	snprintf(es, sizeof(es), "%s", strerror(errno));
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, es, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+#ifndef POPSYNC_LOG_H
+#define POPSYNC_LOG_H
+
+#include <stdio.h>
+
+/*
+ * Logging in the OpenBSD pairs.  Messages go to stderr (or the stream given
+ * to log_set_output()), one line each.  When stderr is the journal
+ * (JOURNAL_STREAM matches it), each line carries the sd-daemon "<N>" priority
+ * prefix instead of a level word.
+ *
+ * Callers prefix messages with the account name ("%s: ...", a->name).
+ * Secrets never reach a log: the POP3 client redacts before it calls here.
+ */
+
+enum log_level {
+	LOG_LVL_ERROR = 0,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,		/* -v: one line per command and reply */
+	LOG_LVL_TRACE		/* -vv: every protocol line */
+};
+
+/* log_init: set the threshold and detect the journal on stderr. */
+void	 log_init(enum log_level level);
+
+/* log_set_level / log_get_level: change or read the threshold. */
+void	 log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/*
+ * log_level_parse: "error", "warning", "info", "debug" or "trace" to a
+ * level.  Returns 0, or -1 for an unknown name.
+ */
+int	 log_level_parse(const char *name, enum log_level *level);
+
+/* log_set_output: send log lines to fp instead of stderr (NULL: stderr). */
+void	 log_set_output(FILE *fp);
+
+/* log_enabled: whether a message at this level would be written. */
+int	 log_enabled(enum log_level level);
+
+/* log_warn: warning with ": strerror(errno)" appended. */
+void	 log_warn(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	 log_error(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	 log_trace(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/*
+ * fatal / fatalx: log and exit(1).  Only for out of memory and impossible
+ * states, never for network, server, config or disk errors (STYLE 6).
+ * fatal appends strerror(errno).
+ */
+void	 fatal(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* Maildir delivery: tmp/, fsync, link into new/, fsync new/. */
+
+#include "autoconf.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "maildir.h"
+#include "xmalloc.h"
+
+/* Large enough that a message costs few write(2) calls, small enough to
+ * hold one per message in flight without thought. */
+#define MAILDIR_BUFSIZE		(64 * 1024)
+
+#define MAILDIR_DIRFLAGS	(O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+#define MAILDIR_TMPFLAGS	(O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC)
+
+struct maildir {
+	char	*path;
+	int	 tmpfd;
+	int	 newfd;
+	int	 curfd;
+	char	 host[MAILDIR_HOST_MAX + 1];
+};
+
+struct maildir_msg {
+	struct maildir	*m;
+	char		 name[MAILDIR_NAME_MAX];
+	int		 fd;
+	bool		 intmp;		/* tmp/<name> exists and is ours */
+	bool		 failed;	/* a write failed; the file is gone */
+	char		*buf;
+	size_t		 len;
+};
+
+static int	 maildir_subdir(const char *path, int dirfd, const char *name,
+		    const char *shown, int *fdp, struct err *e);
+static int	 maildir_mkpath(const char *path, int *fdp, struct err *e);
+static bool	 maildir_name_ok(const char *name);
+static int	 maildir_bad_name(struct maildir *m, const char *op,
+		    const char *name, struct err *e);
+static int	 maildir_scan(struct maildir *m, int dirfd, const char *dir,
+		    const char *name, struct err *e);
+static void	 maildir_discard(struct maildir_msg *msg);
+static int	 maildir_fail(struct maildir_msg *msg, const char *op,
+		    const char *dir, int errnum, struct err *e);
+static int	 maildir_write_all(struct maildir_msg *msg, const char *data,
+		    size_t len, struct err *e);
+static int	 maildir_flush(struct maildir_msg *msg, struct err *e);
+static bool	 maildir_link_refused(int errnum);
+static int	 maildir_rename_noreplace(struct maildir *m, const char *name);
+static int	 maildir_publish(struct maildir_msg *msg, struct err *e);
+
+/* Per process, not per Maildir: two handles on one directory in one
+ * process must still never plan the same name. */
+static unsigned long maildir_counter;
+
+/* Create name under dirfd when missing (0700) and open it as a directory. */
+static int
+maildir_subdir(const char *path, int dirfd, const char *name,
+    const char *shown, int *fdp, struct err *e)
+{
+	int	fd;
+
+	if (mkdirat(dirfd, name, 0700) == 0) {
+		/* Make the new entry itself durable, or a crash could lose
+		 * the directory together with what is later delivered to it. */
+		if (fsync(dirfd) == -1)
+			return err_set(e, E_DELIVERY, "maildir %s: fsync %s: %s",
+			    path, shown, strerror(errno));
+	} else if (errno != EEXIST)
+		return err_set(e, E_DELIVERY, "maildir %s: mkdir %s: %s",
+		    path, shown, strerror(errno));
+	if ((fd = openat(dirfd, name, MAILDIR_DIRFLAGS)) == -1)
+		return err_set(e, E_DELIVERY, "maildir %s: open %s: %s",
+		    path, shown, strerror(errno));
+	*fdp = fd;
+	return 0;
+}
+
+/* mkdir -p path, one component at a time; *fdp gets path's directory. */
+static int
+maildir_mkpath(const char *path, int *fdp, struct err *e)
+{
+	char	*copy, *rest, *comp, *shown = NULL;
+	int	 fd, nfd, rc;
+
+	if ((fd = open(path[0] == '/' ? "/" : ".", MAILDIR_DIRFLAGS)) == -1)
+		return err_set(e, E_DELIVERY, "maildir %s: open: %s", path,
+		    strerror(errno));
+	copy = rest = xstrdup(path);
+	while ((comp = strsep(&rest, "/")) != NULL) {
+		if (*comp == '\0')
+			continue;
+		free(shown);
+		shown = xstrndup(path, (size_t)(comp - copy) + strlen(comp));
+		if ((rc = maildir_subdir(path, fd, comp, shown, &nfd, e)) != 0)
+			goto out;
+		close(fd);
+		fd = nfd;
+	}
+	*fdp = fd;
+	fd = -1;
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	free(shown);
+	free(copy);
+	return rc;
+}
+
+/* Create what is missing of path/{tmp,new,cur} and open the three. */
+int
+maildir_open(const char *path, struct maildir **out, struct err *e)
+{
+	struct maildir	*m;
+	char		 host[256];
+	int		 rootfd = -1, rc;
+
+	m = xcalloc(1, sizeof(*m));
+	m->path = xstrdup(path);
+	m->tmpfd = m->newfd = m->curfd = -1;
+	if (*path == '\0') {
+		rc = err_set(e, E_DELIVERY, "maildir: empty path");
+		goto out;
+	}
+	if ((rc = maildir_mkpath(path, &rootfd, e)) != 0 ||
+	    (rc = maildir_subdir(path, rootfd, "tmp", "tmp", &m->tmpfd,
+	    e)) != 0 ||
+	    (rc = maildir_subdir(path, rootfd, "new", "new", &m->newfd,
+	    e)) != 0 ||
+	    (rc = maildir_subdir(path, rootfd, "cur", "cur", &m->curfd,
+	    e)) != 0)
+		goto out;
+
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	maildir_escape_host(m->host, sizeof(m->host), host);
+	*out = m;
+	m = NULL;
+	rc = 0;
+out:
+	if (rootfd != -1)
+		close(rootfd);
+	maildir_free(m);
+	return rc;
+}
+
+/* Close the directory descriptors and free m. */
+void
+maildir_free(struct maildir *m)
+{
+	if (m == NULL)
+		return;
+	if (m->tmpfd != -1)
+		close(m->tmpfd);
+	if (m->newfd != -1)
+		close(m->newfd);
+	if (m->curfd != -1)
+		close(m->curfd);
+	free(m->path);
+	free(m);
+}
+
+/* The path as given to maildir_open(). */
+const char *
+maildir_path(const struct maildir *m)
+{
+	return m->path;
+}
+
+/* Copy host with maildir(5)'s escapes for '/' and ':'. */
+size_t
+maildir_escape_host(char *out, size_t outlen, const char *host)
+{
+	const char	*rep;
+	char		 one[2];
+	size_t		 need = 0, used = 0, n;
+	bool		 full = outlen == 0;
+
+	for (; *host != '\0'; host++) {
+		if (*host == '/')
+			rep = "\\057";
+		else if (*host == ':')
+			rep = "\\072";
+		else {
+			one[0] = *host;
+			one[1] = '\0';
+			rep = one;
+		}
+		n = strlen(rep);
+		/* Never split an escape: a cut "\05" would read as garbage. */
+		if (!full && used + n < outlen) {
+			memcpy(out + used, rep, n);
+			used += n;
+		} else
+			full = true;
+		need += n;
+	}
+	if (outlen > 0)
+		out[used] = '\0';
+	return need;
+}
+
+/* A name no other delivery, here or on another host, will use. */
+void
+maildir_plan_name(struct maildir *m, char *out, size_t outlen)
+{
+	struct timespec	ts;
+	int		n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000, (long)getpid(), ++maildir_counter, m->host);
+	if (n < 0 || (size_t)n >= outlen)
+		fatalx("%s: buffer of %zu bytes too small", __func__, outlen);
+}
+
+/* Whether name can be a base name we planned: one safe path component. */
+static bool
+maildir_name_ok(const char *name)
+{
+	size_t	len;
+
+	len = strnlen(name, MAILDIR_NAME_MAX);
+	return len > 0 && len < MAILDIR_NAME_MAX && name[0] != '.' &&
+	    strpbrk(name, "/:") == NULL;
+}
+
+/* Report a name that is not a valid base name, sanitized and cut short:
+ * it comes from the ledger, which a bug or a disk error may have mangled. */
+static int
+maildir_bad_name(struct maildir *m, const char *op, const char *name,
+    struct err *e)
+{
+	char	shown[64];
+
+	err_sanitize(shown, sizeof(shown), name);
+	return err_set(e, E_DELIVERY, "maildir %s: %s: bad message name \"%s\"",
+	    m->path, op, shown);
+}
+
+/* Whether dir holds name or name:<info>; 1, 0 or E_DELIVERY. */
+static int
+maildir_scan(struct maildir *m, int dirfd, const char *dir, const char *name,
+    struct err *e)
+{
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 len = strlen(name);
+	int		 fd, rc = 0;
+
+	/* A fresh descriptor: closedir() closes it and the offset is new. */
+	if ((fd = openat(dirfd, ".", MAILDIR_DIRFLAGS)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
+		rc = err_set(e, E_DELIVERY, "maildir %s: open %s: %s", m->path,
+		    dir, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return rc;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				rc = err_set(e, E_DELIVERY,
+				    "maildir %s: read %s: %s", m->path, dir,
+				    strerror(errno));
+			break;
+		}
+		if (strncmp(de->d_name, name, len) == 0 &&
+		    (de->d_name[len] == '\0' || de->d_name[len] == ':')) {
+			rc = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Whether name reached new/ or cur/. */
+int
+maildir_find(struct maildir *m, const char *name, struct err *e)
+{
+	struct stat	st;
+
+	if (!maildir_name_ok(name))
+		return maildir_bad_name(m, "find", name, e);
+	/* In new/ a message keeps its name exactly, so a stat suffices. */
+	if (fstatat(m->newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (errno != ENOENT)
+		return err_set(e, E_DELIVERY, "maildir %s: stat new/%s: %s",
+		    m->path, name, strerror(errno));
+	/* In cur/ a reader may have added any ":2,<flags>": list it. */
+	return maildir_scan(m, m->curfd, "cur", name, e);
+}
+
+/* Create tmp/<name> for a new message. */
+int
+maildir_begin(struct maildir *m, const char *name, struct maildir_msg **out,
+    struct err *e)
+{
+	struct maildir_msg	*msg;
+	int			 fd;
+
+	if (!maildir_name_ok(name))
+		return maildir_bad_name(m, "begin", name, e);
+	fd = openat(m->tmpfd, name, MAILDIR_TMPFLAGS, 0600);
+	if (fd == -1 && errno == EEXIST) {
+		log_info("maildir %s: removing tmp/%s left by an earlier run",
+		    m->path, name);
+		if (unlinkat(m->tmpfd, name, 0) == -1)
+			return err_set(e, E_DELIVERY,
+			    "maildir %s: unlink tmp/%s: %s", m->path, name,
+			    strerror(errno));
+		fd = openat(m->tmpfd, name, MAILDIR_TMPFLAGS, 0600);
+	}
+	if (fd == -1)
+		return err_set(e, E_DELIVERY, "maildir %s: open tmp/%s: %s",
+		    m->path, name, strerror(errno));
+
+	msg = xcalloc(1, sizeof(*msg));
+	msg->m = m;
+	strcpy(msg->name, name);	/* fits: maildir_name_ok */
+	msg->fd = fd;
+	msg->intmp = true;
+	msg->buf = xmalloc(MAILDIR_BUFSIZE);
+	*out = msg;
+	return 0;
+}
+
+/* Close the file and remove tmp/<name>, whatever state msg is in. */
+static void
+maildir_discard(struct maildir_msg *msg)
+{
+	if (msg->fd != -1) {
+		close(msg->fd);
+		msg->fd = -1;
+	}
+	if (msg->intmp) {
+		if (unlinkat(msg->m->tmpfd, msg->name, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("maildir %s: unlink tmp/%s", msg->m->path,
+			    msg->name);
+		msg->intmp = false;
+	}
+}
+
+/* Give up on msg after op on dir/<name> failed with errnum. */
+static int
+maildir_fail(struct maildir_msg *msg, const char *op, const char *dir,
+    int errnum, struct err *e)
+{
+	maildir_discard(msg);
+	msg->failed = true;
+	return err_set(e, E_DELIVERY, "maildir %s: %s %s/%s: %s", msg->m->path,
+	    op, dir, msg->name, strerror(errnum));
+}
+
+/* write(2) all of data, going on after short writes and EINTR. */
+static int
+maildir_write_all(struct maildir_msg *msg, const char *data, size_t len,
+    struct err *e)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(msg->fd, data, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return maildir_fail(msg, "write", "tmp", errno, e);
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write out what the buffer holds. */
+static int
+maildir_flush(struct maildir_msg *msg, struct err *e)
+{
+	int	rc;
+
+	rc = maildir_write_all(msg, msg->buf, msg->len, e);
+	msg->len = 0;
+	return rc;
+}
+
+/* Buffer data, writing out whenever 64 KiB are full. */
+int
+maildir_write(struct maildir_msg *msg, const void *data, size_t len,
+    struct err *e)
+{
+	int	rc;
+
+	if (msg->failed)
+		return err_set(e, E_DELIVERY,
+		    "maildir %s: write tmp/%s: an earlier write failed",
+		    msg->m->path, msg->name);
+	if (len > MAILDIR_BUFSIZE - msg->len) {
+		if ((rc = maildir_flush(msg, e)) != 0)
+			return rc;
+		/* Big chunks skip the copy. */
+		if (len >= MAILDIR_BUFSIZE)
+			return maildir_write_all(msg, data, len, e);
+	}
+	memcpy(msg->buf + msg->len, data, len);
+	msg->len += len;
+	return 0;
+}
+
+/*
+ * Where link(2) is refused by the file system rather than by the state of
+ * the files, rename(2) still publishes atomically.  The set is Dovecot's
+ * ECANTLINK (EXDEV, EMLINK, EPERM) plus ENOTSUP, which FUSE and network
+ * file systems return.  ENOTSUP and EOPNOTSUPP are one value on Linux, so
+ * this is not a switch.
+ */
+static bool
+maildir_link_refused(int errnum)
+{
+	return errnum == EPERM || errnum == EXDEV || errnum == EMLINK ||
+	    errnum == ENOTSUP || errnum == EOPNOTSUPP;
+}
+
+/*
+ * rename tmp/<name> to new/<name> without replacing an existing file:
+ * rename(2) alone would silently overwrite a delivered message, where
+ * link(2) fails with EEXIST.  File systems without RENAME_NOREPLACE get a
+ * check before a plain rename; that leaves a race, but only against a
+ * second writer of a name this process planned.  Returns 0 or -1 (errno).
+ */
+static int
+maildir_rename_noreplace(struct maildir *m, const char *name)
+{
+	struct stat	st;
+
+	if (renameat2(m->tmpfd, name, m->newfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (fstatat(m->newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (errno != ENOENT)
+		return -1;
+	return renameat(m->tmpfd, name, m->newfd, name);
+}
+
+/* Give tmp/<name> its name in new/; on failure nothing is in new/. */
+static int
+maildir_publish(struct maildir_msg *msg, struct err *e)
+{
+	struct maildir	*m = msg->m;
+
+	if (linkat(m->tmpfd, msg->name, m->newfd, msg->name, 0) == 0) {
+		/* Delivered: a tmp/ name we cannot remove is only clutter,
+		 * and failing now would fetch the message a second time. */
+		if (unlinkat(m->tmpfd, msg->name, 0) == -1)
+			log_warn("maildir %s: unlink tmp/%s", m->path,
+			    msg->name);
+		msg->intmp = false;
+		return 0;
+	}
+	if (!maildir_link_refused(errno))
+		return maildir_fail(msg, "link", "new", errno, e);
+	log_debug("maildir %s: link refused (%s), renaming tmp/%s", m->path,
+	    strerror(errno), msg->name);
+	if (maildir_rename_noreplace(m, msg->name) == -1)
+		return maildir_fail(msg, "rename", "new", errno, e);
+	msg->intmp = false;
+	return 0;
+}
+
+/* Make the message durable in new/, or leave no trace of it. */
+int
+maildir_commit(struct maildir_msg *msg, struct err *e)
+{
+	struct maildir	*m = msg->m;
+	int		 rc, fd, errnum;
+
+	if (msg->failed) {
+		rc = err_set(e, E_DELIVERY,
+		    "maildir %s: commit tmp/%s: an earlier write failed",
+		    m->path, msg->name);
+		goto out;
+	}
+	if ((rc = maildir_flush(msg, e)) != 0)
+		goto out;
+	if (fsync(msg->fd) == -1) {
+		rc = maildir_fail(msg, "fsync", "tmp", errno, e);
+		goto out;
+	}
+	fd = msg->fd;
+	msg->fd = -1;
+	/* NFS may report a lost write only here. */
+	if (close(fd) == -1 && errno != EINTR) {
+		rc = maildir_fail(msg, "close", "tmp", errno, e);
+		goto out;
+	}
+	if ((rc = maildir_publish(msg, e)) != 0)
+		goto out;
+	if (fsync(m->newfd) == -1) {
+		/* Not durable means not delivered: take it back so the
+		 * caller's retry cannot produce a second copy. */
+		errnum = errno;
+		if (unlinkat(m->newfd, msg->name, 0) == -1)
+			log_warn("maildir %s: unlink new/%s", m->path,
+			    msg->name);
+		rc = err_set(e, E_DELIVERY, "maildir %s: fsync new/%s: %s",
+		    m->path, msg->name, strerror(errnum));
+		goto out;
+	}
+	rc = 0;
+out:
+	maildir_abort(msg);
+	return rc;
+}
+
+/* Drop the message: remove tmp/<name> and free. */
+void
+maildir_abort(struct maildir_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	maildir_discard(msg);
+	free(msg->buf);
+	free(msg);
+}

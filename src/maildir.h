@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+#ifndef POPSYNC_MAILDIR_H
+#define POPSYNC_MAILDIR_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/*
+ * The one Maildir writer (maildir(5)).  A message is written to tmp/,
+ * fsync'ed, linked (or, where the file system refuses links, renamed) into
+ * new/, and then new/ itself is fsync'ed so the new directory entry survives
+ * a crash.  A message is either wholly in new/ or not there at all.
+ *
+ * Finding a message again after a crash.  The sync plans a file name with
+ * maildir_plan_name() and records it in its ledger *before* writing.  After
+ * a crash it asks maildir_find() whether that name reached new/ or cur/: if
+ * so the message was delivered and must not be fetched again; if not, it is
+ * fetched again, under the same name or a new one.
+ *
+ * Name format: "<secs>.M<usecs>P<pid>Q<counter>.<host>", with '/' in the
+ * host name written as "\057" and ':' as "\072".  The name in new/ is
+ * exactly the planned name.  It carries no ",S=<size>": S= must be the exact
+ * size on disk (Dovecot trusts it for quota without a stat), which is not
+ * known when the name must be fixed; the POP3 LIST size counts CRLFs and
+ * would be wrong; and a name that grew at commit could no longer be found
+ * by an exact lookup.
+ *
+ * Errors: every failure is E_DELIVERY (temporary), with a message of the
+ * form "maildir <path>: <op> <file>: <strerror>".
+ */
+
+struct maildir;
+struct maildir_msg;
+
+/*
+ * Size of a buffer that holds any planned name, NUL included.  The host
+ * part is cut to MAILDIR_HOST_MAX bytes (at an escape boundary) so that a
+ * reader's ":2,<flags>" still fits in NAME_MAX.
+ */
+#define MAILDIR_HOST_MAX	100
+#define MAILDIR_NAME_MAX	200
+
+/*
+ * maildir_open: open the Maildir at path (already ~-expanded), creating
+ * path and its tmp/, new/ and cur/ with mode 0700 where they are missing
+ * (like mkdir -p).  An existing Maildir is used as it is.  *out is set on
+ * success only; free it with maildir_free().
+ * Errors: E_DELIVERY (mkdir or open failed, path is not a directory).
+ */
+int	 maildir_open(const char *path, struct maildir **out, struct err *e);
+
+/* maildir_free: close the directories and free; accepts NULL.  Every
+ * message begun on m must be committed or aborted first. */
+void	 maildir_free(struct maildir *m);
+
+/* maildir_path: the path m was opened with, for log messages. */
+const char *maildir_path(const struct maildir *m);
+
+/*
+ * maildir_plan_name: write a fresh unique base name (format above) into
+ * out, which must hold MAILDIR_NAME_MAX bytes (a smaller buffer is a
+ * caller bug and fatal).  No file is created.  The name has no '/' or ':',
+ * so a reader's ":2,<flags>" suffix is unambiguous.
+ */
+void	 maildir_plan_name(struct maildir *m, char *out, size_t outlen);
+
+/*
+ * maildir_find: whether a message with base name name was delivered:
+ * returns 1 if new/<name>, cur/<name> or cur/<name>:<info> (a reader moved
+ * it and added flags, as ":2,S") exists, 0 if none does.  tmp/ is not
+ * looked at: a file there was never delivered.
+ * Errors: E_DELIVERY (name is not a valid base name, a directory cannot be
+ * read).
+ */
+int	 maildir_find(struct maildir *m, const char *name, struct err *e);
+
+/*
+ * maildir_begin: start writing a message that will be published as
+ * new/<name>, by creating tmp/<name> (mode 0600, O_EXCL).  A tmp/<name>
+ * left over by a crash is replaced: the name was planned by this program,
+ * so only an earlier run of it can have made that file.  The caller should
+ * have checked with maildir_find() that the name is not already delivered.
+ * *out is set on success only; it must end in maildir_commit() or
+ * maildir_abort().
+ * Errors: E_DELIVERY (name is empty, starts with '.', contains '/' or ':',
+ * or is MAILDIR_NAME_MAX bytes or longer; the file cannot be created).
+ */
+int	 maildir_begin(struct maildir *m, const char *name,
+	    struct maildir_msg **out, struct err *e);
+
+/*
+ * maildir_write: append len bytes, as they are (the POP3 layer has already
+ * turned CRLF into LF).  Writes are buffered (64 KiB).  On failure the tmp
+ * file is removed at once and every later write or commit of msg fails;
+ * the caller still ends msg with maildir_abort().
+ * Errors: E_DELIVERY (write failed: ENOSPC, EDQUOT, EIO, ...).
+ */
+int	 maildir_write(struct maildir_msg *msg, const void *data, size_t len,
+	    struct err *e);
+
+/*
+ * maildir_commit: flush, fsync and close the file, link it into new/ (or
+ * rename it there when the file system refuses hard links), remove the
+ * tmp/ name and fsync new/.  Only a 0 return means the message is
+ * delivered and durable.  On failure nothing is left in new/ or tmp/.
+ * An existing new/<name> is never replaced: that is a failure too.
+ * Frees msg in every case.
+ * Errors: E_DELIVERY (write, fsync, close, link or rename failed, or an
+ * earlier maildir_write() failed).
+ */
+int	 maildir_commit(struct maildir_msg *msg, struct err *e);
+
+/* maildir_abort: remove the tmp file and free msg; accepts NULL. */
+void	 maildir_abort(struct maildir_msg *msg);
+
+/*
+ * maildir_escape_host: write host into out (outlen bytes, NUL-terminated)
+ * with '/' as "\057" and ':' as "\072", as maildir(5) asks.  If out is too
+ * small the copy stops before the first character (or whole escape) that
+ * does not fit.  Returns the length of the complete escaped string, so a
+ * result >= outlen means it was cut, as with strlcpy.
+ */
+size_t	 maildir_escape_host(char *out, size_t outlen, const char *host);
+
+#endif

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* The popsyncd command: options, start-up order and exit codes. */
+
+#include "autoconf.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "probe.h"
+#include "sched.h"
+#include "status.h"
+#include "xmalloc.h"
+
+enum main_mode {
+	MAIN_NONE,
+	MAIN_CHECK_CONFIG,
+	MAIN_PROBE,
+	MAIN_ONCE,
+	MAIN_STATUS
+};
+
+/* Set by SIGINT and SIGTERM: the syncs stop after the current message. */
+static volatile sig_atomic_t main_stop;
+
+static void	main_usage(FILE *);
+static int	main_check_config(const struct config *);
+static void	main_on_signal(int);
+
+static const struct option main_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "check-config", no_argument, NULL, 'n' },
+	{ "probe", required_argument, NULL, 'p' },
+	{ "once", no_argument, NULL, 'o' },
+	{ "status", no_argument, NULL, 's' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* The synopsis, for --help and usage errors. */
+static void
+main_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
+	    "       popsyncd [-c FILE] --status [--json]\n"
+	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
+	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
+	    "\n"
+	    "  -c, --config FILE   config file (default "
+	    "$XDG_CONFIG_HOME/popsyncd/config)\n"
+	    "      --once [NAME...] sync the named accounts (default: all) "
+	    "once\n"
+	    "      --status        what the state database says of each "
+	    "account\n"
+	    "      --json          with --status: as JSON\n"
+	    "  -n, --check-config  validate the config and exit (0 ok, 2 "
+	    "errors)\n"
+	    "      --probe NAME    connect to account NAME, show the server, "
+	    "TLS\n"
+	    "                      and capabilities, log in, STAT and QUIT\n"
+	    "  -v, --verbose       one line per POP3 command and reply; "
+	    "-vv: every line\n"
+	    "  -h, --help          this text\n"
+	    "  -V, --version       the version\n");
+}
+
+/* SIGINT, SIGTERM: finish the message being written, then stop. */
+static void
+main_on_signal(int sig)
+{
+	(void)sig;
+	main_stop = 1;
+}
+
+/* --check-config: the config loaded, so say what it holds. */
+static int
+main_check_config(const struct config *cfg)
+{
+	const struct account	*a;
+	int			 n = 0;
+
+	TAILQ_FOREACH(a, &cfg->accounts, entry)
+		n++;
+	printf("%s: ok, %d account%s\n", cfg->path, n, n == 1 ? "" : "s");
+	TAILQ_FOREACH(a, &cfg->accounts, entry)
+		printf("  %s: %s@%s:%d, tls %s, auth %s, maildir %s\n",
+		    a->name, a->user, a->host, a->port,
+		    account_tls_name(a->tls), account_auth_name(a->auth),
+		    a->maildir);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum main_mode	 mode = MAIN_NONE;
+	struct config	*cfg = NULL;
+	struct account	*a;
+	struct err	 e;
+	char		*path = NULL;
+	const char	*probe_name = NULL;
+	struct sigaction sa;
+	bool		 json = false;
+	int		 ch, verbose = 0, rc;
+
+	/* A server that hangs up must not kill us while we write to it. */
+	signal(SIGPIPE, SIG_IGN);
+	log_init(LOG_LVL_INFO);
+	err_clear(&e);
+
+	while ((ch = getopt_long(argc, argv, "c:nvhV", main_options,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			free(path);
+			path = xstrdup(optarg);
+			break;
+		case 'n':
+			mode = MAIN_CHECK_CONFIG;
+			break;
+		case 'p':
+			mode = MAIN_PROBE;
+			probe_name = optarg;
+			break;
+		case 'o':
+			mode = MAIN_ONCE;
+			break;
+		case 's':
+			mode = MAIN_STATUS;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			main_usage(stdout);
+			rc = 0;
+			goto out;
+		case 'V':
+			printf("popsyncd %s\n", PACKAGE_VERSION);
+			rc = 0;
+			goto out;
+		default:
+			main_usage(stderr);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (json && mode != MAIN_STATUS) {
+		fprintf(stderr, "popsyncd: --json goes with --status\n");
+		rc = 2;
+		goto out;
+	}
+	/* Only --once takes operands: the accounts to sync. */
+	if (optind != argc && mode != MAIN_ONCE) {
+		fprintf(stderr, "popsyncd: unexpected argument: %s\n",
+		    argv[optind]);
+		main_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (mode == MAIN_NONE) {
+		fprintf(stderr, "popsyncd: nothing to do: give --once, "
+		    "--status, --check-config or --probe NAME (the daemon "
+		    "is not built yet)\n");
+		main_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+
+	if (path == NULL)
+		path = config_default_path();
+	if ((rc = config_load(path, &cfg, &e)) < 0) {
+		fprintf(stderr, "popsyncd: %s\n", e.msg);
+		rc = err_exitcode(rc);
+		goto out;
+	}
+	/* -v beats the config's log_level. */
+	if (verbose > 0)
+		log_set_level(verbose > 1 ? LOG_LVL_TRACE : LOG_LVL_DEBUG);
+	else if (cfg->log_level_set)
+		log_set_level(cfg->log_level);
+
+	switch (mode) {
+	case MAIN_CHECK_CONFIG:
+		rc = main_check_config(cfg);
+		break;
+	case MAIN_PROBE:
+		if ((a = config_find(cfg, probe_name)) == NULL) {
+			fprintf(stderr, "popsyncd: %s: no account named %s\n",
+			    cfg->path, probe_name);
+			rc = 2;
+			break;
+		}
+		if ((rc = probe_run(a, stdout, &e)) < 0) {
+			fflush(stdout);
+			fprintf(stderr, "popsyncd: %s\n", e.msg);
+		}
+		rc = err_exitcode(rc);
+		break;
+	case MAIN_ONCE:
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = main_on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		rc = sched_once(cfg, argv + optind, (size_t)(argc - optind),
+		    stdout, isatty(STDERR_FILENO) ? stderr : NULL, &main_stop,
+		    &e);
+		/* Every other failure was logged where it happened. */
+		if (rc == E_USAGE)
+			fprintf(stderr, "popsyncd: %s\n", e.msg);
+		rc = err_exitcode(rc);
+		break;
+	case MAIN_STATUS:
+		if ((rc = status_print(cfg, stdout, json, &e)) < 0)
+			fprintf(stderr, "popsyncd: %s\n", e.msg);
+		rc = err_exitcode(rc);
+		break;
+	default:
+		fatalx("%s: bad mode %d", __func__, (int)mode);
+	}
+
+out:
+	config_free(cfg);
+	free(path);
+	return rc;
+}

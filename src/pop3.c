@@ -1,0 +1,1065 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* Synchronous POP3 client: one function per command over a struct conn. */
+
+/*
+ * RFC 1939  POP3: commands, states, dot-stuffing, APOP.
+ * RFC 2449  CAPA, response codes, PIPELINING, the 255/512 octet limits.
+ * RFC 2595  STLS: ask CAPA again after the handshake.
+ * RFC 3206  SYS/TEMP, SYS/PERM and AUTH response codes.
+ * RFC 5034  AUTH (SASL): initial response, "=" for an empty one, "*".
+ * RFC 6856  UTF8.
+ */
+
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "crypto.h"
+#include "err.h"
+#include "log.h"
+#include "pop3.h"
+#include "pop3_parse.h"
+#include "sasl.h"
+#include "xmalloc.h"
+
+/* RFC 2449 section 4: a command line, CRLF included, is 255 octets. */
+#define POP3_CMD_MAX	255
+
+/* How much of a server reply error messages and traces keep. */
+#define POP3_REPLY_MAX	512
+
+/* How much of one body line a trace shows. */
+#define POP3_TRACE_BODY	200
+
+#define ST(s)		(1U << (s))
+
+struct pop3 {
+	struct conn		*conn;
+	char			*name;
+	enum pop3_state		 state;
+	struct pop3_capa	 caps;
+	bool			 utf8;
+	bool			 user_ok;	/* USER got +OK: PASS may follow */
+	bool			 has_ts;
+	char			 apop_ts[POP3_REPLY_MAX];
+	char			 welcome[POP3_REPLY_MAX];
+	char			 reply[POP3_REPLY_MAX];	/* last status line,
+							 * sanitized */
+	char			*body;		/* CONN_CHUNK bytes of decoded
+						 * body, reused */
+};
+
+static void	pop3_set_state(struct pop3 *, enum pop3_state);
+static int	pop3_check(struct pop3 *, const char *, unsigned,
+		    struct err *);
+static int	pop3_broken(struct pop3 *, const char *, int, struct err *);
+static int	pop3_write_line(struct pop3 *, const char *, const char *,
+		    const char *, struct err *);
+static int	pop3_sendf(struct pop3 *, const char *, const char *,
+		    struct err *, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+static int	pop3_read_status(struct pop3 *, const char *, bool,
+		    struct pop3_status *, struct err *);
+static int	pop3_expect_ok(struct pop3 *, const char *,
+		    struct pop3_status *, struct err *);
+static int	pop3_server_err(struct pop3 *, const char *,
+		    const struct pop3_status *, struct err *);
+static int	pop3_login_err(struct pop3 *, const char *,
+		    const struct pop3_status *, struct err *);
+static int	pop3_simple(struct pop3 *, unsigned, struct pop3_status *,
+		    struct err *, const char *, ...)
+		    __attribute__((format(printf, 5, 6)));
+static int	pop3_ml_line(struct pop3 *, const char *, char **,
+		    struct err *);
+static void	pop3_trace_body(const struct pop3 *, const char *, size_t);
+static struct pop3_msg *pop3_listing_slot(struct pop3_listing *,
+		    unsigned long, size_t);
+static int	pop3_listing(struct pop3 *, const char *,
+		    struct pop3_listing *, struct err *);
+static int	pop3_one(struct pop3 *, const char *, unsigned long,
+		    unsigned long long *, char *, struct err *);
+static int	pop3_login_reply(struct pop3 *, const char *, enum pop3_state,
+		    struct err *);
+static int	pop3_after_user(struct pop3 *, const char *, const char *,
+		    const char *, struct err *);
+static int	pop3_body_reply(struct pop3 *, const char *, unsigned long,
+		    const struct pop3_sink *, void *, struct err *);
+static int	pop3_retr_reply(struct pop3 *, unsigned long,
+		    const struct pop3_sink *, void *, struct err *);
+static int	pop3_dele_reply(struct pop3 *, unsigned long,
+		    const struct pop3_sink *, void *, struct err *);
+static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
+		    size_t, int (*)(struct pop3 *, unsigned long,
+		    const struct pop3_sink *, void *, struct err *),
+		    const struct pop3_sink *, void *, size_t *, struct err *);
+static int	pop3_auth_send(struct pop3 *, const char *,
+		    const unsigned char *, size_t, bool, struct err *);
+static int	pop3_auth_cancel(struct pop3 *, const char *, int,
+		    struct err *);
+
+static const char *const pop3_state_names[] = {
+	"GREETING", "AUTH", "TRANSACTION", "UPDATE", "CLOSED"
+};
+
+struct pop3 *
+pop3_new(struct conn *conn, const struct pop3_params *params)
+{
+	struct pop3	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->conn = conn;
+	p->name = xstrdup(params != NULL && params->name != NULL ?
+	    params->name : "pop3");
+	p->state = POP3_ST_GREETING;
+	p->body = xmalloc(CONN_CHUNK);
+	pop3_capa_init(&p->caps);
+	return p;
+}
+
+void
+pop3_free(struct pop3 *p)
+{
+	if (p == NULL)
+		return;
+	conn_free(p->conn);
+	free(p->name);
+	free(p->body);
+	free(p);
+}
+
+enum pop3_state
+pop3_state(const struct pop3 *p)
+{
+	return p->state;
+}
+
+const char *
+pop3_state_name(enum pop3_state st)
+{
+	if ((unsigned)st >= sizeof(pop3_state_names) /
+	    sizeof(pop3_state_names[0]))
+		return "UNKNOWN";
+	return pop3_state_names[st];
+}
+
+struct conn *
+pop3_conn(struct pop3 *p)
+{
+	return p->conn;
+}
+
+const char *
+pop3_welcome(const struct pop3 *p)
+{
+	return p->welcome;
+}
+
+const char *
+pop3_apop_timestamp(const struct pop3 *p)
+{
+	return p->has_ts ? p->apop_ts : NULL;
+}
+
+const struct pop3_capa *
+pop3_caps(const struct pop3 *p)
+{
+	return &p->caps;
+}
+
+bool
+pop3_is_utf8(const struct pop3 *p)
+{
+	return p->utf8;
+}
+
+/* The only place the session phase changes, so every change is traced. */
+static void
+pop3_set_state(struct pop3 *p, enum pop3_state st)
+{
+	if (p->state == st)
+		return;
+	log_debug("%s: state %s -> %s", p->name, pop3_state_name(p->state),
+	    pop3_state_name(st));
+	p->state = st;
+}
+
+/* Refuse a command outside the phases (a mask of ST()) it is legal in. */
+static int
+pop3_check(struct pop3 *p, const char *cmd, unsigned states, struct err *e)
+{
+	if (states & ST(p->state))
+		return 0;
+	return err_set(e, E_PROTO, "%s: not allowed in state %s", cmd,
+	    pop3_state_name(p->state));
+}
+
+/*
+ * After a connection error or a reply out of step, nothing more can be
+ * said on this link: name the command in the message and close.
+ */
+static int
+pop3_broken(struct pop3 *p, const char *label, int rc, struct err *e)
+{
+	err_prefix(e, "%s", label);
+	pop3_set_state(p, POP3_ST_CLOSED);
+	return rc;
+}
+
+/*
+ * Send line plus CRLF in one write.  trace, when not NULL, is what the log
+ * shows instead of the line (it carries a secret).  A CR or LF inside
+ * would smuggle a second command onto the wire, so it is refused.
+ */
+static int
+pop3_write_line(struct pop3 *p, const char *label, const char *line,
+    const char *trace, struct err *e)
+{
+	char	*buf;
+	size_t	 len;
+	int	 rc;
+
+	len = strlen(line);
+	if (strpbrk(line, "\r\n") != NULL)
+		return err_set(e, E_AUTH, "%s: refusing an argument with a "
+		    "line break", label);
+	buf = xmalloc(len + 2);
+	memcpy(buf, line, len);
+	memcpy(buf + len, "\r\n", 2);
+	log_debug("%s: > %s", p->name, trace != NULL ? trace : line);
+	rc = conn_write(p->conn, buf, len + 2, e);
+	freezero(buf, len + 2);
+	if (rc < 0)
+		return pop3_broken(p, label, rc, e);
+	return 0;
+}
+
+/* Format a command and send it; see pop3_write_line for trace. */
+static int
+pop3_sendf(struct pop3 *p, const char *label, const char *trace,
+    struct err *e, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+	int	 n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("%s: vsnprintf", __func__);
+	line = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(line, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	rc = pop3_write_line(p, label, line, trace, e);
+	freezero(line, (size_t)n + 1);
+	return rc;
+}
+
+/*
+ * Read one status line into st (its text points into the connection
+ * buffer until the next read) and keep a sanitized copy in p->reply.
+ * Continuation lines carry SASL data and are traced as "****"; outside
+ * an AUTH exchange (cont false) they put the session out of step.
+ */
+static int
+pop3_read_status(struct pop3 *p, const char *label, bool cont,
+    struct pop3_status *st, struct err *e)
+{
+	char	*line;
+	int	 rc, parsed;
+
+	if ((rc = conn_readline(p->conn, &line, NULL, e)) < 0)
+		return pop3_broken(p, label, rc, e);
+	parsed = pop3_parse_status(line, st);
+	if (parsed == 0 && st->kind == POP3_CONT) {
+		log_debug("%s: < + ****", p->name);
+		snprintf(p->reply, sizeof(p->reply), "+ ****");
+		if (cont)
+			return 0;
+		err_set(e, E_PROTO, "unexpected continuation line");
+		return pop3_broken(p, label, E_PROTO, e);
+	}
+	err_sanitize(p->reply, sizeof(p->reply), line);
+	log_debug("%s: < %s", p->name, p->reply);
+	if (parsed == -1) {
+		err_set(e, E_PROTO, "bad reply \"%s\"", p->reply);
+		return pop3_broken(p, label, E_PROTO, e);
+	}
+	return 0;
+}
+
+/* Read a status line that must be +OK. */
+static int
+pop3_expect_ok(struct pop3 *p, const char *label, struct pop3_status *st,
+    struct err *e)
+{
+	int	rc;
+
+	if ((rc = pop3_read_status(p, label, false, st, e)) < 0)
+		return rc;
+	if (st->kind == POP3_ERR)
+		return pop3_server_err(p, label, st, e);
+	return 0;
+}
+
+/* A -ERR: E_SERVER, temporary when the response code says so. */
+static int
+pop3_server_err(struct pop3 *p, const char *label,
+    const struct pop3_status *st, struct err *e)
+{
+	err_set(e, E_SERVER, "%s: %s", label, p->reply);
+	if (e != NULL)
+		e->temporary = pop3_rcode_is_temporary(st->rcode);
+	return E_SERVER;
+}
+
+/*
+ * A refused login: E_AUTH (needs a person) unless the response code says
+ * try again later (RFC 2449 IN-USE, LOGIN-DELAY; RFC 3206 SYS/TEMP).
+ */
+static int
+pop3_login_err(struct pop3 *p, const char *label,
+    const struct pop3_status *st, struct err *e)
+{
+	if (pop3_rcode_is_temporary(st->rcode))
+		return pop3_server_err(p, label, st, e);
+	return err_set(e, E_AUTH, "%s: %s", label, p->reply);
+}
+
+/*
+ * A command without secrets and with a one-line reply, legal in states:
+ * check, send, expect +OK.  The command line is its own error label.
+ */
+static int
+pop3_simple(struct pop3 *p, unsigned states, struct pop3_status *st,
+    struct err *e, const char *fmt, ...)
+{
+	va_list	ap;
+	char	line[POP3_CMD_MAX];
+	int	rc;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if ((rc = pop3_check(p, line, states, e)) < 0)
+		return rc;
+	if ((rc = pop3_write_line(p, line, line, NULL, e)) < 0)
+		return rc;
+	return pop3_expect_ok(p, line, st, e);
+}
+
+/*
+ * The next line of a multi-line reply, dot-unstuffed.  Returns 1 at the
+ * terminating ".", 0 with *line, or a negative code.
+ */
+static int
+pop3_ml_line(struct pop3 *p, const char *label, char **line, struct err *e)
+{
+	char	 safe[POP3_REPLY_MAX];
+	size_t	 len;
+	int	 rc;
+
+	if ((rc = conn_readline(p->conn, line, &len, e)) < 0)
+		return pop3_broken(p, label, rc, e);
+	if (log_enabled(LOG_LVL_TRACE)) {
+		err_sanitize(safe, sizeof(safe), *line);
+		log_trace("%s: < %s", p->name, safe);
+	}
+	return pop3_multiline_line(*line, &len);
+}
+
+/* Trace decoded body data line by line, each cut short and sanitized. */
+static void
+pop3_trace_body(const struct pop3 *p, const char *data, size_t len)
+{
+	char		 safe[POP3_TRACE_BODY + 1];
+	const char	*nl;
+	size_t		 n, i;
+
+	if (!log_enabled(LOG_LVL_TRACE))
+		return;
+	while (len > 0) {
+		nl = memchr(data, '\n', len);
+		n = nl != NULL ? (size_t)(nl - data) : len;
+		for (i = 0; i < n && i < POP3_TRACE_BODY; i++)
+			safe[i] = (unsigned char)data[i] < 0x20 ||
+			    (unsigned char)data[i] > 0x7e ? '?' : data[i];
+		safe[i] = '\0';
+		log_trace("%s: < %s%s", p->name, safe,
+		    n > POP3_TRACE_BODY ? "..." : "");
+		if (nl == NULL)
+			break;
+		data = nl + 1;
+		len -= n + 1;
+	}
+}
+
+int
+pop3_greeting(struct pop3 *p, struct err *e)
+{
+	struct pop3_status	st;
+	int			rc;
+
+	if ((rc = pop3_check(p, "greeting", ST(POP3_ST_GREETING), e)) < 0)
+		return rc;
+	if ((rc = pop3_read_status(p, "greeting", false, &st, e)) < 0)
+		return rc;
+	if (st.kind == POP3_ERR) {
+		pop3_server_err(p, "greeting", &st, e);
+		pop3_set_state(p, POP3_ST_CLOSED);
+		return E_SERVER;
+	}
+	err_sanitize(p->welcome, sizeof(p->welcome), st.text);
+	p->has_ts = pop3_parse_apop_ts(st.text, p->apop_ts,
+	    sizeof(p->apop_ts)) == 0;
+	pop3_set_state(p, POP3_ST_AUTH);
+	return 0;
+}
+
+int
+pop3_capa(struct pop3 *p, struct err *e)
+{
+	struct pop3_status	 st;
+	char			*line;
+	int			 rc;
+
+	if ((rc = pop3_check(p, "CAPA", ST(POP3_ST_AUTH) |
+	    ST(POP3_ST_TRANSACTION), e)) < 0)
+		return rc;
+	pop3_capa_init(&p->caps);
+	if ((rc = pop3_write_line(p, "CAPA", "CAPA", NULL, e)) < 0)
+		return rc;
+	if ((rc = pop3_read_status(p, "CAPA", false, &st, e)) < 0)
+		return rc;
+	/* Servers older than RFC 2449 do not know CAPA. */
+	if (st.kind == POP3_ERR)
+		return 0;
+	while ((rc = pop3_ml_line(p, "CAPA", &line, e)) == 0)
+		if (pop3_capa_add(&p->caps, line) == -1)
+			log_debug("%s: ignoring malformed capability",
+			    p->name);
+	return rc < 0 ? rc : 0;
+}
+
+int
+pop3_stls(struct pop3 *p, const struct tls_params *tp, struct err *e)
+{
+	struct pop3_status	st;
+	int			rc;
+
+	if ((rc = pop3_simple(p, ST(POP3_ST_AUTH), &st, e, "STLS")) < 0)
+		return rc;
+	if ((rc = conn_starttls(p->conn, tp, e)) < 0)
+		return pop3_broken(p, "STLS", rc, e);
+	/* RFC 2595 section 4: forget what was learned in the clear. */
+	pop3_capa_init(&p->caps);
+	return 0;
+}
+
+int
+pop3_utf8(struct pop3 *p, struct err *e)
+{
+	struct pop3_status	st;
+	int			rc;
+
+	if ((rc = pop3_check(p, "UTF8", ST(POP3_ST_AUTH), e)) < 0)
+		return rc;
+	if ((p->caps.flags & POP3_CAPA_UTF8) == 0)
+		return err_set(e, E_PROTO, "server does not support UTF8");
+	if ((rc = pop3_simple(p, ST(POP3_ST_AUTH), &st, e, "UTF8")) < 0)
+		return rc;
+	p->utf8 = true;
+	return 0;
+}
+
+/* Read the reply to a login command; +OK moves to state next. */
+static int
+pop3_login_reply(struct pop3 *p, const char *label, enum pop3_state next,
+    struct err *e)
+{
+	struct pop3_status	st;
+	int			rc;
+
+	if ((rc = pop3_read_status(p, label, false, &st, e)) < 0)
+		return rc;
+	if (st.kind == POP3_ERR)
+		return pop3_login_err(p, label, &st, e);
+	pop3_set_state(p, next);
+	return 0;
+}
+
+/* PASS or RPOP (RFC 1081): only after USER got +OK. */
+static int
+pop3_after_user(struct pop3 *p, const char *cmd, const char *arg,
+    const char *trace, struct err *e)
+{
+	int	rc;
+
+	if ((rc = pop3_check(p, cmd, ST(POP3_ST_AUTH), e)) < 0)
+		return rc;
+	if (!p->user_ok)
+		return err_set(e, E_PROTO, "%s: no accepted USER before", cmd);
+	p->user_ok = false;
+	if ((rc = pop3_sendf(p, cmd, trace, e, "%s %s", cmd, arg)) < 0)
+		return rc;
+	return pop3_login_reply(p, cmd, POP3_ST_TRANSACTION, e);
+}
+
+int
+pop3_user(struct pop3 *p, const char *user, struct err *e)
+{
+	int	rc;
+
+	if ((rc = pop3_check(p, "USER", ST(POP3_ST_AUTH), e)) < 0)
+		return rc;
+	p->user_ok = false;
+	if ((rc = pop3_sendf(p, "USER", NULL, e, "USER %s", user)) < 0 ||
+	    (rc = pop3_login_reply(p, "USER", POP3_ST_AUTH, e)) < 0)
+		return rc;
+	p->user_ok = true;
+	return 0;
+}
+
+int
+pop3_pass(struct pop3 *p, const char *pass, struct err *e)
+{
+	return pop3_after_user(p, "PASS", pass, "PASS ****", e);
+}
+
+int
+pop3_rpop(struct pop3 *p, const char *user, struct err *e)
+{
+	return pop3_after_user(p, "RPOP", user, NULL, e);
+}
+
+int
+pop3_apop(struct pop3 *p, const char *user, const char *secret,
+    struct err *e)
+{
+	char	*digest, trace[POP3_CMD_MAX];
+	int	 rc;
+
+	if ((rc = pop3_check(p, "APOP", ST(POP3_ST_AUTH), e)) < 0)
+		return rc;
+	if (!p->has_ts)
+		return err_set(e, E_AUTH, "APOP: server offers no APOP "
+		    "(no timestamp in the greeting)");
+	/* On the heap so freezero can wipe it: it proves the secret. */
+	digest = xmalloc(33);
+	sasl_apop_digest(p->apop_ts, secret, digest);
+	snprintf(trace, sizeof(trace), "APOP %s ****", user);
+	rc = pop3_sendf(p, "APOP", trace, e, "APOP %s %s", user, digest);
+	freezero(digest, 33);
+	if (rc < 0)
+		return rc;
+	return pop3_login_reply(p, "APOP", POP3_ST_TRANSACTION, e);
+}
+
+/*
+ * Send a SASL response (base64, or "=" for an empty initial response when
+ * initial is set).  It may carry the secret: traced as "****".
+ */
+static int
+pop3_auth_send(struct pop3 *p, const char *label, const unsigned char *resp,
+    size_t len, bool initial, struct err *e)
+{
+	char	*b64;
+	int	 rc;
+
+	b64 = crypto_base64_encode(resp, len);
+	rc = pop3_write_line(p, label, len == 0 && initial ? "=" : b64,
+	    "****", e);
+	freezero(b64, 0);
+	return rc;
+}
+
+/*
+ * Cancel an exchange with "*" (RFC 5034 section 4) and read the -ERR that
+ * follows; returns why we cancelled (rc, message already in e).
+ */
+static int
+pop3_auth_cancel(struct pop3 *p, const char *label, int rc, struct err *e)
+{
+	struct pop3_status	st;
+	struct err		e2;
+	int			rc2;
+
+	log_debug("%s: cancelling %s: %s", p->name, label,
+	    e != NULL ? e->msg : "");
+	if ((rc2 = pop3_write_line(p, label, "*", NULL, &e2)) < 0 ||
+	    (rc2 = pop3_read_status(p, label, true, &st, &e2)) < 0) {
+		if (e != NULL)
+			*e = e2;
+		return rc2;
+	}
+	return rc;
+}
+
+int
+pop3_auth(struct pop3 *p, const char *mechname, const char *user,
+    const char *secret, struct err *e)
+{
+	const struct sasl_mech	*mech;
+	struct sasl_ctx		 ctx;
+	struct pop3_status	 st;
+	unsigned char		*resp = NULL, *chal = NULL;
+	size_t			 resplen = 0, challen = 0, n;
+	char			*b64 = NULL, label[64], trace[96];
+	char			 details[POP3_REPLY_MAX] = "";
+	bool			 pending = false, initial_sent = false;
+	int			 rc;
+
+	snprintf(label, sizeof(label), "AUTH %s", mechname);
+	if ((rc = pop3_check(p, label, ST(POP3_ST_AUTH), e)) < 0)
+		return rc;
+	if ((mech = sasl_find(mechname)) == NULL)
+		return err_set(e, E_AUTH, "%s: unknown SASL mechanism", label);
+	snprintf(label, sizeof(label), "AUTH %s", mech->name);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.user = user;
+	ctx.secret = secret;
+
+	if (mech->client_first) {
+		if ((rc = mech->step(&ctx, NULL, 0, &resp, &resplen, e)) < 0)
+			goto out;
+		b64 = crypto_base64_encode(resp, resplen);
+		/* RFC 5034 section 4: the initial response rides on the
+		 * AUTH line only if the line stays within 255 octets. */
+		if (strlen(label) + 1 + (resplen == 0 ? 1 : strlen(b64)) + 2 <=
+		    POP3_CMD_MAX) {
+			snprintf(trace, sizeof(trace), "%s ****", label);
+			rc = pop3_sendf(p, label, trace, e, "%s %s", label,
+			    resplen == 0 ? "=" : b64);
+			initial_sent = true;
+		} else {
+			rc = pop3_write_line(p, label, label, NULL, e);
+			pending = true;
+		}
+	} else
+		rc = pop3_write_line(p, label, label, NULL, e);
+	if (rc < 0)
+		goto out;
+
+	for (;;) {
+		if ((rc = pop3_read_status(p, label, true, &st, e)) < 0)
+			goto out;
+		if (st.kind == POP3_OK) {
+			pop3_set_state(p, POP3_ST_TRANSACTION);
+			rc = 0;
+			goto out;
+		}
+		if (st.kind == POP3_ERR) {
+			rc = pop3_login_err(p, label, &st, e);
+			/* An OAuth error challenge says why; keep it. */
+			if (details[0] != '\0' && e != NULL)
+				snprintf(e->msg + strlen(e->msg),
+				    sizeof(e->msg) - strlen(e->msg),
+				    " (%s)", details);
+			goto out;
+		}
+		if (pending) {
+			/* The server asked for the initial response; "=" is
+			 * only for the AUTH line, here empty is empty. */
+			rc = pop3_auth_send(p, label, resp, resplen, false, e);
+			pending = false;
+			initial_sent = true;
+			if (rc < 0)
+				goto out;
+			continue;
+		}
+		freezero(chal, challen + 1);
+		if ((chal = crypto_base64_decode(st.text, &challen)) == NULL) {
+			challen = 0;
+			err_set(e, E_AUTH, "%s: malformed challenge", label);
+			rc = pop3_auth_cancel(p, label, E_AUTH, e);
+			goto out;
+		}
+		/* After a client-first mechanism's response, a challenge is
+		 * the server's error report (RFC 7628 3.2.2, XOAUTH2). */
+		if (initial_sent && mech->client_first) {
+			n = challen < sizeof(details) ? challen :
+			    sizeof(details) - 1;
+			memcpy(details, chal, n);
+			details[n] = '\0';
+			err_sanitize(details, sizeof(details), details);
+		}
+		freezero(resp, resplen + 1);
+		resp = NULL;
+		if ((rc = mech->step(&ctx, chal, challen, &resp, &resplen,
+		    e)) < 0) {
+			err_prefix(e, "%s", label);
+			rc = pop3_auth_cancel(p, label, rc, e);
+			goto out;
+		}
+		if ((rc = pop3_auth_send(p, label, resp, resplen, false,
+		    e)) < 0)
+			goto out;
+	}
+
+out:
+	freezero(resp, resplen + 1);
+	freezero(chal, challen + 1);
+	freezero(b64, 0);
+	return rc;
+}
+
+int
+pop3_stat(struct pop3 *p, unsigned long *count, unsigned long long *octets,
+    struct err *e)
+{
+	struct pop3_status	st;
+	int			rc;
+
+	if ((rc = pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e,
+	    "STAT")) < 0)
+		return rc;
+	if (pop3_parse_stat(st.text, count, octets) == -1)
+		return err_set(e, E_PROTO, "STAT: bad reply \"%s\"", p->reply);
+	return 0;
+}
+
+/*
+ * The entry for num in l, appended when absent.  LIST and UIDL usually
+ * list in the same order, so index hint is tried first.  The array grows
+ * in powers of two from 16 as lines arrive (struct pop3_listing has no
+ * capacity field), never from a count the server claims.
+ */
+static struct pop3_msg *
+pop3_listing_slot(struct pop3_listing *l, unsigned long num, size_t hint)
+{
+	struct pop3_msg	*m;
+	size_t		 i;
+
+	if (hint < l->count && l->msgs[hint].num == num)
+		return &l->msgs[hint];
+	for (i = 0; i < l->count; i++)
+		if (l->msgs[i].num == num)
+			return &l->msgs[i];
+	if (l->count == 0 || (l->count >= 16 &&
+	    (l->count & (l->count - 1)) == 0))
+		l->msgs = xreallocarray(l->msgs, l->count < 16 ? 16 :
+		    l->count * 2, sizeof(*l->msgs));
+	m = &l->msgs[l->count++];
+	memset(m, 0, sizeof(*m));
+	m->num = num;
+	return m;
+}
+
+/* LIST or UIDL (cmd) without argument, merged into l by number. */
+static int
+pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
+    struct err *e)
+{
+	struct pop3_status	 st;
+	struct pop3_msg		*m;
+	unsigned long long	 size;
+	unsigned long		 num;
+	char			*line, uid[POP3_UIDL_MAX + 1];
+	char			 bad[128];
+	size_t			 n = 0;
+	bool			 is_list = strcmp(cmd, "LIST") == 0;
+	int			 rc, bad_rc = 0;
+
+	if ((rc = pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "%s",
+	    cmd)) < 0)
+		return rc;
+	/* A bad line is reported after the terminator, so the session
+	 * stays in step. */
+	while ((rc = pop3_ml_line(p, cmd, &line, e)) == 0) {
+		if (bad_rc != 0)
+			continue;
+		if (n == POP3_MAX_MESSAGES) {
+			bad_rc = err_set(e, E_PROTO, "%s: more than %lu "
+			    "messages", cmd, POP3_MAX_MESSAGES);
+			continue;
+		}
+		if (is_list ? pop3_parse_list(line, &num, &size) == -1 :
+		    pop3_parse_uidl(line, &num, uid) == -1) {
+			err_sanitize(bad, sizeof(bad), line);
+			bad_rc = err_set(e, E_PROTO, "%s: bad line \"%s\"",
+			    cmd, bad);
+			continue;
+		}
+		m = pop3_listing_slot(l, num, n++);
+		if (is_list)
+			m->size = size;
+		else
+			memcpy(m->uidl, uid, sizeof(m->uidl));
+	}
+	if (rc < 0)
+		return rc;
+	return bad_rc;
+}
+
+int
+pop3_list(struct pop3 *p, struct pop3_listing *l, struct err *e)
+{
+	return pop3_listing(p, "LIST", l, e);
+}
+
+int
+pop3_uidl(struct pop3 *p, struct pop3_listing *l, struct err *e)
+{
+	return pop3_listing(p, "UIDL", l, e);
+}
+
+/* LIST n (size set) or UIDL n (uid set): the reply must name message num. */
+static int
+pop3_one(struct pop3 *p, const char *cmd, unsigned long num,
+    unsigned long long *size, char *uid, struct err *e)
+{
+	struct pop3_status	st;
+	unsigned long		got;
+	int			rc;
+
+	if ((rc = pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "%s %lu",
+	    cmd, num)) < 0)
+		return rc;
+	if ((size != NULL ? pop3_parse_list(st.text, &got, size) :
+	    pop3_parse_uidl(st.text, &got, uid)) == -1 || got != num)
+		return err_set(e, E_PROTO, "%s %lu: bad reply \"%s\"", cmd,
+		    num, p->reply);
+	return 0;
+}
+
+int
+pop3_list_one(struct pop3 *p, unsigned long num, unsigned long long *size,
+    struct err *e)
+{
+	return pop3_one(p, "LIST", num, size, NULL, e);
+}
+
+int
+pop3_uidl_one(struct pop3 *p, unsigned long num, char uid[POP3_UIDL_MAX + 1],
+    struct err *e)
+{
+	return pop3_one(p, "UIDL", num, NULL, uid, e);
+}
+
+void
+pop3_listing_free(struct pop3_listing *l)
+{
+	free(l->msgs);
+	l->msgs = NULL;
+	l->count = 0;
+}
+
+/*
+ * Read the reply to RETR or TOP of message num and stream its body into
+ * sink (NULL: discard).  Once the sink fails the rest is still read, so
+ * the session stays usable, and the sink's error is returned.
+ */
+static int
+pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
+    const struct pop3_sink *sink, void *arg, struct err *e)
+{
+	struct pop3_status	 st;
+	struct pop3_body	 body;
+	struct err		 se;
+	const char		*data;
+	size_t			 len, outlen, used;
+	int			 rc, done, sink_rc = 0;
+
+	if ((rc = pop3_expect_ok(p, label, &st, e)) < 0)
+		return rc;
+	err_clear(&se);
+	if (sink != NULL && sink->begin != NULL &&
+	    (sink_rc = sink->begin(arg, num, &se)) < 0)
+		sink = NULL;
+	pop3_body_init(&body);
+	do {
+		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0)
+			return pop3_broken(p, label, rc, e);
+		done = pop3_body_feed(&body, data, len, p->body, &outlen,
+		    &used);
+		conn_consume(p->conn, used);
+		pop3_trace_body(p, p->body, outlen);
+		if (sink != NULL && outlen > 0 &&
+		    (sink_rc = sink->write(arg, p->body, outlen, &se)) < 0)
+			sink = NULL;
+	} while (!done);
+	log_debug("%s: %s: %llu lines", p->name, label, body.lines);
+	if (sink != NULL && sink->end != NULL)
+		sink_rc = sink->end(arg, &se);
+	if (sink_rc < 0) {
+		if (se.code == E_OK)
+			err_set(&se, sink_rc, "%s: delivery failed", label);
+		if (e != NULL)
+			*e = se;
+		return sink_rc;
+	}
+	return 0;
+}
+
+int
+pop3_retr(struct pop3 *p, unsigned long num, const struct pop3_sink *sink,
+    void *arg, struct err *e)
+{
+	char	label[64];
+	int	rc;
+
+	snprintf(label, sizeof(label), "RETR %lu", num);
+	if ((rc = pop3_check(p, label, ST(POP3_ST_TRANSACTION), e)) < 0)
+		return rc;
+	if ((rc = pop3_write_line(p, label, label, NULL, e)) < 0)
+		return rc;
+	return pop3_body_reply(p, label, num, sink, arg, e);
+}
+
+int
+pop3_top(struct pop3 *p, unsigned long num, unsigned long lines,
+    const struct pop3_sink *sink, void *arg, struct err *e)
+{
+	char	label[64];
+	int	rc;
+
+	snprintf(label, sizeof(label), "TOP %lu %lu", num, lines);
+	if ((rc = pop3_check(p, label, ST(POP3_ST_TRANSACTION), e)) < 0)
+		return rc;
+	if ((rc = pop3_write_line(p, label, label, NULL, e)) < 0)
+		return rc;
+	return pop3_body_reply(p, label, num, sink, arg, e);
+}
+
+/* Read a RETR reply in a batch; sink NULL discards. */
+static int
+pop3_retr_reply(struct pop3 *p, unsigned long num,
+    const struct pop3_sink *sink, void *arg, struct err *e)
+{
+	char	label[64];
+
+	snprintf(label, sizeof(label), "RETR %lu", num);
+	return pop3_body_reply(p, label, num, sink, arg, e);
+}
+
+/* Read a DELE reply in a batch. */
+static int
+pop3_dele_reply(struct pop3 *p, unsigned long num,
+    const struct pop3_sink *sink, void *arg, struct err *e)
+{
+	struct pop3_status	st;
+	char			label[64];
+
+	snprintf(label, sizeof(label), "DELE %lu", num);
+	return pop3_expect_ok(p, label, &st, e);
+}
+
+/*
+ * Send "cmd num" for each of nums and read each reply with fn.  With
+ * PIPELINING (RFC 2449 section 6.6) up to POP3_PIPE_WINDOW commands are
+ * in flight, so the window bounds what the server must buffer; otherwise
+ * strictly one at a time.  At the first failure the replies still in
+ * flight are read and discarded, unless the link itself failed.
+ */
+static int
+pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
+    size_t n, int (*fn)(struct pop3 *, unsigned long,
+    const struct pop3_sink *, void *, struct err *),
+    const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
+{
+	struct err	e2;
+	char		label[64];
+	size_t		sent = 0, recv = 0, window;
+	int		rc = 0, rc2;
+
+	*done = 0;
+	if ((rc = pop3_check(p, cmd, ST(POP3_ST_TRANSACTION), e)) < 0)
+		return rc;
+	window = p->caps.flags & POP3_CAPA_PIPELINING ? POP3_PIPE_WINDOW : 1;
+	while (recv < n) {
+		while (sent < n && sent - recv < window) {
+			snprintf(label, sizeof(label), "%s %lu", cmd,
+			    nums[sent]);
+			if ((rc = pop3_write_line(p, label, label, NULL,
+			    e)) < 0)
+				return rc;
+			sent++;
+		}
+		if ((rc = fn(p, nums[recv], sink, arg, e)) < 0)
+			break;
+		recv++;
+		(*done)++;
+	}
+	if (rc == 0 || p->state == POP3_ST_CLOSED)
+		return rc;
+	/* The failed reply was read whole; drain the others in flight. */
+	for (recv++; recv < sent; recv++) {
+		if ((rc2 = fn(p, nums[recv], NULL, NULL, &e2)) < 0 &&
+		    p->state == POP3_ST_CLOSED) {
+			if (e != NULL)
+				*e = e2;
+			return rc2;
+		}
+	}
+	return rc;
+}
+
+int
+pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
+    const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
+{
+	return pop3_pipe(p, "RETR", nums, n, pop3_retr_reply, sink, arg, done,
+	    e);
+}
+
+int
+pop3_dele(struct pop3 *p, unsigned long num, struct err *e)
+{
+	struct pop3_status	st;
+
+	return pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "DELE %lu",
+	    num);
+}
+
+int
+pop3_dele_many(struct pop3 *p, const unsigned long *nums, size_t n,
+    size_t *done, struct err *e)
+{
+	return pop3_pipe(p, "DELE", nums, n, pop3_dele_reply, NULL, NULL,
+	    done, e);
+}
+
+int
+pop3_rset(struct pop3 *p, struct err *e)
+{
+	struct pop3_status	st;
+
+	return pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "RSET");
+}
+
+int
+pop3_noop(struct pop3 *p, struct err *e)
+{
+	struct pop3_status	st;
+
+	return pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "NOOP");
+}
+
+int
+pop3_quit(struct pop3 *p, struct err *e)
+{
+	struct pop3_status	st;
+	int			rc;
+
+	if ((rc = pop3_check(p, "QUIT", ST(POP3_ST_AUTH) |
+	    ST(POP3_ST_TRANSACTION), e)) < 0) {
+		pop3_set_state(p, POP3_ST_CLOSED);
+		return rc;
+	}
+	if ((rc = pop3_write_line(p, "QUIT", "QUIT", NULL, e)) == 0) {
+		/* RFC 1939 section 6: QUIT in TRANSACTION commits the
+		 * deletions; only its +OK says they happened. */
+		if (p->state == POP3_ST_TRANSACTION)
+			pop3_set_state(p, POP3_ST_UPDATE);
+		rc = pop3_expect_ok(p, "QUIT", &st, e);
+	}
+	pop3_set_state(p, POP3_ST_CLOSED);
+	return rc;
+}

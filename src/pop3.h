@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+#ifndef POPSYNC_POP3_H
+#define POPSYNC_POP3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn.h"
+#include "err.h"
+#include "pop3_parse.h"
+
+/*
+ * A synchronous POP3 client: one function per command over a struct conn.
+ * Each command checks that it is legal in the current session phase and
+ * returns 0 or a negative code with a message naming the command and the
+ * server's (sanitized) reply.
+ *
+ * Tracing: at log level debug each command and its status line are logged
+ * ("name: > RETR 1", "name: < +OK 1234 octets"); at trace every line of
+ * multi-line replies too.  PASS, APOP digests and AUTH payloads are always
+ * written as "****".
+ *
+ * Errors common to every command: E_IO, E_TIMEOUT, E_TLS, E_ABORT (the
+ * connection failed; the session is unusable), E_PROTO (the reply made no
+ * sense; unusable), E_SERVER (-ERR; the session goes on; err.temporary
+ * follows the response code), and E_PROTO "not allowed in state X" before
+ * anything is sent when the phase is wrong.
+ */
+
+enum pop3_state {
+	POP3_ST_GREETING,
+	POP3_ST_AUTH,
+	POP3_ST_TRANSACTION,
+	POP3_ST_UPDATE,
+	POP3_ST_CLOSED
+};
+
+struct pop3_params {
+	const char	*name;		/* log prefix, normally the account */
+};
+
+/* One message in a LIST/UIDL listing. */
+struct pop3_msg {
+	unsigned long		 num;
+	unsigned long long	 size;		/* from LIST; 0 if unknown */
+	char			 uidl[POP3_UIDL_MAX + 1]; /* "" if unknown */
+};
+
+struct pop3_listing {
+	struct pop3_msg	*msgs;		/* ordered as the server sent them */
+	size_t		 count;
+};
+
+/*
+ * Where RETR and TOP bodies go: begin before the first byte, write with
+ * decoded data (dot-unstuffed, LF line endings) in chunks of any size, end
+ * after the terminator.  A callback that fails stops the delivery of that
+ * message: the rest of its reply is read and discarded so the session stays
+ * usable, and the callback's error is returned.
+ */
+struct pop3_sink {
+	int	(*begin)(void *arg, unsigned long num, struct err *e);
+	int	(*write)(void *arg, const char *data, size_t len,
+		    struct err *e);
+	int	(*end)(void *arg, struct err *e);
+};
+
+struct pop3;
+
+/* pop3_new: a client over conn, which it then owns.  Starts in GREETING. */
+struct pop3 *pop3_new(struct conn *conn, const struct pop3_params *params);
+
+/* pop3_free: close the connection (no QUIT) and free; accepts NULL. */
+void	 pop3_free(struct pop3 *p);
+
+enum pop3_state pop3_state(const struct pop3 *p);
+const char *pop3_state_name(enum pop3_state st);
+struct conn *pop3_conn(struct pop3 *p);
+
+/* pop3_greeting: read the greeting; GREETING -> AUTH.  A -ERR greeting is
+ * E_SERVER.  Saves the APOP timestamp if there is one. */
+int	 pop3_greeting(struct pop3 *p, struct err *e);
+const char *pop3_welcome(const struct pop3 *p);	/* sanitized */
+const char *pop3_apop_timestamp(const struct pop3 *p); /* NULL if none */
+
+/* pop3_capa: CAPA (legal in AUTH and TRANSACTION).  A -ERR is not an
+ * error: it leaves an empty set and returns 0 (old servers). */
+int	 pop3_capa(struct pop3 *p, struct err *e);
+const struct pop3_capa *pop3_caps(const struct pop3 *p);
+
+/* pop3_stls: STLS then the TLS handshake (AUTH only).  The capabilities
+ * are cleared: RFC 2595 says ask CAPA again.  Errors: as above plus E_TLS;
+ * -ERR is E_SERVER. */
+int	 pop3_stls(struct pop3 *p, const struct tls_params *tp, struct err *e);
+
+/* pop3_utf8: UTF8 (RFC 6856), only sent when CAPA advertised it; else
+ * E_PROTO "server does not support UTF8". */
+int	 pop3_utf8(struct pop3 *p, struct err *e);
+bool	 pop3_is_utf8(const struct pop3 *p);
+
+/* Login commands; each moves AUTH -> TRANSACTION on success.  A refusal
+ * is E_AUTH unless the response code says IN-USE, LOGIN-DELAY or SYS/TEMP
+ * (then E_SERVER, temporary).  pop3_user alone stays in AUTH. */
+int	 pop3_user(struct pop3 *p, const char *user, struct err *e);
+int	 pop3_pass(struct pop3 *p, const char *pass, struct err *e);
+int	 pop3_apop(struct pop3 *p, const char *user, const char *secret,
+	    struct err *e);
+int	 pop3_rpop(struct pop3 *p, const char *user, struct err *e);
+
+/*
+ * pop3_auth: AUTH with a SASL mechanism (RFC 5034).  The initial response
+ * rides on the AUTH line when the mechanism is client-first and the line
+ * stays within 255 octets; otherwise AUTH waits for "+ " first.  A "*"
+ * cancels on a malformed challenge.  Errors: E_AUTH, E_SERVER, E_PROTO.
+ */
+int	 pop3_auth(struct pop3 *p, const char *mech, const char *user,
+	    const char *secret, struct err *e);
+
+/* Transaction commands. */
+int	 pop3_stat(struct pop3 *p, unsigned long *count,
+	    unsigned long long *octets, struct err *e);
+/* LIST / UIDL: fill a listing; pop3_uidl merges into the same entries by
+ * number when given a listing that LIST already filled. */
+int	 pop3_list(struct pop3 *p, struct pop3_listing *l, struct err *e);
+int	 pop3_list_one(struct pop3 *p, unsigned long num,
+	    unsigned long long *size, struct err *e);
+int	 pop3_uidl(struct pop3 *p, struct pop3_listing *l, struct err *e);
+int	 pop3_uidl_one(struct pop3 *p, unsigned long num,
+	    char uid[POP3_UIDL_MAX + 1], struct err *e);
+void	 pop3_listing_free(struct pop3_listing *l);
+
+int	 pop3_retr(struct pop3 *p, unsigned long num,
+	    const struct pop3_sink *sink, void *arg, struct err *e);
+int	 pop3_top(struct pop3 *p, unsigned long num, unsigned long lines,
+	    const struct pop3_sink *sink, void *arg, struct err *e);
+
+/*
+ * pop3_retr_many: RETR each of nums in order, into sink.  With PIPELINING
+ * advertised, up to POP3_PIPE_WINDOW commands are in flight; without it,
+ * one at a time.  Stops at the first failure: replies still in flight are
+ * read and discarded, and *done says how many messages were fully
+ * delivered through sink.
+ */
+#define POP3_PIPE_WINDOW	8
+int	 pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
+	    const struct pop3_sink *sink, void *arg, size_t *done,
+	    struct err *e);
+
+int	 pop3_dele(struct pop3 *p, unsigned long num, struct err *e);
+/* pop3_dele_many: as pop3_retr_many for DELE; *done counts +OK replies. */
+int	 pop3_dele_many(struct pop3 *p, const unsigned long *nums, size_t n,
+	    size_t *done, struct err *e);
+int	 pop3_rset(struct pop3 *p, struct err *e);
+int	 pop3_noop(struct pop3 *p, struct err *e);
+
+/* pop3_quit: QUIT; in TRANSACTION this enters UPDATE and the server
+ * commits deletions, so only +OK means they happened.  Ends CLOSED. */
+int	 pop3_quit(struct pop3 *p, struct err *e);
+
+#endif

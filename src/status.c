@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* --status: what the state database says, as a table or as JSON. */
+
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "account.h"
+#include "config.h"
+#include "err.h"
+#include "status.h"
+#include "store.h"
+
+static const struct store_status *status_find(const struct store_status *,
+		    size_t, const char *);
+static void	status_time(char *, size_t, int64_t);
+static void	status_json_str(FILE *, const char *);
+static void	status_json_time(FILE *, int64_t);
+static void	status_table(FILE *, const struct account *,
+		    const struct store_status *);
+static void	status_json(FILE *, const struct account *,
+		    const struct store_status *, bool);
+
+/* The status row of account name, or NULL if it never synced. */
+static const struct store_status *
+status_find(const struct store_status *rows, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].account, name) == 0)
+			return &rows[i];
+	return NULL;
+}
+
+/* A unix time as local "YYYY-MM-DD HH:MM:SS", or "never". */
+static void
+status_time(char *buf, size_t len, int64_t t)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+
+	if (t <= 0 || localtime_r(&tt, &tm) == NULL)
+		snprintf(buf, len, "never");
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* A JSON string, or null for NULL. */
+static void
+status_json_str(FILE *out, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+/* A unix time as an RFC 3339 UTC string, or null for never. */
+static void
+status_json_time(FILE *out, int64_t t)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+	char		buf[32];
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+		fputs("null", out);
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(out, "\"%s\"", buf);
+}
+
+/* One account as a few lines of text. */
+static void
+status_table(FILE *out, const struct account *a, const struct store_status *s)
+{
+	char	start[32];
+
+	if (s == NULL || s->last_start == 0) {
+		fprintf(out, "%s: never synced\n", a->name);
+		return;
+	}
+	status_time(start, sizeof(start), s->last_start);
+	if (s->last_result == NULL || s->last_end < s->last_start)
+		fprintf(out, "%s: last sync %s (running, or stopped before it "
+		    "finished)\n", a->name, start);
+	else
+		fprintf(out, "%s: last sync %s, %s in %lld s: %lld new, %lld "
+		    "skipped, %lld deleted\n", a->name, start, s->last_result,
+		    (long long)(s->last_end - s->last_start),
+		    (long long)s->last.new, (long long)s->last.skipped,
+		    (long long)s->last.deleted);
+	fprintf(out, "  %lld messages known, %lld delivered in all, %lld "
+	    "deletions pending\n", (long long)s->known,
+	    (long long)s->delivered_total, (long long)s->pending_deletions);
+	if (s->last_error != NULL)
+		fprintf(out, "  last error: %s\n", s->last_error);
+}
+
+/* One account as a JSON object. */
+static void
+status_json(FILE *out, const struct account *a, const struct store_status *s,
+    bool first)
+{
+	fprintf(out, "%s\n    {\"name\": ", first ? "" : ",");
+	status_json_str(out, a->name);
+	fputs(", \"last_start\": ", out);
+	status_json_time(out, s != NULL ? s->last_start : 0);
+	fputs(", \"last_end\": ", out);
+	status_json_time(out, s != NULL && s->last_result != NULL ?
+	    s->last_end : 0);
+	fputs(", \"result\": ", out);
+	status_json_str(out, s != NULL ? s->last_result : NULL);
+	fprintf(out, ", \"known\": %lld, \"delivered_total\": %lld, "
+	    "\"pending_deletions\": %lld",
+	    s != NULL ? (long long)s->known : 0LL,
+	    s != NULL ? (long long)s->delivered_total : 0LL,
+	    s != NULL ? (long long)s->pending_deletions : 0LL);
+	fprintf(out, ", \"last_new\": %lld, \"last_skipped\": %lld, "
+	    "\"last_deleted\": %lld, \"last_error\": ",
+	    s != NULL ? (long long)s->last.new : 0LL,
+	    s != NULL ? (long long)s->last.skipped : 0LL,
+	    s != NULL ? (long long)s->last.deleted : 0LL);
+	status_json_str(out, s != NULL ? s->last_error : NULL);
+	fputc('}', out);
+}
+
+int
+status_print(const struct config *cfg, FILE *out, bool json, struct err *e)
+{
+	const struct account	*a;
+	struct store		*st = NULL;
+	struct store_status	*rows = NULL;
+	struct stat		 sb;
+	size_t			 n = 0;
+	bool			 first = true;
+	int			 rc = 0;
+
+	/* No database yet: nothing ever synced, which is no error. */
+	if (stat(cfg->state_db, &sb) == 0) {
+		if ((rc = store_open_readonly(cfg->state_db, &st, e)) < 0 ||
+		    (rc = store_status(st, &rows, &n, e)) < 0)
+			goto out;
+	} else if (errno != ENOENT) {
+		rc = err_set(e, E_STORE, "%s: %s", cfg->state_db,
+		    strerror(errno));
+		goto out;
+	}
+
+	if (json)
+		fputs("{\"accounts\": [", out);
+	TAILQ_FOREACH(a, &cfg->accounts, entry) {
+		if (json)
+			status_json(out, a, status_find(rows, n, a->name),
+			    first);
+		else
+			status_table(out, a, status_find(rows, n, a->name));
+		first = false;
+	}
+	if (json)
+		fputs("\n]}\n", out);
+out:
+	store_status_free(rows, n);
+	store_close(st);
+	return rc;
+}

@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* The state store: the UIDL ledger and sync history in one SQLite file. */
+
+#include "autoconf.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#define XSTR(x)		STR(x)
+#define STR(x)		#x
+
+/* "PSYD" in PRAGMA application_id marks the file as ours. */
+#define STORE_APP_ID	1347639620
+
+/* SQLite waits this long for a reader's lock before giving up. */
+#define STORE_BUSY_MS	5000
+
+/*
+ * The forward migrations: entry i takes the schema from version i to i + 1,
+ * and user_version is the number applied.  Never edit an entry once it has
+ * shipped; append a new one.
+ */
+static const char *const store_migrations[] = {
+	/* 1: the initial schema. */
+	"PRAGMA application_id = " XSTR(STORE_APP_ID) ";"
+	"CREATE TABLE accounts ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  identity TEXT NOT NULL,"		/* user@host:port */
+	"  last_start INTEGER,"
+	"  last_end INTEGER,"
+	"  last_result TEXT,"
+	"  last_error TEXT,"
+	"  count_new INTEGER NOT NULL DEFAULT 0,"
+	"  count_skipped INTEGER NOT NULL DEFAULT 0,"
+	"  count_deleted INTEGER NOT NULL DEFAULT 0,"
+	"  count_errors INTEGER NOT NULL DEFAULT 0,"
+	"  delivered_total INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE messages ("
+	"  account TEXT NOT NULL"
+	"    REFERENCES accounts(name) ON DELETE CASCADE,"
+	"  uidl TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('fetching', 'delivered',"
+	"    'skipped', 'dele_sent', 'expunged')),"
+	"  size INTEGER,"
+	"  first_seen INTEGER NOT NULL,"
+	"  delivered_at INTEGER,"
+	"  filename TEXT,"
+	"  skip_reason TEXT,"
+	"  PRIMARY KEY (account, uidl)"
+	") WITHOUT ROWID;",
+};
+
+/* The cached statements; each is prepared on first use. */
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_ACCOUNT_GET,
+	ST_ACCOUNT_ADD,
+	ST_ACCOUNT_REBIND,
+	ST_ACCOUNT_FORGET_ROWS,
+	ST_SYNC_START,
+	ST_SYNC_END,
+	ST_LOAD,
+	ST_STATE_GET,
+	ST_FETCHING,
+	ST_DELIVERED,
+	ST_DELIVERED_TOTAL,
+	ST_SKIPPED,
+	ST_DELE_SENT,
+	ST_EXPUNGED,
+	ST_LIVE_CLEAR,
+	ST_LIVE_ADD,
+	ST_PRUNE,
+	ST_FIRST_SEEN,
+	ST_STATUS,
+	ST_COUNT
+};
+
+/* Each statement with what it does, for error messages. */
+static const struct {
+	const char	*what;
+	const char	*sql;
+} store_sql[ST_COUNT] = {
+	[ST_BEGIN] = { "begin", "BEGIN IMMEDIATE" },
+	[ST_COMMIT] = { "commit", "COMMIT" },
+	[ST_ROLLBACK] = { "rollback", "ROLLBACK" },
+	[ST_SAVEPOINT] = { "savepoint", "SAVEPOINT store" },
+	[ST_RELEASE] = { "release", "RELEASE store" },
+	[ST_ROLLBACK_TO] = { "rollback to", "ROLLBACK TO store" },
+	[ST_ACCOUNT_GET] = { "read account",
+	    "SELECT identity FROM accounts WHERE name = ?1" },
+	[ST_ACCOUNT_ADD] = { "add account",
+	    "INSERT INTO accounts (name, identity) VALUES (?1, ?2)" },
+	[ST_ACCOUNT_REBIND] = { "change identity",
+	    "UPDATE accounts SET identity = ?2 WHERE name = ?1" },
+	[ST_ACCOUNT_FORGET_ROWS] = { "forget ledger",
+	    "DELETE FROM messages WHERE account = ?1" },
+	[ST_SYNC_START] = { "record sync start",
+	    "UPDATE accounts SET last_start = ?2 WHERE name = ?1" },
+	[ST_SYNC_END] = { "record sync end",
+	    "UPDATE accounts SET last_end = ?2, last_result = ?3,"
+	    " last_error = ?4, count_new = ?5, count_skipped = ?6,"
+	    " count_deleted = ?7, count_errors = ?8 WHERE name = ?1" },
+	[ST_LOAD] = { "load ledger",
+	    "SELECT uidl, state, size, first_seen, delivered_at, filename,"
+	    " skip_reason FROM messages WHERE account = ?1 ORDER BY uidl" },
+	[ST_STATE_GET] = { "read state",
+	    "SELECT state FROM messages WHERE account = ?1 AND uidl = ?2" },
+	[ST_FETCHING] = { "mark fetching",
+	    "INSERT INTO messages (account, uidl, state, size, first_seen,"
+	    " filename) VALUES (?1, ?2, 'fetching', ?3, ?4, ?5)"
+	    " ON CONFLICT (account, uidl) DO UPDATE SET state = 'fetching',"
+	    " size = excluded.size, filename = excluded.filename,"
+	    " skip_reason = NULL WHERE state IN ('fetching', 'skipped')" },
+	[ST_DELIVERED] = { "mark delivered",
+	    "UPDATE messages SET state = 'delivered', filename = ?3,"
+	    " delivered_at = ?4 WHERE account = ?1 AND uidl = ?2"
+	    " AND state = 'fetching'" },
+	[ST_DELIVERED_TOTAL] = { "count delivery",
+	    "UPDATE accounts SET delivered_total = delivered_total + 1"
+	    " WHERE name = ?1" },
+	[ST_SKIPPED] = { "mark skipped",
+	    "INSERT INTO messages (account, uidl, state, size, first_seen,"
+	    " skip_reason) VALUES (?1, ?2, 'skipped', ?3, ?4, ?5)"
+	    " ON CONFLICT (account, uidl) DO UPDATE SET state = 'skipped',"
+	    " size = excluded.size, filename = NULL,"
+	    " skip_reason = excluded.skip_reason"
+	    " WHERE state IN ('fetching', 'skipped')" },
+	[ST_DELE_SENT] = { "mark dele_sent",
+	    "UPDATE messages SET state = 'dele_sent' WHERE account = ?1"
+	    " AND uidl = ?2 AND state IN ('delivered', 'dele_sent',"
+	    " 'expunged')" },
+	[ST_EXPUNGED] = { "mark expunged",
+	    "UPDATE messages SET state = 'expunged' WHERE account = ?1"
+	    " AND state = 'dele_sent'" },
+	[ST_LIVE_CLEAR] = { "prune", "DELETE FROM temp.live" },
+	[ST_LIVE_ADD] = { "prune",
+	    "INSERT OR IGNORE INTO temp.live (uidl) VALUES (?1)" },
+	[ST_PRUNE] = { "prune",
+	    "DELETE FROM messages WHERE account = ?1"
+	    " AND uidl NOT IN (SELECT uidl FROM temp.live)" },
+	[ST_FIRST_SEEN] = { "set first_seen",
+	    "UPDATE messages SET first_seen = ?3 WHERE account = ?1"
+	    " AND uidl = ?2" },
+	[ST_STATUS] = { "read status",
+	    "SELECT a.name, a.identity, a.last_start, a.last_end,"
+	    " a.last_result, a.last_error, a.count_new, a.count_skipped,"
+	    " a.count_deleted, a.count_errors, a.delivered_total,"
+	    " (SELECT count(*) FROM messages m WHERE m.account = a.name),"
+	    " (SELECT count(*) FROM messages m WHERE m.account = a.name"
+	    "  AND m.state = 'dele_sent')"
+	    " FROM accounts a ORDER BY a.name" },
+};
+
+/* Indexed by enum store_state; the strings the CHECK constraint allows. */
+static const char *const store_state_names[] = {
+	[STORE_FETCHING] = "fetching",
+	[STORE_DELIVERED] = "delivered",
+	[STORE_SKIPPED] = "skipped",
+	[STORE_DELE_SENT] = "dele_sent",
+	[STORE_EXPUNGED] = "expunged",
+};
+
+struct store {
+	char		*path;
+	sqlite3		*db;
+	int		 lockfd;	/* -1 when read-only */
+	sqlite3_stmt	*stmts[ST_COUNT];
+};
+
+static int	 store_open_common(const char *path, bool readonly,
+		    struct store **out, struct err *e);
+static int	 store_mkdirs(const char *path, struct err *e);
+static int	 store_lock(struct store *s, struct err *e);
+static int	 store_check(struct store *s, bool readonly, struct err *e);
+static int	 store_migrate(struct store *s, int64_t from, struct err *e);
+static int	 store_pragma(struct store *s, const char *sql, char *out,
+		    size_t outlen, struct err *e);
+static int	 store_pragma_int(struct store *s, const char *sql,
+		    int64_t *out, struct err *e);
+static int	 store_damaged(struct store *s, const char *detail,
+		    struct err *e);
+static int	 store_sqlerr(struct store *s, const char *what,
+		    struct err *e);
+static sqlite3_stmt *store_vstmt(struct store *s, enum store_stmt id,
+		    struct err *e, const char *types, va_list ap);
+static sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id,
+		    struct err *e, const char *types, ...);
+static int	 store_step(struct store *s, sqlite3_stmt *st,
+		    enum store_stmt id, struct err *e);
+static int	 store_run(struct store *s, enum store_stmt id, struct err *e,
+		    const char *types, ...);
+static int	 store_tx_end(struct store *s, int rc, struct err *e);
+static int	 store_refuse(struct store *s, enum store_stmt id,
+		    const char *account, const char *uidl, struct err *e);
+static int	 store_upsert(struct store *s, enum store_stmt id,
+		    const char *account, const char *uidl, int64_t size,
+		    const char *text, int64_t now, struct err *e);
+static char	*store_col_str(sqlite3_stmt *st, int col);
+static int64_t	 store_col_int(sqlite3_stmt *st, int col, int64_t null);
+static int	 store_entry_cmp(const void *key, const void *elem);
+
+/* Open path for writing: the lock, the checks, the migrations. */
+int
+store_open(const char *path, struct store **out, struct err *e)
+{
+	return store_open_common(path, false, out, e);
+}
+
+/* Open an existing path for reading only, without the lock. */
+int
+store_open_readonly(const char *path, struct store **out, struct err *e)
+{
+	return store_open_common(path, true, out, e);
+}
+
+/* The body of both opens; on failure nothing stays open. */
+static int
+store_open_common(const char *path, bool readonly, struct store **out,
+    struct err *e)
+{
+	struct store	*s;
+	int		 rc, flags;
+
+	*out = NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	s->lockfd = -1;
+
+	if (readonly)
+		flags = SQLITE_OPEN_READONLY;
+	else {
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+		/* The lock comes first, so two openers never both migrate. */
+		if ((rc = store_mkdirs(path, e)) != 0 ||
+		    (rc = store_lock(s, e)) != 0)
+			goto out;
+	}
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		if (s->db == NULL)
+			fatalx("sqlite3_open_v2: out of memory");
+		rc = store_sqlerr(s, "open", e);
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	if ((rc = store_check(s, readonly, e)) != 0)
+		goto out;
+	/* The scratch table store_prune fills; per connection, never on disk. */
+	if (sqlite3_exec(s->db, "CREATE TEMP TABLE live (uidl TEXT PRIMARY KEY)"
+	    " WITHOUT ROWID", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = store_sqlerr(s, "create temp table", e);
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
+/* Create each missing parent directory of path with mode 0700. */
+static int
+store_mkdirs(const char *path, struct err *e)
+{
+	char	*dir, *p;
+	int	 rc = 0;
+
+	dir = xstrdup(path);
+	/* Skip a leading '/', and leave the last component (the file) out. */
+	for (p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			rc = err_set(e, E_STORE, "%s: cannot create directory "
+			    "%s: %s", path, dir, strerror(errno));
+			break;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return rc;
+}
+
+/* Take the writer lock on "<path>.lock" and write our pid into it. */
+static int
+store_lock(struct store *s, struct err *e)
+{
+	char		*lockpath, buf[32];
+	long long	 pid;
+	ssize_t		 len;
+	int		 rc = 0;
+
+	lockpath = xasprintf("%s%s", s->path, STORE_LOCK_SUFFIX);
+	s->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (s->lockfd == -1) {
+		rc = err_set(e, E_STORE, "%s: %s", lockpath, strerror(errno));
+		goto out;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK) {
+			rc = err_set(e, E_STORE, "%s: flock: %s", lockpath,
+			    strerror(errno));
+			goto out;
+		}
+		/* The holder may be between truncate and write: then 0. */
+		len = pread(s->lockfd, buf, sizeof(buf) - 1, 0);
+		buf[len > 0 ? len : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (util_strtonum(buf, 1, INT32_MAX, &pid) == -1)
+			pid = 0;
+		rc = err_set(e, E_STORE, "%s is in use by another popsyncd "
+		    "(pid %lld)", s->path, pid);
+		goto out;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(s->lockfd, 0) == -1 ||
+	    pwrite(s->lockfd, buf, (size_t)len, 0) != len) {
+		rc = err_set(e, E_STORE, "%s: %s", lockpath, strerror(errno));
+		goto out;
+	}
+out:
+	free(lockpath);
+	return rc;
+}
+
+/*
+ * Make sure the file is a sound popsyncd database of a version we know,
+ * before anything writes to it, then set it up and bring it forward.
+ */
+static int
+store_check(struct store *s, bool readonly, struct err *e)
+{
+	char	 result[256];
+	int64_t	 version, appid, tables;
+	int	 rc;
+
+	/*
+	 * quick_check reads every page, so a file that is not a database or
+	 * is damaged shows here (as a failure or as rows of complaints).
+	 * A read-only open skips it: --status should stay fast, and it
+	 * changes nothing that a damaged page could hurt.
+	 */
+	if (!readonly) {
+		if ((rc = store_pragma(s, "PRAGMA quick_check", result,
+		    sizeof(result), e)) != 0)
+			return rc;
+		if (strcmp(result, "ok") != 0)
+			return store_damaged(s, result, e);
+	}
+	if ((rc = store_pragma_int(s, "PRAGMA user_version", &version,
+	    e)) != 0 ||
+	    (rc = store_pragma_int(s, "PRAGMA application_id", &appid,
+	    e)) != 0 ||
+	    (rc = store_pragma_int(s, "SELECT count(*) FROM sqlite_master",
+	    &tables, e)) != 0)
+		return rc;
+	if (appid != STORE_APP_ID && (appid != 0 || version != 0 ||
+	    tables != 0))
+		return err_set(e, E_STORE, "%s: not a popsyncd state database "
+		    "(a SQLite file of another program); left untouched",
+		    s->path);
+	if (version > (int64_t)NITEMS(store_migrations))
+		return err_set(e, E_STORE, "%s: schema version %lld is newer "
+		    "than this popsyncd knows (%zu); refusing to touch it",
+		    s->path, (long long)version, NITEMS(store_migrations));
+	if (readonly) {
+		if (version != (int64_t)NITEMS(store_migrations))
+			return err_set(e, E_STORE, "%s: schema version %lld, "
+			    "this popsyncd needs %zu; open it for writing "
+			    "(run a sync) to bring it forward", s->path,
+			    (long long)version, NITEMS(store_migrations));
+		return 0;
+	}
+
+	if ((rc = store_pragma(s, "PRAGMA journal_mode = WAL", result,
+	    sizeof(result), e)) != 0)
+		return rc;
+	/* Still durable in the old mode; only slower and blocking readers. */
+	if (strcmp(result, "wal") != 0)
+		log_warnx("%s: cannot use WAL mode, journal mode is %s",
+		    s->path, result);
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+		return store_sqlerr(s, "set up", e);
+	return store_migrate(s, version, e);
+}
+
+/* Apply the migrations after version from, each in its own transaction. */
+static int
+store_migrate(struct store *s, int64_t from, struct err *e)
+{
+	char	*sql, *what;
+	size_t	 v;
+	int	 rc = 0;
+
+	for (v = (size_t)from; v < NITEMS(store_migrations); v++) {
+		sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %zu;"
+		    " COMMIT", store_migrations[v], v + 1);
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			what = xasprintf("migration to schema version %zu",
+			    v + 1);
+			rc = store_sqlerr(s, what, e);
+			free(what);
+			if (!sqlite3_get_autocommit(s->db))
+				sqlite3_exec(s->db, "ROLLBACK", NULL, NULL,
+				    NULL);
+		}
+		free(sql);
+		if (rc != 0)
+			break;
+	}
+	return rc;
+}
+
+/*
+ * Run a one-off statement and copy the first column of its first row (""
+ * when none) into out.  Failures of a file that is not a database or is
+ * corrupt are reported as damage.
+ */
+static int
+store_pragma(struct store *s, const char *sql, char *out, size_t outlen,
+    struct err *e)
+{
+	sqlite3_stmt	*st = NULL;
+	const char	*text;
+	int		 rc;
+
+	out[0] = '\0';
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) ==
+	    SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW &&
+	    (text = (const char *)sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, outlen, "%s", text);
+	switch (rc & 0xff) {
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		rc = 0;
+		break;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		rc = store_damaged(s, sqlite3_errmsg(s->db), e);
+		break;
+	default:
+		rc = store_sqlerr(s, sql, e);
+		break;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* store_pragma for a statement whose answer is an integer. */
+static int
+store_pragma_int(struct store *s, const char *sql, int64_t *out,
+    struct err *e)
+{
+	char		 buf[32];
+	long long	 v;
+	int		 rc;
+
+	if ((rc = store_pragma(s, sql, buf, sizeof(buf), e)) != 0)
+		return rc;
+	if (util_strtonum(buf, INT64_MIN, INT64_MAX, &v) == -1)
+		return err_set(e, E_STORE, "%s: %s: not a number: %s", s->path,
+		    sql, buf);
+	*out = v;
+	return 0;
+}
+
+/* The error for a file that fails the checks; it says the file was kept. */
+static int
+store_damaged(struct store *s, const char *detail, struct err *e)
+{
+	return err_set(e, E_STORE, "%s: damaged state database (%s); left "
+	    "untouched: restore it from a backup, or move it aside to start "
+	    "afresh (mail left on the server is then fetched again)", s->path,
+	    detail);
+}
+
+/* E_STORE with the file, the operation and SQLite's message. */
+static int
+store_sqlerr(struct store *s, const char *what, struct err *e)
+{
+	return err_set(e, E_STORE, "%s: %s: %s", s->path, what,
+	    sqlite3_errmsg(s->db));
+}
+
+/* Close everything store_open_common set up; accepts NULL. */
+void
+store_close(struct store *s)
+{
+	size_t	i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
+	if (s->db != NULL) {
+		/* Uncommitted work is dropped; the ledger stays as committed. */
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(s->db);
+	}
+	/* Closing the descriptor releases the flock. */
+	if (s->lockfd != -1)
+		close(s->lockfd);
+	free(s->path);
+	free(s);
+}
+
+/* The number of migrations is the version they lead to. */
+int
+store_schema_version(void)
+{
+	return (int)NITEMS(store_migrations);
+}
+
+/*
+ * The cached statement id, reset and bound to the arguments: types has one
+ * letter per parameter, 's' a string (NULL binds NULL) and 'i' an int64_t.
+ * The strings are not copied, so they must outlive the statement's use.
+ */
+static sqlite3_stmt *
+store_vstmt(struct store *s, enum store_stmt id, struct err *e,
+    const char *types, va_list ap)
+{
+	sqlite3_stmt	*st;
+	const char	*str;
+	int		 i, rc = SQLITE_OK;
+
+	if (s->stmts[id] == NULL && sqlite3_prepare_v3(s->db,
+	    store_sql[id].sql, -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+	    NULL) != SQLITE_OK) {
+		store_sqlerr(s, store_sql[id].what, e);
+		return NULL;
+	}
+	st = s->stmts[id];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		switch (types[i]) {
+		case 's':
+			str = va_arg(ap, const char *);
+			rc = str == NULL ? sqlite3_bind_null(st, i + 1) :
+			    sqlite3_bind_text(st, i + 1, str, -1,
+			    SQLITE_STATIC);
+			break;
+		case 'i':
+			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		default:
+			fatalx("%s: bad type '%c'", __func__, types[i]);
+		}
+	}
+	if (rc != SQLITE_OK) {
+		store_sqlerr(s, store_sql[id].what, e);
+		return NULL;
+	}
+	return st;
+}
+
+/* store_vstmt with the arguments inline. */
+static sqlite3_stmt *
+store_stmt(struct store *s, enum store_stmt id, struct err *e,
+    const char *types, ...)
+{
+	sqlite3_stmt	*st;
+	va_list		 ap;
+
+	va_start(ap, types);
+	st = store_vstmt(s, id, e, types, ap);
+	va_end(ap);
+	return st;
+}
+
+/*
+ * Step st (the statement id): 1 with a row to read, 0 when done, or
+ * E_STORE.  Done or failed, the statement is reset so it holds no lock.
+ */
+static int
+store_step(struct store *s, sqlite3_stmt *st, enum store_stmt id,
+    struct err *e)
+{
+	int	rc;
+
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		store_sqlerr(s, store_sql[id].what, e);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : E_STORE;
+}
+
+/*
+ * Run the statement id, which returns no rows, with arguments as for
+ * store_vstmt.  Returns how many rows it changed, or E_STORE.
+ */
+static int
+store_run(struct store *s, enum store_stmt id, struct err *e,
+    const char *types, ...)
+{
+	sqlite3_stmt	*st;
+	va_list		 ap;
+	int		 rc;
+
+	va_start(ap, types);
+	st = store_vstmt(s, id, e, types, ap);
+	va_end(ap);
+	if (st == NULL)
+		return E_STORE;
+	if ((rc = store_step(s, st, id, e)) < 0)
+		return rc;
+	if (rc == 1)
+		fatalx("%s: %s returned a row", __func__, store_sql[id].what);
+	return sqlite3_changes(s->db);
+}
+
+/*
+ * End the savepoint an internal multi-statement change opened: release it
+ * when rc is 0, else undo it.  Returns rc, or E_STORE if the release fails.
+ */
+static int
+store_tx_end(struct store *s, int rc, struct err *e)
+{
+	struct err	ignored;
+
+	if (rc == 0 && store_run(s, ST_RELEASE, e, "") >= 0)
+		return 0;
+	/* Some errors (full disk, I/O) already rolled everything back. */
+	if (!sqlite3_get_autocommit(s->db)) {
+		store_run(s, ST_ROLLBACK_TO, &ignored, "");
+		store_run(s, ST_RELEASE, &ignored, "");
+	}
+	return rc != 0 ? rc : E_STORE;
+}
+
+/* The error for a transition the row's state does not allow. */
+static int
+store_refuse(struct store *s, enum store_stmt id, const char *account,
+    const char *uidl, struct err *e)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_stmt(s, ST_STATE_GET, e, "ss", account, uidl)) ==
+	    NULL || (rc = store_step(s, st, ST_STATE_GET, e)) < 0)
+		return E_STORE;
+	if (rc == 1)
+		err_set(e, E_STORE, "%s: %s: refused, %s/%s is %s", s->path,
+		    store_sql[id].what, account, uidl,
+		    (const char *)sqlite3_column_text(st, 0));
+	else
+		err_set(e, E_STORE, "%s: %s: no such message %s/%s", s->path,
+		    store_sql[id].what, account, uidl);
+	sqlite3_reset(st);
+	return E_STORE;
+}
+
+/* A copy of a text column, NULL for NULL. */
+static char *
+store_col_str(sqlite3_stmt *st, int col)
+{
+	const unsigned char	*text;
+
+	if ((text = sqlite3_column_text(st, col)) == NULL)
+		return NULL;
+	return xstrdup((const char *)text);
+}
+
+/* An integer column, null for NULL. */
+static int64_t
+store_col_int(sqlite3_stmt *st, int col, int64_t null)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return null;
+	return sqlite3_column_int64(st, col);
+}
+
+/* Open the caller's transaction. */
+int
+store_begin(struct store *s, struct err *e)
+{
+	return store_run(s, ST_BEGIN, e, "") < 0 ? E_STORE : 0;
+}
+
+/* Commit the caller's transaction. */
+int
+store_commit(struct store *s, struct err *e)
+{
+	return store_run(s, ST_COMMIT, e, "") < 0 ? E_STORE : 0;
+}
+
+/* Roll back the caller's transaction, if one is open. */
+int
+store_rollback(struct store *s, struct err *e)
+{
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	return store_run(s, ST_ROLLBACK, e, "") < 0 ? E_STORE : 0;
+}
+
+/* Record the account's identity; forget its ledger if it changed. */
+int
+store_account_bind(struct store *s, const char *name, const char *identity,
+    int *changed, struct err *e)
+{
+	sqlite3_stmt	*st;
+	char		*old = NULL;
+	int		 rc;
+
+	*changed = 0;
+	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
+		return rc;
+	if ((st = store_stmt(s, ST_ACCOUNT_GET, e, "s", name)) == NULL) {
+		rc = E_STORE;
+		goto out;
+	}
+	if ((rc = store_step(s, st, ST_ACCOUNT_GET, e)) < 0)
+		goto out;
+	if (rc == 1) {
+		old = store_col_str(st, 0);
+		sqlite3_reset(st);
+	}
+	if (old == NULL)
+		rc = store_run(s, ST_ACCOUNT_ADD, e, "ss", name, identity);
+	else if (strcmp(old, identity) != 0) {
+		*changed = 1;
+		if ((rc = store_run(s, ST_ACCOUNT_FORGET_ROWS, e, "s",
+		    name)) >= 0)
+			rc = store_run(s, ST_ACCOUNT_REBIND, e, "ss", name,
+			    identity);
+	}
+	rc = rc < 0 ? rc : 0;
+out:
+	free(old);
+	if ((rc = store_tx_end(s, rc, e)) != 0)
+		*changed = 0;
+	return rc;
+}
+
+/* Record the start of a sync. */
+int
+store_sync_start(struct store *s, const char *account, int64_t now,
+    struct err *e)
+{
+	int	n;
+
+	if ((n = store_run(s, ST_SYNC_START, e, "si", account, now)) < 0)
+		return n;
+	if (n == 0)
+		return err_set(e, E_STORE, "%s: %s: no such account %s",
+		    s->path, store_sql[ST_SYNC_START].what, account);
+	return 0;
+}
+
+/* Record the end of a sync with its result and counts. */
+int
+store_sync_end(struct store *s, const char *account, int64_t now,
+    const char *result, const char *error,
+    const struct store_counts *counts, struct err *e)
+{
+	static const struct store_counts zero;
+	int	n;
+
+	if (counts == NULL)
+		counts = &zero;
+	if ((n = store_run(s, ST_SYNC_END, e, "sissiiii", account, now,
+	    result, error, counts->new, counts->skipped, counts->deleted,
+	    counts->errors)) < 0)
+		return n;
+	if (n == 0)
+		return err_set(e, E_STORE, "%s: %s: no such account %s",
+		    s->path, store_sql[ST_SYNC_END].what, account);
+	return 0;
+}
+
+/* Every ledger row of the account, sorted by UIDL. */
+int
+store_load(struct store *s, const char *account,
+    struct store_entry **entries, size_t *n, struct err *e)
+{
+	sqlite3_stmt		*st;
+	struct store_entry	*v = NULL, *en;
+	const char		*state;
+	size_t			 len = 0, cap = 0, i;
+	int			 rc;
+
+	*entries = NULL;
+	*n = 0;
+	if ((st = store_stmt(s, ST_LOAD, e, "s", account)) == NULL)
+		return E_STORE;
+	while ((rc = store_step(s, st, ST_LOAD, e)) == 1) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		en = &v[len++];
+		en->uidl = store_col_str(st, 0);
+		en->size = store_col_int(st, 2, -1);
+		en->first_seen = store_col_int(st, 3, 0);
+		en->delivered_at = store_col_int(st, 4, 0);
+		en->filename = store_col_str(st, 5);
+		en->skip_reason = store_col_str(st, 6);
+		/* The CHECK constraint keeps other strings out. */
+		state = (const char *)sqlite3_column_text(st, 1);
+		for (i = 0; i < NITEMS(store_state_names); i++)
+			if (state != NULL &&
+			    strcmp(state, store_state_names[i]) == 0)
+				break;
+		if (i == NITEMS(store_state_names)) {
+			rc = err_set(e, E_STORE, "%s: %s: %s/%s has an unknown "
+			    "state", s->path, store_sql[ST_LOAD].what,
+			    account, en->uidl);
+			sqlite3_reset(st);
+			break;
+		}
+		en->state = (enum store_state)i;
+	}
+	if (rc < 0) {
+		store_entries_free(v, len);
+		return rc;
+	}
+	*entries = v;
+	*n = len;
+	return 0;
+}
+
+/* Compare a UIDL with an entry's, for bsearch. */
+static int
+store_entry_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct store_entry *)elem)->uidl);
+}
+
+/* Binary search in a store_load result. */
+struct store_entry *
+store_entry_find(struct store_entry *entries, size_t n, const char *uidl)
+{
+	if (n == 0)
+		return NULL;
+	return bsearch(uidl, entries, n, sizeof(*entries), store_entry_cmp);
+}
+
+/* Free a store_load result. */
+void
+store_entries_free(struct store_entry *entries, size_t n)
+{
+	size_t	i;
+
+	if (entries == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(entries[i].uidl);
+		free(entries[i].filename);
+		free(entries[i].skip_reason);
+	}
+	free(entries);
+}
+
+/*
+ * Run ST_FETCHING or ST_SKIPPED, which create the row or update it only in
+ * a state the transition allows; text is the file name or the reason.
+ */
+static int
+store_upsert(struct store *s, enum store_stmt id, const char *account,
+    const char *uidl, int64_t size, const char *text, int64_t now,
+    struct err *e)
+{
+	int	n;
+
+	if ((n = store_run(s, id, e, "ssiis", account, uidl, size, now,
+	    text)) < 0)
+		return n;
+	if (n == 0)
+		return store_refuse(s, id, account, uidl, e);
+	return 0;
+}
+
+/* Record that a RETR into filename is about to start. */
+int
+store_mark_fetching(struct store *s, const char *account, const char *uidl,
+    int64_t size, const char *filename, int64_t now, struct err *e)
+{
+	return store_upsert(s, ST_FETCHING, account, uidl, size, filename, now,
+	    e);
+}
+
+/* Record a delivery and count it. */
+int
+store_mark_delivered(struct store *s, const char *account, const char *uidl,
+    const char *filename, int64_t now, struct err *e)
+{
+	int	rc;
+
+	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
+		return rc;
+	if ((rc = store_run(s, ST_DELIVERED, e, "sssi", account, uidl,
+	    filename, now)) == 0)
+		rc = store_refuse(s, ST_DELIVERED, account, uidl, e);
+	else if (rc > 0)
+		rc = store_run(s, ST_DELIVERED_TOTAL, e, "s", account);
+	return store_tx_end(s, rc < 0 ? rc : 0, e);
+}
+
+/* Record that a message is not fetched, and why. */
+int
+store_mark_skipped(struct store *s, const char *account, const char *uidl,
+    int64_t size, const char *reason, int64_t now, struct err *e)
+{
+	return store_upsert(s, ST_SKIPPED, account, uidl, size, reason, now, e);
+}
+
+/* Record the DELEs the server accepted, all or none. */
+int
+store_mark_dele_sent(struct store *s, const char *account,
+    const char *const *uidls, size_t n, struct err *e)
+{
+	size_t	i;
+	int	rc;
+
+	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
+		return rc;
+	for (i = 0; i < n && rc >= 0; i++)
+		if ((rc = store_run(s, ST_DELE_SENT, e, "ss", account,
+		    uidls[i])) == 0)
+			rc = store_refuse(s, ST_DELE_SENT, account, uidls[i],
+			    e);
+	return store_tx_end(s, rc < 0 ? rc : 0, e);
+}
+
+/* After a successful QUIT: dele_sent rows become expunged. */
+int
+store_mark_expunged(struct store *s, const char *account, struct err *e)
+{
+	int	rc;
+
+	rc = store_run(s, ST_EXPUNGED, e, "s", account);
+	return rc < 0 ? rc : 0;
+}
+
+/* Forget the rows whose UIDL the server no longer lists. */
+int
+store_prune(struct store *s, const char *account, const char *const *uidls,
+    size_t n, size_t *pruned, struct err *e)
+{
+	size_t	i;
+	int	rc, gone = 0;
+
+	if (pruned != NULL)
+		*pruned = 0;
+	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
+		return rc;
+	rc = store_run(s, ST_LIVE_CLEAR, e, "");
+	for (i = 0; i < n && rc >= 0; i++)
+		rc = store_run(s, ST_LIVE_ADD, e, "s", uidls[i]);
+	if (rc >= 0)
+		rc = gone = store_run(s, ST_PRUNE, e, "s", account);
+	if ((rc = store_tx_end(s, rc < 0 ? rc : 0, e)) == 0 && pruned != NULL)
+		*pruned = (size_t)gone;
+	return rc;
+}
+
+/* Age a message, for tests. */
+int
+store_set_first_seen(struct store *s, const char *account, const char *uidl,
+    int64_t when, struct err *e)
+{
+	int	n;
+
+	if ((n = store_run(s, ST_FIRST_SEEN, e, "ssi", account, uidl,
+	    when)) < 0)
+		return n;
+	if (n == 0)
+		return store_refuse(s, ST_FIRST_SEEN, account, uidl, e);
+	return 0;
+}
+
+/* One status row per account, for --status. */
+int
+store_status(struct store *s, struct store_status **rows, size_t *n,
+    struct err *e)
+{
+	sqlite3_stmt		*st;
+	struct store_status	*v = NULL, *r;
+	size_t			 len = 0, cap = 0;
+	int			 rc;
+
+	*rows = NULL;
+	*n = 0;
+	if ((st = store_stmt(s, ST_STATUS, e, "")) == NULL)
+		return E_STORE;
+	while ((rc = store_step(s, st, ST_STATUS, e)) == 1) {
+		if (len == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		r = &v[len++];
+		r->account = store_col_str(st, 0);
+		r->identity = store_col_str(st, 1);
+		r->last_start = store_col_int(st, 2, 0);
+		r->last_end = store_col_int(st, 3, 0);
+		r->last_result = store_col_str(st, 4);
+		r->last_error = store_col_str(st, 5);
+		r->last.new = store_col_int(st, 6, 0);
+		r->last.skipped = store_col_int(st, 7, 0);
+		r->last.deleted = store_col_int(st, 8, 0);
+		r->last.errors = store_col_int(st, 9, 0);
+		r->delivered_total = store_col_int(st, 10, 0);
+		r->known = store_col_int(st, 11, 0);
+		r->pending_deletions = store_col_int(st, 12, 0);
+	}
+	if (rc < 0) {
+		store_status_free(v, len);
+		return rc;
+	}
+	*rows = v;
+	*n = len;
+	return 0;
+}
+
+/* Free a store_status result. */
+void
+store_status_free(struct store_status *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].account);
+		free(rows[i].identity);
+		free(rows[i].last_result);
+		free(rows[i].last_error);
+	}
+	free(rows);
+}
+
+/* The stored name of a state. */
+const char *
+store_state_name(enum store_state st)
+{
+	if ((size_t)st >= NITEMS(store_state_names))
+		return "unknown";
+	return store_state_names[st];
+}

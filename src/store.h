@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+#ifndef POPSYNC_STORE_H
+#define POPSYNC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/*
+ * The state store: one SQLite file that remembers, per account, every UIDL
+ * popsyncd has seen and what it did with it (the ledger), plus the outcome
+ * of the last sync for --status.  store.c is the only user of SQLite.
+ *
+ * The ledger is what makes "never lost, never duplicated" hold (STYLE 12):
+ * a message is delivered into the Maildir, then marked delivered and the
+ * transaction committed, and only then may a DELE be sent.  Each row of an
+ * account is in one state, and only these transitions are accepted (any
+ * other is refused with E_STORE and changes nothing, because it means the
+ * caller is about to fetch a message twice or delete one it never had):
+ *
+ *	(none), fetching, skipped   -> fetching	store_mark_fetching
+ *	fetching                    -> delivered	store_mark_delivered
+ *	(none), fetching, skipped   -> skipped	store_mark_skipped
+ *	delivered, dele_sent,
+ *	expunged                    -> dele_sent	store_mark_dele_sent
+ *	dele_sent                   -> expunged	store_mark_expunged
+ *	any (UIDL not on server)    -> (none)	store_prune
+ *
+ * fetching	RETR is about to start; filename is the Maildir file name the
+ *		delivery will use.  A row still fetching at the next sync
+ *		means the run died between the Maildir rename and the commit
+ *		(or earlier): the sync looks for filename in the Maildir and
+ *		marks the row delivered if it is there, else fetches again.
+ * delivered	in the Maildir, still on the server.
+ * skipped	not fetched on purpose (skip_reason says why, e.g. too big);
+ *		may be fetched later if the reason goes away.
+ * dele_sent	the server accepted DELE in a session that has not yet ended
+ *		with a successful QUIT.  If that QUIT never succeeds the
+ *		server keeps the message (RFC 1939 section 6), so a dele_sent
+ *		row whose UIDL is still listed is a delivered message whose
+ *		deletion is pending: the next sync sends DELE again.
+ * expunged	QUIT succeeded after DELE, so the server has removed it.  The
+ *		row is kept, not deleted, until store_prune sees the UIDL gone:
+ *		if a server lists it again anyway, the row still stops a second
+ *		fetch (a duplicate) and the sync may send DELE again.
+ *
+ * Times are unix seconds passed in by the caller (tests use fixed values);
+ * 0 in a returned struct means "never".  A UIDL is the server's unique-id
+ * (RFC 1939: unique within one maildrop only); account is the name from the
+ * config, which must have been recorded with store_account_bind before any
+ * other call names it (otherwise E_STORE, a foreign key failure).
+ *
+ * Transactions: each call that changes more than one row is atomic on its
+ * own.  Between store_begin and store_commit the calls join the caller's
+ * transaction instead, which is how the sync commits a delivery together
+ * with its counters.  Nothing is durable before the commit returns 0.
+ *
+ * Threads and processes: a struct store must be used by one thread at a time
+ * (its prepared statements and its transaction are per handle).  Only one
+ * writable handle may be open per database, in the whole system and also
+ * within one process (the lock is per open file description, see
+ * store_open), so a process that syncs several accounts at once shares that
+ * one handle under its own mutex.  store_open_readonly gives further handles
+ * that only read, for --status while the daemon runs.
+ *
+ * Every SQLite failure is E_STORE with a message that names the file, the
+ * operation and SQLite's own message; E_STORE is permanent (err.h).
+ */
+
+#define STORE_LOCK_SUFFIX	".lock"
+
+enum store_state {
+	STORE_FETCHING,
+	STORE_DELIVERED,
+	STORE_SKIPPED,
+	STORE_DELE_SENT,
+	STORE_EXPUNGED
+};
+
+/* One ledger row, as store_load returns it; all strings are the caller's. */
+struct store_entry {
+	char		*uidl;
+	enum store_state state;
+	int64_t		 size;		/* octets as last recorded; -1: unknown */
+	int64_t		 first_seen;	/* when the row was created */
+	int64_t		 delivered_at;	/* 0 unless delivered at some point */
+	char		*filename;	/* Maildir file name; NULL if none */
+	char		*skip_reason;	/* NULL unless skipped */
+};
+
+/* What one sync did, for store_sync_end and --status. */
+struct store_counts {
+	int64_t		 new;		/* messages delivered */
+	int64_t		 skipped;
+	int64_t		 deleted;	/* DELE accepted and QUIT succeeded */
+	int64_t		 errors;
+};
+
+/* One account's line of --status; all strings are the caller's. */
+struct store_status {
+	char		*account;
+	char		*identity;	/* "user@host:port" */
+	int64_t		 last_start;	/* 0: never synced */
+	int64_t		 last_end;	/* < last_start: running or killed */
+	char		*last_result;	/* NULL before the first store_sync_end */
+	char		*last_error;	/* NULL when the last sync had none */
+	struct store_counts last;	/* counts of the last finished sync */
+	int64_t		 known;		/* ledger rows (UIDLs remembered) */
+	int64_t		 delivered_total; /* every delivery ever recorded */
+	int64_t		 pending_deletions; /* rows in dele_sent */
+};
+
+struct store;
+
+/*
+ * store_open: open the state database at path for reading and writing,
+ * creating it, and any missing parent directory (mode 0700, as it holds
+ * what the user's mail is), when absent.  On success *out is the handle.
+ *
+ * First it takes the writer lock: an exclusive, non-blocking flock(2) on
+ * "<path>.lock" (created 0600; it holds the owner's pid and is never
+ * removed, because unlinking a lock file races with the next opener).  When
+ * another process holds it the error is "<path> is in use by another
+ * popsyncd (pid N)".
+ *
+ * The database runs in WAL mode with synchronous=FULL: every commit is one
+ * fsync of the log, so committing once per delivered message stays cheap,
+ * a commit is on disk before a DELE may follow it, and readers (--status)
+ * never block the writer.  WAL needs a local file system, which a state
+ * directory under ~/.local/state or /var/lib is.
+ *
+ * The file is checked before anything is written to it: a file that is not
+ * a SQLite database, or fails "PRAGMA quick_check", or is a SQLite database
+ * of some other program (a foreign application_id, or tables in a file with
+ * no schema version), is an E_STORE that names the file and says it was
+ * left alone.  It is never recreated behind the user's back: it may be the
+ * only record of which messages were already fetched.  A schema version
+ * (PRAGMA user_version) newer than this build knows is refused the same
+ * way; an older one is brought forward by the migrations, each in its own
+ * transaction.
+ * Errors: E_STORE.
+ */
+int	 store_open(const char *path, struct store **out, struct err *e);
+
+/*
+ * store_open_readonly: open an existing database only to read it (for
+ * --status), without the writer lock, so it works while a daemon holds it.
+ * The same checks as store_open apply, except quick_check, and the schema
+ * must be exactly this build's version (no migration can run here).  Every
+ * call that writes fails with E_STORE.
+ * Errors: E_STORE (also when path does not exist).
+ */
+int	 store_open_readonly(const char *path, struct store **out,
+	    struct err *e);
+
+/*
+ * store_close: roll back an open transaction, finalize the statements,
+ * close the database and release the lock; accepts NULL.
+ */
+void	 store_close(struct store *s);
+
+/* store_schema_version: the schema version this build writes. */
+int	 store_schema_version(void);
+
+/*
+ * store_begin / store_commit / store_rollback: one explicit transaction.
+ * store_begin takes the write lock at once (BEGIN IMMEDIATE), so a write in
+ * the middle cannot fail for a lock.  Transactions do not nest.
+ * store_rollback does nothing when no transaction is open, so an error path
+ * may call it unconditionally; it reports failure only through its return.
+ * Errors: E_STORE (also store_begin inside a transaction, and store_commit
+ * outside one).
+ */
+int	 store_begin(struct store *s, struct err *e);
+int	 store_commit(struct store *s, struct err *e);
+int	 store_rollback(struct store *s, struct err *e);
+
+/*
+ * store_account_bind: record that account name is the maildrop identity
+ * ("user@host:port", which the caller builds) and create the account's row
+ * if it is new.  Call it at the start of every sync, before the ledger is
+ * read.
+ *
+ * When a different identity was recorded before, *changed is set to 1 and
+ * the account's ledger rows are deleted (in the same transaction that
+ * records the new identity); otherwise *changed is 0.  Deleted rather than
+ * kept aside: UIDLs are unique within one maildrop only, so an old row
+ * whose UIDL happens to equal one on the new server (small counters are
+ * common) would make the sync skip a message it never fetched (mail lost)
+ * or DELE one it never delivered.  The cost, when the change was cosmetic
+ * (the same server under another name), is that mail left on the server is
+ * fetched once more: a duplicate, the lesser harm.  The caller should log
+ * the change.  The account's sync history (--status) is kept.
+ * Errors: E_STORE.
+ */
+int	 store_account_bind(struct store *s, const char *name,
+	    const char *identity, int *changed, struct err *e);
+
+/*
+ * store_sync_start: record that a sync of account began at now.
+ * store_sync_end: record its end at now with result (a short word the
+ * caller chooses, e.g. "ok", "error"), error (the message, or NULL) and the
+ * counts (NULL: all zero).  A start later than the last end in --status
+ * means a sync is running or died.
+ * Errors: E_STORE (also when the account was never bound).
+ */
+int	 store_sync_start(struct store *s, const char *account, int64_t now,
+	    struct err *e);
+int	 store_sync_end(struct store *s, const char *account, int64_t now,
+	    const char *result, const char *error,
+	    const struct store_counts *counts, struct err *e);
+
+/*
+ * store_load: every ledger row of account, sorted by UIDL in strcmp()
+ * order (so store_entry_find can bsearch them), in *entries (NULL when
+ * *n is 0).  The sync diffs the server's UIDL listing against them in
+ * memory.  Free with store_entries_free.
+ * Errors: E_STORE.
+ */
+int	 store_load(struct store *s, const char *account,
+	    struct store_entry **entries, size_t *n, struct err *e);
+
+/* store_entry_find: the entry for uidl in a store_load result, or NULL. */
+struct store_entry *store_entry_find(struct store_entry *entries, size_t n,
+	    const char *uidl);
+
+/* store_entries_free: free a store_load result; accepts NULL. */
+void	 store_entries_free(struct store_entry *entries, size_t n);
+
+/*
+ * store_mark_fetching: about to RETR uidl (size octets as LIST said, -1 if
+ * unknown) into the Maildir file filename.  Creates the row with
+ * first_seen = now, or moves an existing fetching or skipped row back to
+ * fetching (keeping its first_seen, clearing the skip reason).  Commit
+ * before the RETR, so a crash leaves the file name to look for.
+ * Errors: E_STORE (also when the row is delivered, dele_sent or expunged).
+ */
+int	 store_mark_fetching(struct store *s, const char *account,
+	    const char *uidl, int64_t size, const char *filename, int64_t now,
+	    struct err *e);
+
+/*
+ * store_mark_delivered: the message is in the Maildir as filename (the
+ * final name, which may differ from the planned one); delivered_at = now
+ * and the account's delivered_total grows by one.  The row must be
+ * fetching.
+ * Errors: E_STORE.
+ */
+int	 store_mark_delivered(struct store *s, const char *account,
+	    const char *uidl, const char *filename, int64_t now,
+	    struct err *e);
+
+/*
+ * store_mark_skipped: the message is not fetched, for reason (e.g. "larger
+ * than max_message_size").  Creates the row (first_seen = now) or moves a
+ * fetching or skipped row to skipped; the file name is cleared.
+ * Errors: E_STORE (also when the row is delivered, dele_sent or expunged).
+ */
+int	 store_mark_skipped(struct store *s, const char *account,
+	    const char *uidl, int64_t size, const char *reason, int64_t now,
+	    struct err *e);
+
+/*
+ * store_mark_dele_sent: the server accepted DELE for each of the n UIDLs.
+ * Each row must be delivered, dele_sent or expunged: only delivered mail
+ * may be deleted.  All or nothing.
+ * Errors: E_STORE.
+ */
+int	 store_mark_dele_sent(struct store *s, const char *account,
+	    const char *const *uidls, size_t n, struct err *e);
+
+/*
+ * store_mark_expunged: QUIT succeeded, so every dele_sent row of account
+ * becomes expunged (kept until store_prune, see above).  Call it only after
+ * the +OK to QUIT; after a failed QUIT leave the rows dele_sent.
+ * Errors: E_STORE.
+ */
+int	 store_mark_expunged(struct store *s, const char *account,
+	    struct err *e);
+
+/*
+ * store_prune: forget every row of account whose UIDL is not among the n
+ * live ones, whatever its state, and set *pruned (if not NULL) to how many
+ * went.  A message the server no longer lists is gone for good: deleted by
+ * our QUIT (even a dele_sent one whose +OK we never saw), by another
+ * client or by the server's retention.  A fetching row that goes has
+ * nothing left to fetch; its file, if the rename happened, stays in the
+ * Maildir.  Pass only a complete UIDL listing from a successful command:
+ * an empty list forgets the whole account.  All or nothing.
+ * Errors: E_STORE.
+ */
+int	 store_prune(struct store *s, const char *account,
+	    const char *const *uidls, size_t n, size_t *pruned, struct err *e);
+
+/*
+ * store_set_first_seen: set when uidl was first seen, so tests can age a
+ * message past delete_after_days.
+ * Errors: E_STORE (also when there is no such row).
+ */
+int	 store_set_first_seen(struct store *s, const char *account,
+	    const char *uidl, int64_t when, struct err *e);
+
+/*
+ * store_status: one row per recorded account, sorted by name, for
+ * --status.  Free with store_status_free.
+ * Errors: E_STORE.
+ */
+int	 store_status(struct store *s, struct store_status **rows, size_t *n,
+	    struct err *e);
+
+/* store_status_free: free a store_status result; accepts NULL. */
+void	 store_status_free(struct store_status *rows, size_t n);
+
+/* store_state_name: "fetching", "delivered", ... as stored in the file. */
+const char *store_state_name(enum store_state st);
+
+#endif

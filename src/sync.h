@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+#ifndef POPSYNC_SYNC_H
+#define POPSYNC_SYNC_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "account.h"
+#include "err.h"
+#include "pop3.h"
+#include "store.h"
+
+/*
+ * One account's sync: connect, log in, list, diff the listing against the
+ * ledger, fetch what is new into the Maildir, delete what the account's
+ * policy says, QUIT.
+ *
+ * The exactly-once invariant, step by step (STYLE 12, store.h):
+ *  1. Every message to fetch is recorded "fetching" with the Maildir file
+ *     name it will get, and committed, before its RETR is sent.
+ *  2. The message is written to tmp/, fsynced, linked into new/ and new/ is
+ *     fsynced (maildir.h); only then is it marked "delivered" and committed.
+ *  3. At the start of every sync, each row still "fetching" is resolved by
+ *     looking for its file name in new/ and cur/ (a reader may have moved
+ *     it and added ":2,..."): found means delivered, absent means fetch it
+ *     again.  So a kill at any instant leaves at most a file the ledger has
+ *     not caught up with, and the next run finds it instead of fetching a
+ *     second copy.  (This replaces STYLE 12's name derived from account and
+ *     UIDL: the planned name in the ledger does the same job and keeps
+ *     maildir(5)'s unique-name format.)
+ *  4. DELE is sent only for rows that are delivered (or whose DELE is
+ *     already pending), and only after the commit of step 2.  Rows become
+ *     "dele_sent" after the server's +OK and "expunged" only after +OK to
+ *     QUIT; a pending deletion whose QUIT failed is sent again next time.
+ *  5. Once one delivery fails, no DELE is sent in that session; if the
+ *     server advertised EXPIRE 0 the connection is closed without QUIT, so
+ *     the server does not expire the mail that was retrieved but not
+ *     delivered.  What was delivered stays recorded.
+ *
+ * Messages listed twice under one UIDL (a broken server) are kept apart by
+ * the keys "UIDL", "UIDL#2", ... in listing order, fetched once each and
+ * never deleted, since a DELE could not be tied to the right ledger row.
+ */
+
+/* What a sync reports while it runs (for the terminal progress line). */
+struct sync_progress {
+	const char		*account;
+	size_t			 done;		/* messages delivered so far */
+	size_t			 total;		/* messages to fetch */
+	unsigned long long	 bytes;		/* bytes written so far */
+};
+
+/* The state shared by every sync of one process. */
+struct sync_shared {
+	struct store		*store;		/* one writable handle */
+	pthread_mutex_t		*store_lock;	/* held around store calls;
+						 * NULL when single-threaded */
+	const volatile sig_atomic_t *abort_flag; /* stop after this message */
+	void			(*progress)(void *arg,
+				    const struct sync_progress *p);
+	void			*progress_arg;
+};
+
+/* What one sync did. */
+struct sync_result {
+	size_t			 listed;	/* messages on the server */
+	size_t			 fetched;	/* delivered in this sync */
+	size_t			 recovered;	/* found delivered by a run that
+						 * died before recording it */
+	size_t			 skipped;	/* newly skipped (too large) */
+	size_t			 deleted;	/* DELE committed by QUIT */
+	size_t			 pruned;	/* ledger rows forgotten */
+	unsigned long long	 bytes;
+	size_t			 errors;	/* 0 or 1: the sync failed */
+};
+
+/*
+ * sync_account: run one sync of account a.  Returns 0, or the first error
+ * (its message names the account, and for server errors the command and the
+ * reply).  *r is filled in either case; the ledger and the account's status
+ * row (store_sync_end) are written in either case too.
+ * Errors: those of session_open, pop3, maildir (E_DELIVERY), store
+ * (E_STORE), E_SERVER "server does not support UIDL" with keep = true,
+ * E_ABORT.
+ */
+int	 sync_account(const struct account *a, const struct sync_shared *sh,
+	    struct sync_result *r, struct err *e);
+
+/* One message the plan acts on. */
+struct sync_item {
+	unsigned long		 num;		/* message number this session */
+	char			*key;		/* ledger key: UIDL or UIDL#n */
+	unsigned long long	 size;		/* from LIST */
+	bool			 pending;	/* fetch: a "fetching" row exists;
+						 * skip: already skipped */
+};
+
+/*
+ * The plan made from a listing and the ledger.  fetch: new messages (and
+ * unresolved "fetching" rows, and skipped ones that now fit); skip: new
+ * messages over max_message_size; dele: delivered messages the policy
+ * deletes (keep = false: all; delete_after_days: first seen that long ago)
+ * and those with a deletion pending; live: every key on the server, for
+ * store_prune.  dup counts listing entries whose UIDL was already listed.
+ */
+struct sync_plan {
+	struct sync_item	*fetch;
+	size_t			 nfetch;
+	struct sync_item	*skip;
+	size_t			 nskip;
+	struct sync_item	*dele;
+	size_t			 ndele;
+	char			**live;
+	size_t			 nlive;
+	size_t			 dup;
+};
+
+/*
+ * sync_plan_make: the plan for account a (keep, delete_after_days,
+ * max_message_size) from listing l (with UIDLs) and the ledger entries (as
+ * store_load returns them, fetching rows already resolved) at time now.
+ * Pure: no I/O.  Free with sync_plan_free.
+ */
+void	 sync_plan_make(const struct account *a, const struct pop3_listing *l,
+	    struct store_entry *ents, size_t nents, int64_t now,
+	    struct sync_plan *plan);
+
+/* sync_plan_free: free a plan's arrays and keys. */
+void	 sync_plan_free(struct sync_plan *plan);
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+#ifndef POPSYNC_UTIL_H
+#define POPSYNC_UTIL_H
+
+#include <stdint.h>
+
+/*
+ * util_strtonum: parse a decimal integer in [min, max] from all of s.
+ * Returns 0, or -1 when s is empty, has trailing junk or is out of range.
+ */
+int	 util_strtonum(const char *s, long long min, long long max,
+	    long long *out);
+
+/* util_now_ms: monotonic clock in milliseconds. */
+int64_t	 util_now_ms(void);
+
+/*
+ * util_expand_home: a copy of path with a leading "~/" (or a lone "~")
+ * replaced by $HOME; caller frees.  Other paths are copied as they are.
+ */
+char	*util_expand_home(const char *path);
+
+#endif

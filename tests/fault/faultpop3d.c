@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* A scripted POP3 server for failure-mode tests (curl test850 style). */
+
+/*
+ * faultpop3d -p PORTFILE -s SCRIPT -t TRANSCRIPT [-w SECS]
+ *
+ * Listens on 127.0.0.1 on a port the kernel picks, writes the port to
+ * PORTFILE, serves one connection by running SCRIPT, and records every
+ * line received ("C: ") and sent ("S: ") in TRANSCRIPT.  Script lines:
+ *
+ *	S <text>		send text + CRLF
+ *	RAW <text>		send text with \r, \n and \\ decoded, in one write
+ *	R <glob>		read a line, which must match (fnmatch)
+ *	DROP			close the connection now
+ *	SLEEP <secs>		pause
+ *	BIGLINE <bytes>		send that many 'x' without a line end
+ *	GARBAGE			send binary junk and a CRLF
+ *	BODY <n> <len>		send n lines of len bytes, no terminator
+ *
+ * After the script every further line is still recorded (that is how a
+ * test sees a password the client should never have sent) and answered
+ * "-ERR", or "+OK" for QUIT, until the client closes or stays silent for
+ * SECS (default 5).  Exit 0 when the script ran to its end, 1 on a
+ * mismatch, end of stream or timeout at an R, 2 on a usage or setup error.
+ */
+
+#include "autoconf.h"
+
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FAULT_LINE_MAX		65536
+#define FAULT_ACCEPT_MS		30000
+#define FAULT_READ_MS		10000
+
+struct fault {
+	int	 fd;
+	FILE	*tr;
+	char	 in[FAULT_LINE_MAX + 1];
+	size_t	 inlen;
+};
+
+static void	 usage(void) __attribute__((noreturn));
+static int	 fault_listen(const char *portfile);
+static int	 fault_send(struct fault *f, const void *data, size_t len);
+static int	 fault_sendline(struct fault *f, const char *text);
+static int	 fault_readline(struct fault *f, int timeout_ms, char **line);
+static int	 fault_step(struct fault *f, char *cmd);
+static void	 fault_drain(struct fault *f, int idle_ms);
+static void	 fault_sleep(double secs);
+static size_t	 fault_unescape(char *s);
+
+/* usage: print the synopsis and exit 2. */
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: faultpop3d -p portfile -s script "
+	    "-t transcript [-w secs]\n");
+	exit(2);
+}
+
+/* fault_listen: bind 127.0.0.1:0, publish the port, return the socket. */
+static int
+fault_listen(const char *portfile)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	char			 tmp[4096];
+	FILE			*fp;
+	int			 s;
+
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(s, 1) == -1 ||
+	    getsockname(s, (struct sockaddr *)&sin, &len) == -1)
+		goto fail;
+	/* Write then rename, so a polling test never reads half a port. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", portfile);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		goto fail;
+	fprintf(fp, "%u\n", ntohs(sin.sin_port));
+	if (fclose(fp) != 0 || rename(tmp, portfile) == -1)
+		goto fail;
+	return s;
+fail:
+	close(s);
+	return -1;
+}
+
+/* fault_send: send everything; a vanished client is not our error. */
+static int
+fault_send(struct fault *f, const void *data, size_t len)
+{
+	const char	*p = data;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(f->fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			fprintf(f->tr, "SENDFAIL %s\n", strerror(errno));
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fault_sendline: send text + CRLF and record it. */
+static int
+fault_sendline(struct fault *f, const char *text)
+{
+	fprintf(f->tr, "S: %s\n", text);
+	if (fault_send(f, text, strlen(text)) == -1)
+		return -1;
+	return fault_send(f, "\r\n", 2);
+}
+
+/*
+ * fault_readline: the next line without CRLF in *line, valid until the
+ * next call.  Returns 0, -1 at end of stream, -2 on timeout.  A line
+ * longer than the buffer is cut and its remainder read as further lines.
+ */
+static int
+fault_readline(struct fault *f, int timeout_ms, char **line)
+{
+	static char	 out[FAULT_LINE_MAX + 1];
+	struct pollfd	 pfd;
+	char		*lf;
+	size_t		 n;
+	ssize_t		 r;
+
+	for (;;) {
+		lf = memchr(f->in, '\n', f->inlen);
+		if (lf != NULL || f->inlen == FAULT_LINE_MAX) {
+			n = lf != NULL ? (size_t)(lf - f->in) : f->inlen;
+			memcpy(out, f->in, n);
+			out[n] = '\0';
+			if (n > 0 && out[n - 1] == '\r')
+				out[n - 1] = '\0';
+			if (lf != NULL)
+				n++;
+			memmove(f->in, f->in + n, f->inlen - n);
+			f->inlen -= n;
+			*line = out;
+			return 0;
+		}
+		pfd.fd = f->fd;
+		pfd.events = POLLIN;
+		if ((r = poll(&pfd, 1, timeout_ms)) == 0)
+			return -2;
+		if (r == -1 && errno == EINTR)
+			continue;
+		r = read(f->fd, f->in + f->inlen, FAULT_LINE_MAX - f->inlen);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		f->inlen += (size_t)r;
+	}
+}
+
+/* fault_sleep: pause for secs, which may have a fraction. */
+static void
+fault_sleep(double secs)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* fault_unescape: decode \r, \n and \\ in place; returns the length. */
+static size_t
+fault_unescape(char *s)
+{
+	char	*r, *w;
+
+	for (r = w = s; *r != '\0'; r++) {
+		if (*r == '\\' && r[1] != '\0') {
+			r++;
+			*w++ = *r == 'r' ? '\r' : *r == 'n' ? '\n' : *r;
+		} else
+			*w++ = *r;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/*
+ * fault_step: run one script line.  Returns 0 to go on, 1 when the
+ * connection is closed (DROP), -1 on a failed expectation.
+ */
+static int
+fault_step(struct fault *f, char *cmd)
+{
+	/* Control bytes, an escape sequence, high bytes and a NUL. */
+	static const unsigned char junk[] = {
+		0x00, 0xff, 0xfe, 0x1b, '[', '2', 'J', 0x80, 0x07, 0x08,
+		'\r', 0xc3, 0x28, 0x7f, 0x01, 'O', 'K', 0x00, 0x9b, '\r', '\n'
+	};
+	char		 chunk[8192], *arg, *line;
+	unsigned long	 n, len, i;
+	int		 r;
+
+	arg = strchr(cmd, ' ');
+	if (arg != NULL)
+		*arg++ = '\0';
+	else
+		arg = cmd + strlen(cmd);
+	if (strcmp(cmd, "S") == 0) {
+		fault_sendline(f, arg);
+	} else if (strcmp(cmd, "RAW") == 0) {
+		fprintf(f->tr, "S: %s (raw)\n", arg);
+		fault_send(f, arg, fault_unescape(arg));
+	} else if (strcmp(cmd, "R") == 0) {
+		r = fault_readline(f, FAULT_READ_MS, &line);
+		if (r != 0) {
+			fprintf(f->tr, "%s waiting for %s\n",
+			    r == -1 ? "EOF" : "TIMEOUT", arg);
+			return -1;
+		}
+		fprintf(f->tr, "C: %s\n", line);
+		if (fnmatch(arg, line, 0) != 0) {
+			fprintf(f->tr, "MISMATCH expected %s\n", arg);
+			return -1;
+		}
+	} else if (strcmp(cmd, "DROP") == 0) {
+		fprintf(f->tr, "DROP\n");
+		close(f->fd);
+		f->fd = -1;
+		return 1;
+	} else if (strcmp(cmd, "SLEEP") == 0) {
+		fprintf(f->tr, "SLEEP %s\n", arg);
+		fflush(f->tr);
+		fault_sleep(strtod(arg, NULL));
+	} else if (strcmp(cmd, "BIGLINE") == 0) {
+		n = strtoul(arg, NULL, 10);
+		fprintf(f->tr, "S: <%lu bytes of x>\n", n);
+		memset(chunk, 'x', sizeof(chunk));
+		for (; n > 0; n -= len) {
+			len = n < sizeof(chunk) ? n : sizeof(chunk);
+			/* The client may hang up on us: that is the point. */
+			if (fault_send(f, chunk, len) == -1)
+				break;
+		}
+	} else if (strcmp(cmd, "GARBAGE") == 0) {
+		fprintf(f->tr, "S: <garbage>\n");
+		fault_send(f, junk, sizeof(junk));
+	} else if (strcmp(cmd, "BODY") == 0) {
+		n = strtoul(arg, &arg, 10);
+		len = strtoul(arg, NULL, 10);
+		if (len > sizeof(chunk) - 2)
+			len = sizeof(chunk) - 2;
+		fprintf(f->tr, "S: <%lu lines of %lu bytes>\n", n, len);
+		memset(chunk, 'b', len);
+		memcpy(chunk + len, "\r\n", 2);
+		for (i = 0; i < n; i++)
+			if (fault_send(f, chunk, len + 2) == -1)
+				break;
+	} else {
+		fprintf(f->tr, "BADSCRIPT %s\n", cmd);
+		return -1;
+	}
+	fflush(f->tr);
+	return 0;
+}
+
+/* fault_drain: record what the client still says after the script. */
+static void
+fault_drain(struct fault *f, int idle_ms)
+{
+	char	*line;
+
+	while (fault_readline(f, idle_ms, &line) == 0) {
+		fprintf(f->tr, "C: %s\n", line);
+		if (strncasecmp(line, "QUIT", 4) == 0) {
+			fault_sendline(f, "+OK bye");
+			break;
+		}
+		if (fault_sendline(f, "-ERR faultpop3d: end of script") == -1)
+			break;
+		fflush(f->tr);
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct fault	 f;
+	struct pollfd	 pfd;
+	const char	*portfile = NULL, *script = NULL, *trpath = NULL;
+	char		 buf[4096];
+	FILE		*sp = NULL;
+	size_t		 len;
+	int		 ch, ls = -1, idle_ms = 5000, rc = 2, r = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.fd = -1;
+	while ((ch = getopt(argc, argv, "p:s:t:w:")) != -1) {
+		switch (ch) {
+		case 'p':
+			portfile = optarg;
+			break;
+		case 's':
+			script = optarg;
+			break;
+		case 't':
+			trpath = optarg;
+			break;
+		case 'w':
+			idle_ms = atoi(optarg) * 1000;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (portfile == NULL || script == NULL || trpath == NULL ||
+	    optind != argc)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((sp = fopen(script, "r")) == NULL) {
+		perror(script);
+		goto out;
+	}
+	if ((f.tr = fopen(trpath, "w")) == NULL) {
+		perror(trpath);
+		goto out;
+	}
+	if ((ls = fault_listen(portfile)) == -1) {
+		perror("faultpop3d: listen");
+		goto out;
+	}
+	/* A test that died before connecting must not leave us behind. */
+	pfd.fd = ls;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, FAULT_ACCEPT_MS) != 1 ||
+	    (f.fd = accept(ls, NULL, NULL)) == -1) {
+		fprintf(stderr, "faultpop3d: no connection\n");
+		goto out;
+	}
+	fprintf(f.tr, "CONNECT\n");
+	rc = 0;
+	while (fgets(buf, sizeof(buf), sp) != NULL) {
+		len = strcspn(buf, "\r\n");
+		buf[len] = '\0';
+		if (buf[0] == '\0' || buf[0] == '#')
+			continue;
+		if ((r = fault_step(&f, buf)) != 0)
+			break;
+	}
+	if (r == -1)
+		rc = 1;
+	else if (r == 0)
+		fault_drain(&f, idle_ms);
+	fprintf(f.tr, "END\n");
+out:
+	if (f.fd != -1)
+		close(f.fd);
+	if (ls != -1)
+		close(ls);
+	if (f.tr != NULL)
+		fclose(f.tr);
+	if (sp != NULL)
+		fclose(sp);
+	return rc;
+}

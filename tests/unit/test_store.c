@@ -1,0 +1,1148 @@
+/* SPDX-License-Identifier: ISC */
+/* Copyright (c) 2026 The popsyncd authors */
+/* Unit tests for store.c over real SQLite files in a temporary directory. */
+
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#define BYTES(s)	(s), sizeof(s) - 1
+
+#define NOW		1700000000
+#define ACCT		"work"
+#define IDENT		"me@pop.example.org:995"
+
+/* Byte offsets in the SQLite file header (fileformat2.html, 1.3). */
+#define HDR_PAGE_SIZE	16
+#define HDR_USER_VER	60
+#define HDR_APP_ID	68
+
+/* Assert that a store call returns 0, showing the message if not. */
+#define OK(call) do {							\
+	int ok_rc_ = (call);						\
+	if (ok_rc_ != 0)						\
+		fail_msg("%s: %s: %s", #call, err_name(ok_rc_), e.msg);	\
+} while (0)
+
+/* Assert that a store call fails with E_STORE and a message holding sub. */
+#define FAILS(call, sub) do {						\
+	int fails_rc_ = (call);						\
+	if (fails_rc_ != E_STORE)					\
+		fail_msg("%s: got %s, want E_STORE", #call,		\
+		    err_name(fails_rc_));				\
+	if (strstr(e.msg, (sub)) == NULL)				\
+		fail_msg("%s: \"%s\" lacks \"%s\"", #call, e.msg, (sub)); \
+} while (0)
+
+/* Each test's temporary directory and the database path in it. */
+struct fx {
+	char		 dir[64];
+	char		*path;
+	struct store	*s;
+};
+
+static int	 fx_setup(void **);
+static int	 fx_teardown(void **);
+static int	 rm_one(const char *, const struct stat *, int, struct FTW *);
+static struct store *open_bound(struct fx *);
+static char	*slurp(const char *, size_t *);
+static void	 assert_file_is(const char *, const char *, size_t);
+static void	 spit(const char *, const void *, size_t);
+static uint32_t	 hdr_get(const char *, off_t, size_t);
+static void	 hdr_set32(const char *, off_t, uint32_t);
+static int	 exists(const char *, const char *);
+static struct store_entry *load_one(struct store *, const char *,
+		    const char *, struct store_entry **, size_t *);
+static void	 make_state(struct store *, const char *, const char *, int);
+static void	 test_open_creates(void **);
+static void	 test_open_reopen(void **);
+static void	 test_open_bad_file(void **);
+static void	 test_open_corrupt_page(void **);
+static void	 test_open_refused_header(void **);
+static void	 test_open_bad_parent(void **);
+static void	 test_open_lock(void **);
+static void	 test_open_readonly(void **);
+static void	 test_close_null(void **);
+static void	 test_transactions(void **);
+static void	 test_tx_failed_call_keeps_rest(void **);
+static void	 test_account_bind(void **);
+static void	 test_unbound_account(void **);
+static void	 test_transitions(void **);
+static void	 test_ledger_fields(void **);
+static void	 test_mark_dele_sent_atomic(void **);
+static void	 test_mark_expunged(void **);
+static void	 test_prune(void **);
+static void	 test_set_first_seen(void **);
+static void	 test_load_sorted(void **);
+static void	 test_status(void **);
+static void	 test_state_name(void **);
+
+/* A fresh temporary directory per test. */
+static int
+fx_setup(void **state)
+{
+	struct fx	*fx;
+
+	fx = xcalloc(1, sizeof(*fx));
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_store.XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	fx->path = xasprintf("%s/state.db", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+/* Close the store and remove the directory with all in it. */
+static int
+fx_teardown(void **state)
+{
+	struct fx	*fx = *state;
+
+	store_close(fx->s);
+	nftw(fx->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx->path);
+	free(fx);
+	return 0;
+}
+
+/* nftw callback: remove one file or directory. */
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Open fx->path and bind ACCT to IDENT. */
+static struct store *
+open_bound(struct fx *fx)
+{
+	struct err	e;
+	int		changed;
+
+	OK(store_open(fx->path, &fx->s, &e));
+	OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+	return fx->s;
+}
+
+/* The whole file; the caller frees. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	struct stat	 sb;
+	char		*buf;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1 || fstat(fd, &sb) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+	buf = xmalloc((size_t)sb.st_size);
+	if (read(fd, buf, (size_t)sb.st_size) != sb.st_size)
+		fail_msg("%s: short read", path);
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return buf;
+}
+
+/* Assert that the file holds exactly len bytes of data. */
+static void
+assert_file_is(const char *path, const char *data, size_t len)
+{
+	char	*now;
+	size_t	 nlen;
+
+	now = slurp(path, &nlen);
+	assert_int_equal(nlen, len);
+	assert_memory_equal(now, data, len);
+	free(now);
+}
+
+/* Write a whole file. */
+static void
+spit(const char *path, const void *data, size_t len)
+{
+	int	fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
+	    write(fd, data, len) != (ssize_t)len || close(fd) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+}
+
+/* A big-endian header field of len (2 or 4) bytes. */
+static uint32_t
+hdr_get(const char *path, off_t off, size_t len)
+{
+	unsigned char	b[4];
+	uint32_t	v = 0;
+	size_t		i;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1 ||
+	    pread(fd, b, len, off) != (ssize_t)len)
+		fail_msg("%s: %s", path, strerror(errno));
+	close(fd);
+	for (i = 0; i < len; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* Overwrite a 4-byte big-endian header field. */
+static void
+hdr_set32(const char *path, off_t off, uint32_t v)
+{
+	unsigned char	b[4] = { v >> 24, v >> 16, v >> 8, v };
+	int		fd;
+
+	if ((fd = open(path, O_WRONLY)) == -1 ||
+	    pwrite(fd, b, 4, off) != 4 || close(fd) == -1)
+		fail_msg("%s: %s", path, strerror(errno));
+}
+
+/* Whether path + suffix exists. */
+static int
+exists(const char *path, const char *suffix)
+{
+	struct stat	 sb;
+	char		*p;
+	int		 rc;
+
+	p = xasprintf("%s%s", path, suffix);
+	rc = stat(p, &sb) == 0;
+	free(p);
+	return rc;
+}
+
+/* Load account and return uidl's entry (NULL if absent); free *v after. */
+static struct store_entry *
+load_one(struct store *s, const char *account, const char *uidl,
+    struct store_entry **v, size_t *n)
+{
+	struct err	e;
+
+	OK(store_load(s, account, v, n, &e));
+	return store_entry_find(*v, *n, uidl);
+}
+
+/* Bring uidl into state st (-1: no row) along the legal path. */
+static void
+make_state(struct store *s, const char *account, const char *uidl, int st)
+{
+	struct err	 e;
+	const char	*one[1] = { uidl };
+
+	switch (st) {
+	case -1:
+		break;
+	case STORE_SKIPPED:
+		OK(store_mark_skipped(s, account, uidl, 9000, "too big", NOW,
+		    &e));
+		break;
+	default:
+		OK(store_mark_fetching(s, account, uidl, 100, "plan", NOW,
+		    &e));
+		if (st == STORE_FETCHING)
+			break;
+		OK(store_mark_delivered(s, account, uidl, "final", NOW + 1,
+		    &e));
+		if (st == STORE_DELIVERED)
+			break;
+		OK(store_mark_dele_sent(s, account, one, 1, &e));
+		if (st == STORE_DELE_SENT)
+			break;
+		OK(store_mark_expunged(s, account, &e));
+		break;
+	}
+}
+
+/* An empty path: parents made 0700, schema at the latest version. */
+static void
+test_open_creates(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	struct stat	 sb;
+	char		*path, *sub, *lock, *pid;
+	size_t		 len;
+
+	path = xasprintf("%s/a/b/state.db", fx->dir);
+	OK(store_open(path, &fx->s, &e));
+	sub = xasprintf("%s/a", fx->dir);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	free(sub);
+	sub = xasprintf("%s/a/b", fx->dir);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	free(sub);
+
+	/* The lock file is private and names its holder. */
+	lock = xasprintf("%s" STORE_LOCK_SUFFIX, path);
+	assert_int_equal(stat(lock, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	pid = slurp(lock, &len);
+	pid = xreallocarray(pid, len + 1, 1);
+	pid[len] = '\0';
+	assert_int_equal(atol(pid), (long)getpid());
+	free(pid);
+	free(lock);
+
+	store_close(fx->s);
+	fx->s = NULL;
+	/* Closed cleanly, the WAL is checkpointed into the file. */
+	assert_false(exists(path, "-wal"));
+	assert_int_equal(store_schema_version(), 1);
+	assert_int_equal(hdr_get(path, HDR_USER_VER, 4),
+	    store_schema_version());
+	assert_int_equal(hdr_get(path, HDR_APP_ID, 4), 0x50535944);
+	free(path);
+}
+
+/* Committed rows survive a close and a second open. */
+static void
+test_open_reopen(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v, *en;
+	struct err		 e;
+	size_t			 n;
+	int			 changed;
+
+	open_bound(fx);
+	make_state(fx->s, ACCT, "U1", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "U2", STORE_SKIPPED);
+	store_close(fx->s);
+	OK(store_open(fx->path, &fx->s, &e));
+	OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+	assert_int_equal(changed, 0);
+	en = load_one(fx->s, ACCT, "U1", &v, &n);
+	assert_int_equal(n, 2);
+	assert_non_null(en);
+	assert_int_equal(en->state, STORE_DELIVERED);
+	assert_string_equal(en->filename, "final");
+	assert_int_equal(store_entry_find(v, n, "U2")->state, STORE_SKIPPED);
+	store_entries_free(v, n);
+}
+
+/* Files that are not databases; each must be refused and left alone. */
+static const struct {
+	const char	*name;
+	const char	*data;
+	size_t		 len;
+} bad_files[] = {
+	{ "text", BYTES("this is not a database") },
+	{ "zeros", BYTES("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0") },
+	{ "magic then junk", BYTES("SQLite format 3\0junk junk junk junk "
+	    "junk junk junk junk junk junk junk junk junk junk junk junk") },
+};
+
+/* A file that is not a database: E_STORE naming it, bytes unchanged. */
+static void
+test_open_bad_file(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(bad_files); i++) {
+		spit(fx->path, bad_files[i].data, bad_files[i].len);
+		fx->s = (struct store *)&e;	/* must be reset to NULL */
+		if (store_open(fx->path, &fx->s, &e) != E_STORE)
+			fail_msg("row %s: opened", bad_files[i].name);
+		assert_null(fx->s);
+		if (strstr(e.msg, fx->path) == NULL ||
+		    strstr(e.msg, "damaged") == NULL)
+			fail_msg("row %s: %s", bad_files[i].name, e.msg);
+		assert_file_is(fx->path, bad_files[i].data, bad_files[i].len);
+		assert_false(exists(fx->path, "-wal"));
+		assert_false(exists(fx->path, "-journal"));
+		/* The read-only open refuses it the same way. */
+		FAILS(store_open_readonly(fx->path, &fx->s, &e), "damaged");
+	}
+}
+
+/* A database whose table page is overwritten fails quick_check. */
+static void
+test_open_corrupt_page(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*before, *junk;
+	size_t		 blen, psize;
+	int		 fd;
+
+	open_bound(fx);
+	make_state(fx->s, ACCT, "U1", STORE_DELIVERED);
+	store_close(fx->s);
+	fx->s = NULL;
+	psize = hdr_get(fx->path, HDR_PAGE_SIZE, 2);
+	/* Page 2 is the first table created: accounts. */
+	junk = xmalloc(psize);
+	memset(junk, 0xa5, psize);
+	if ((fd = open(fx->path, O_WRONLY)) == -1 ||
+	    pwrite(fd, junk, psize, (off_t)psize) != (ssize_t)psize)
+		fail_msg("%s: %s", fx->path, strerror(errno));
+	close(fd);
+	free(junk);
+	before = slurp(fx->path, &blen);
+	FAILS(store_open(fx->path, &fx->s, &e), "damaged state database");
+	assert_null(fx->s);
+	assert_non_null(strstr(e.msg, fx->path));
+	assert_file_is(fx->path, before, blen);
+	free(before);
+}
+
+/* Header fields that make a good SQLite file one we must not touch. */
+static const struct {
+	off_t		 off;
+	uint32_t	 value;
+	const char	*want;
+} bad_headers[] = {
+	{ HDR_USER_VER, 2, "schema version 2 is newer" },
+	{ HDR_USER_VER, 0x7fffffff, "is newer than this popsyncd" },
+	{ HDR_APP_ID, 0x12345678, "not a popsyncd state database" },
+	{ HDR_APP_ID, 0, "not a popsyncd state database" },
+};
+
+/* A future schema or a foreign file is refused and left as it is. */
+static void
+test_open_refused_header(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*before;
+	size_t		 i, blen;
+
+	open_bound(fx);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_false(exists(fx->path, "-wal"));
+	for (i = 0; i < NITEMS(bad_headers); i++) {
+		hdr_set32(fx->path, HDR_USER_VER, store_schema_version());
+		hdr_set32(fx->path, HDR_APP_ID, 0x50535944);
+		hdr_set32(fx->path, bad_headers[i].off, bad_headers[i].value);
+		before = slurp(fx->path, &blen);
+		if (store_open(fx->path, &fx->s, &e) != E_STORE ||
+		    strstr(e.msg, bad_headers[i].want) == NULL)
+			fail_msg("row %zu: %s", i, e.msg);
+		assert_null(fx->s);
+		FAILS(store_open_readonly(fx->path, &fx->s, &e),
+		    bad_headers[i].want);
+		assert_file_is(fx->path, before, blen);
+		free(before);
+	}
+	/* Put back, the same file opens again. */
+	hdr_set32(fx->path, HDR_USER_VER, store_schema_version());
+	hdr_set32(fx->path, HDR_APP_ID, 0x50535944);
+	OK(store_open(fx->path, &fx->s, &e));
+}
+
+/* A parent that is a file cannot hold the database. */
+static void
+test_open_bad_parent(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*file, *path;
+
+	file = xasprintf("%s/file", fx->dir);
+	spit(file, "x", 1);
+	path = xasprintf("%s/sub/state.db", file);
+	FAILS(store_open(path, &fx->s, &e), file);
+	assert_null(fx->s);
+	free(path);
+	free(file);
+}
+
+/* Run store_open of path in a child; its exit status says what happened:
+ * 0 opened, 1 "in use" naming pid, 2 anything else. */
+static int
+open_in_child(const char *path, long pid)
+{
+	struct store	*s;
+	struct err	 e;
+	char		*want;
+	pid_t		 child;
+	int		 status, rc;
+
+	if ((child = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (child == 0) {
+		want = xasprintf("%s is in use by another popsyncd (pid %ld)",
+		    path, pid);
+		rc = store_open(path, &s, &e);
+		store_close(s);
+		_exit(rc == 0 ? 0 : rc == E_STORE &&
+		    strcmp(e.msg, want) == 0 ? 1 : 2);
+	}
+	if (waitpid(child, &status, 0) == -1 || !WIFEXITED(status))
+		fail_msg("child did not exit");
+	return WEXITSTATUS(status);
+}
+
+/* One writer: another process, and a second open in this one, fail. */
+static void
+test_open_lock(void **state)
+{
+	struct fx	*fx = *state;
+	struct store	*second;
+	struct err	 e;
+	char		*want;
+
+	OK(store_open(fx->path, &fx->s, &e));
+	assert_int_equal(open_in_child(fx->path, (long)getpid()), 1);
+	want = xasprintf("%s is in use by another popsyncd (pid %ld)",
+	    fx->path, (long)getpid());
+	second = (struct store *)&e;
+	FAILS(store_open(fx->path, &second, &e), want);
+	assert_string_equal(e.msg, want);
+	assert_null(second);
+	free(want);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(open_in_child(fx->path, 0), 0);
+	OK(store_open(fx->path, &fx->s, &e));
+}
+
+/* A reader works beside the writer, sees commits, and cannot write. */
+static void
+test_open_readonly(void **state)
+{
+	struct fx		*fx = *state;
+	struct store		*ro;
+	struct store_status	*rows;
+	struct err		 e;
+	size_t			 n;
+	char			*missing;
+
+	missing = xasprintf("%s/nothing.db", fx->dir);
+	FAILS(store_open_readonly(missing, &ro, &e), missing);
+	assert_false(exists(missing, ""));
+	free(missing);
+
+	open_bound(fx);
+	OK(store_open_readonly(fx->path, &ro, &e));
+	OK(store_status(ro, &rows, &n, &e));
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].account, ACCT);
+	assert_int_equal(rows[0].known, 0);
+	store_status_free(rows, n);
+	/* A commit of the writer shows; the reader's writes fail. */
+	make_state(fx->s, ACCT, "U1", STORE_FETCHING);
+	OK(store_status(ro, &rows, &n, &e));
+	assert_int_equal(rows[0].known, 1);
+	store_status_free(rows, n);
+	FAILS(store_mark_skipped(ro, ACCT, "U2", 1, "x", NOW, &e),
+	    "readonly");
+	assert_non_null(strstr(e.msg, fx->path));
+	store_close(ro);
+
+	/* With no writer left, a reader still opens the WAL database. */
+	store_close(fx->s);
+	fx->s = NULL;
+	OK(store_open_readonly(fx->path, &ro, &e));
+	OK(store_status(ro, &rows, &n, &e));
+	assert_int_equal(rows[0].known, 1);
+	store_status_free(rows, n);
+	store_close(ro);
+}
+
+/* store_close takes NULL. */
+static void
+test_close_null(void **state)
+{
+	store_close(NULL);
+}
+
+/* Rollback discards, commit keeps, and transactions do not nest. */
+static void
+test_transactions(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	size_t			 n;
+
+	open_bound(fx);
+	OK(store_rollback(fx->s, &e));		/* none open: no-op */
+	FAILS(store_commit(fx->s, &e), "no transaction");
+
+	OK(store_begin(fx->s, &e));
+	FAILS(store_begin(fx->s, &e), "within a transaction");
+	make_state(fx->s, ACCT, "GONE", STORE_DELIVERED);
+	OK(store_rollback(fx->s, &e));
+	assert_null(load_one(fx->s, ACCT, "GONE", &v, &n));
+	assert_int_equal(n, 0);
+	store_entries_free(v, n);
+
+	OK(store_begin(fx->s, &e));
+	make_state(fx->s, ACCT, "KEPT", STORE_DELIVERED);
+	OK(store_commit(fx->s, &e));
+	assert_non_null(load_one(fx->s, ACCT, "KEPT", &v, &n));
+	store_entries_free(v, n);
+
+	/* An open transaction is rolled back by store_close. */
+	OK(store_begin(fx->s, &e));
+	make_state(fx->s, ACCT, "LOST", STORE_FETCHING);
+	store_close(fx->s);
+	OK(store_open(fx->path, &fx->s, &e));
+	assert_null(load_one(fx->s, ACCT, "LOST", &v, &n));
+	assert_int_equal(n, 1);
+	store_entries_free(v, n);
+}
+
+/* A refused call inside the caller's transaction undoes only itself. */
+static void
+test_tx_failed_call_keeps_rest(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v, *en;
+	struct err		 e;
+	const char		*uidls[2] = { "A", "B" };
+	size_t			 n;
+
+	open_bound(fx);
+	make_state(fx->s, ACCT, "B", STORE_SKIPPED);
+	/* Refused outside a transaction, it leaves none open behind. */
+	FAILS(store_mark_dele_sent(fx->s, ACCT, uidls + 1, 1, &e), "refused");
+	FAILS(store_commit(fx->s, &e), "no transaction");
+	OK(store_begin(fx->s, &e));
+	make_state(fx->s, ACCT, "A", STORE_DELIVERED);
+	/* B is skipped, so the whole batch is refused, A included. */
+	FAILS(store_mark_dele_sent(fx->s, ACCT, uidls, 2, &e),
+	    "refused, " ACCT "/B is skipped");
+	OK(store_commit(fx->s, &e));
+	en = load_one(fx->s, ACCT, "A", &v, &n);
+	assert_non_null(en);
+	assert_int_equal(en->state, STORE_DELIVERED);
+	store_entries_free(v, n);
+}
+
+/* Binding: first time, same identity, another identity. */
+static const struct {
+	const char	*identity;
+	int		 changed;
+	size_t		 rows_after;	/* of ACCT, which had 2 */
+} bind_cases[] = {
+	{ IDENT, 0, 2 },
+	{ "me@pop.example.org:110", 1, 0 },
+	{ "ME@pop.example.org:995", 1, 0 },	/* compared exactly */
+	{ "other@pop.example.org:995", 1, 0 },
+};
+
+/* An identity change reports itself and forgets only that ledger. */
+static void
+test_account_bind(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_status	*rows;
+	struct store_entry	*v;
+	struct err		 e;
+	size_t			 i, n;
+	int			 changed;
+
+	OK(store_open(fx->path, &fx->s, &e));
+	changed = -1;
+	OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+	assert_int_equal(changed, 0);
+	OK(store_account_bind(fx->s, "home", "x@y:995", &changed, &e));
+	make_state(fx->s, "home", "H1", STORE_DELIVERED);
+	OK(store_sync_start(fx->s, ACCT, NOW, &e));
+	for (i = 0; i < NITEMS(bind_cases); i++) {
+		OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+		make_state(fx->s, ACCT, "U1", STORE_DELIVERED);
+		make_state(fx->s, ACCT, "U2", STORE_DELE_SENT);
+		changed = -1;
+		OK(store_account_bind(fx->s, ACCT, bind_cases[i].identity,
+		    &changed, &e));
+		if (changed != bind_cases[i].changed)
+			fail_msg("row %zu: changed %d", i, changed);
+		OK(store_load(fx->s, ACCT, &v, &n, &e));
+		if (n != bind_cases[i].rows_after)
+			fail_msg("row %zu: %zu rows", i, n);
+		store_entries_free(v, n);
+		OK(store_prune(fx->s, ACCT, NULL, 0, NULL, &e));
+	}
+	/* The other account's ledger and ACCT's history are kept. */
+	OK(store_load(fx->s, "home", &v, &n, &e));
+	assert_int_equal(n, 1);
+	store_entries_free(v, n);
+	OK(store_status(fx->s, &rows, &n, &e));
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[1].account, ACCT);
+	assert_string_equal(rows[1].identity, "other@pop.example.org:995");
+	assert_int_equal(rows[1].last_start, NOW);
+	store_status_free(rows, n);
+}
+
+/* Calls that name an account never bound fail; nothing is created. */
+static void
+test_unbound_account(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_status	*rows;
+	struct err		 e;
+	size_t			 n;
+
+	open_bound(fx);
+	FAILS(store_mark_fetching(fx->s, "nobody", "U", 1, "f", NOW, &e),
+	    "FOREIGN KEY constraint failed");
+	assert_non_null(strstr(e.msg, fx->path));
+	FAILS(store_mark_skipped(fx->s, "nobody", "U", 1, "r", NOW, &e),
+	    "FOREIGN KEY");
+	FAILS(store_sync_start(fx->s, "nobody", NOW, &e),
+	    "no such account nobody");
+	FAILS(store_sync_end(fx->s, "nobody", NOW, "ok", NULL, NULL, &e),
+	    "no such account nobody");
+	OK(store_status(fx->s, &rows, &n, &e));
+	assert_int_equal(n, 1);
+	store_status_free(rows, n);
+}
+
+enum op { OP_FETCHING, OP_DELIVERED, OP_SKIPPED, OP_DELE_SENT };
+
+/* Every state against every per-message mark: -1 is no row / refused. */
+static const struct {
+	int		 from;
+	enum op		 op;
+	int		 to;
+} transitions[] = {
+	{ -1, OP_FETCHING, STORE_FETCHING },
+	{ -1, OP_DELIVERED, -1 },
+	{ -1, OP_SKIPPED, STORE_SKIPPED },
+	{ -1, OP_DELE_SENT, -1 },
+	{ STORE_FETCHING, OP_FETCHING, STORE_FETCHING },
+	{ STORE_FETCHING, OP_DELIVERED, STORE_DELIVERED },
+	{ STORE_FETCHING, OP_SKIPPED, STORE_SKIPPED },
+	{ STORE_FETCHING, OP_DELE_SENT, -1 },
+	{ STORE_DELIVERED, OP_FETCHING, -1 },
+	{ STORE_DELIVERED, OP_DELIVERED, -1 },
+	{ STORE_DELIVERED, OP_SKIPPED, -1 },
+	{ STORE_DELIVERED, OP_DELE_SENT, STORE_DELE_SENT },
+	{ STORE_SKIPPED, OP_FETCHING, STORE_FETCHING },
+	{ STORE_SKIPPED, OP_DELIVERED, -1 },
+	{ STORE_SKIPPED, OP_SKIPPED, STORE_SKIPPED },
+	{ STORE_SKIPPED, OP_DELE_SENT, -1 },
+	{ STORE_DELE_SENT, OP_FETCHING, -1 },
+	{ STORE_DELE_SENT, OP_DELIVERED, -1 },
+	{ STORE_DELE_SENT, OP_SKIPPED, -1 },
+	{ STORE_DELE_SENT, OP_DELE_SENT, STORE_DELE_SENT },
+	{ STORE_EXPUNGED, OP_FETCHING, -1 },
+	{ STORE_EXPUNGED, OP_DELIVERED, -1 },
+	{ STORE_EXPUNGED, OP_SKIPPED, -1 },
+	{ STORE_EXPUNGED, OP_DELE_SENT, STORE_DELE_SENT },
+};
+
+/* The transition table of store.h, each row on an account of its own. */
+static void
+test_transitions(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v, *en;
+	struct err		 e;
+	const char		*one[1] = { "U" };
+	char			 acct[16];
+	size_t			 i, n;
+	int			 rc = 0, changed;
+
+	OK(store_open(fx->path, &fx->s, &e));
+	for (i = 0; i < NITEMS(transitions); i++) {
+		snprintf(acct, sizeof(acct), "t%zu", i);
+		OK(store_account_bind(fx->s, acct, IDENT, &changed, &e));
+		make_state(fx->s, acct, "U", transitions[i].from);
+		switch (transitions[i].op) {
+		case OP_FETCHING:
+			rc = store_mark_fetching(fx->s, acct, "U", 5, "new",
+			    NOW + 9, &e);
+			break;
+		case OP_DELIVERED:
+			rc = store_mark_delivered(fx->s, acct, "U", "new",
+			    NOW + 9, &e);
+			break;
+		case OP_SKIPPED:
+			rc = store_mark_skipped(fx->s, acct, "U", 5, "why",
+			    NOW + 9, &e);
+			break;
+		case OP_DELE_SENT:
+			rc = store_mark_dele_sent(fx->s, acct, one, 1, &e);
+			break;
+		}
+		en = load_one(fx->s, acct, "U", &v, &n);
+		if (transitions[i].to == -1) {
+			if (rc != E_STORE || (strstr(e.msg, "refused") ==
+			    NULL && strstr(e.msg, "no such message") == NULL))
+				fail_msg("row %zu: not refused: %s", i, e.msg);
+			/* Refused: the row is as it was. */
+			if (transitions[i].from == -1 ? en != NULL :
+			    en == NULL || (int)en->state != transitions[i].from)
+				fail_msg("row %zu: row changed", i);
+		} else {
+			if (rc != 0)
+				fail_msg("row %zu: %s", i, e.msg);
+			if (en == NULL || (int)en->state != transitions[i].to)
+				fail_msg("row %zu: wrong state", i);
+		}
+		store_entries_free(v, n);
+	}
+}
+
+/* What each mark records besides the state. */
+static void
+test_ledger_fields(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_status	*rows;
+	struct store_entry	*v, *en;
+	struct err		 e;
+	size_t			 n;
+
+	open_bound(fx);
+	OK(store_mark_skipped(fx->s, ACCT, "U", 9000, "too big", NOW, &e));
+	en = load_one(fx->s, ACCT, "U", &v, &n);
+	assert_int_equal(en->size, 9000);
+	assert_int_equal(en->first_seen, NOW);
+	assert_null(en->filename);
+	assert_string_equal(en->skip_reason, "too big");
+	assert_int_equal(en->delivered_at, 0);
+	store_entries_free(v, n);
+
+	/* Fetched later: first_seen stays, the reason goes. */
+	OK(store_mark_fetching(fx->s, ACCT, "U", -1, "plan", NOW + 50, &e));
+	en = load_one(fx->s, ACCT, "U", &v, &n);
+	assert_int_equal(en->size, -1);
+	assert_int_equal(en->first_seen, NOW);
+	assert_string_equal(en->filename, "plan");
+	assert_null(en->skip_reason);
+	store_entries_free(v, n);
+
+	OK(store_mark_delivered(fx->s, ACCT, "U", "actual", NOW + 60, &e));
+	en = load_one(fx->s, ACCT, "U", &v, &n);
+	assert_string_equal(en->filename, "actual");
+	assert_int_equal(en->delivered_at, NOW + 60);
+	assert_int_equal(en->first_seen, NOW);
+	store_entries_free(v, n);
+
+	/* A fetching row moved to skipped loses its planned file name. */
+	OK(store_mark_fetching(fx->s, ACCT, "V", 10, "plan-v", NOW, &e));
+	OK(store_mark_skipped(fx->s, ACCT, "V", 10, "refused", NOW + 5, &e));
+	en = load_one(fx->s, ACCT, "V", &v, &n);
+	assert_null(en->filename);
+	assert_int_equal(en->first_seen, NOW);
+	store_entries_free(v, n);
+
+	OK(store_status(fx->s, &rows, &n, &e));
+	assert_int_equal(rows[0].delivered_total, 1);
+	store_status_free(rows, n);
+}
+
+/* A batch of DELEs is recorded whole or not at all. */
+static void
+test_mark_dele_sent_atomic(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	const char		*good[2] = { "A", "B" };
+	const char		*bad[3] = { "A", "B", "NONE" };
+	size_t			 n;
+
+	open_bound(fx);
+	make_state(fx->s, ACCT, "A", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "B", STORE_EXPUNGED);
+	FAILS(store_mark_dele_sent(fx->s, ACCT, bad, 3, &e),
+	    "no such message " ACCT "/NONE");
+	assert_int_equal(load_one(fx->s, ACCT, "A", &v, &n)->state,
+	    STORE_DELIVERED);
+	assert_int_equal(store_entry_find(v, n, "B")->state, STORE_EXPUNGED);
+	store_entries_free(v, n);
+	OK(store_mark_dele_sent(fx->s, ACCT, good, 2, &e));
+	assert_int_equal(load_one(fx->s, ACCT, "A", &v, &n)->state,
+	    STORE_DELE_SENT);
+	assert_int_equal(store_entry_find(v, n, "B")->state, STORE_DELE_SENT);
+	store_entries_free(v, n);
+	OK(store_mark_dele_sent(fx->s, ACCT, NULL, 0, &e));
+}
+
+/* Only the account's dele_sent rows become expunged. */
+static void
+test_mark_expunged(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	const char		*one[1] = { "D" };
+	size_t			 n;
+	int			 changed;
+
+	open_bound(fx);
+	OK(store_account_bind(fx->s, "home", IDENT, &changed, &e));
+	make_state(fx->s, ACCT, "D", STORE_DELE_SENT);
+	make_state(fx->s, ACCT, "K", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "F", STORE_FETCHING);
+	make_state(fx->s, "home", "D", STORE_DELIVERED);
+	OK(store_mark_dele_sent(fx->s, "home", one, 1, &e));
+	OK(store_mark_expunged(fx->s, ACCT, &e));
+	assert_int_equal(load_one(fx->s, ACCT, "D", &v, &n)->state,
+	    STORE_EXPUNGED);
+	assert_int_equal(store_entry_find(v, n, "K")->state, STORE_DELIVERED);
+	assert_int_equal(store_entry_find(v, n, "F")->state, STORE_FETCHING);
+	store_entries_free(v, n);
+	assert_int_equal(load_one(fx->s, "home", "D", &v, &n)->state,
+	    STORE_DELE_SENT);
+	store_entries_free(v, n);
+	/* Nothing pending is not an error. */
+	OK(store_mark_expunged(fx->s, ACCT, &e));
+}
+
+/* The live UIDLs and which of A..E (one per state) remain after prune. */
+static const struct {
+	const char	*live[4];
+	size_t		 nlive;
+	const char	*left;		/* the remaining UIDLs, in order */
+	size_t		 pruned;
+} prune_cases[] = {
+	{ { "A", "B", "C", "D" }, 4, "ABCD", 1 },
+	{ { "E" }, 1, "E", 4 },		/* expunged but listed: kept */
+	{ { "A", "C", "X" }, 3, "AC", 3 },	/* X unknown: ignored */
+	{ { "A", "A", "B" }, 3, "AB", 3 },	/* duplicates are harmless */
+	{ { NULL }, 0, "", 5 },
+};
+
+/* Rows the server no longer lists go, whatever their state. */
+static void
+test_prune(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	char			 left[8];
+	size_t			 i, j, n, pruned;
+	int			 changed;
+
+	open_bound(fx);
+	OK(store_account_bind(fx->s, "home", IDENT, &changed, &e));
+	make_state(fx->s, "home", "Z", STORE_DELIVERED);
+	for (i = 0; i < NITEMS(prune_cases); i++) {
+		OK(store_prune(fx->s, ACCT, NULL, 0, NULL, &e));
+		make_state(fx->s, ACCT, "A", STORE_DELIVERED);
+		make_state(fx->s, ACCT, "B", STORE_DELE_SENT);
+		make_state(fx->s, ACCT, "C", STORE_FETCHING);
+		make_state(fx->s, ACCT, "D", STORE_SKIPPED);
+		make_state(fx->s, ACCT, "E", STORE_EXPUNGED);
+		pruned = 99;
+		OK(store_prune(fx->s, ACCT, prune_cases[i].live,
+		    prune_cases[i].nlive, &pruned, &e));
+		OK(store_load(fx->s, ACCT, &v, &n, &e));
+		for (j = 0; j < n && j < sizeof(left) - 1; j++)
+			left[j] = v[j].uidl[0];
+		left[j] = '\0';
+		store_entries_free(v, n);
+		if (strcmp(left, prune_cases[i].left) != 0 ||
+		    pruned != prune_cases[i].pruned)
+			fail_msg("row %zu: left \"%s\", pruned %zu", i, left,
+			    pruned);
+	}
+	/* Another account's rows are not touched. */
+	OK(store_load(fx->s, "home", &v, &n, &e));
+	assert_int_equal(n, 1);
+	store_entries_free(v, n);
+}
+
+/* Aging a message for tests; an unknown one is an error. */
+static void
+test_set_first_seen(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	size_t			 n;
+
+	open_bound(fx);
+	make_state(fx->s, ACCT, "U", STORE_DELIVERED);
+	OK(store_set_first_seen(fx->s, ACCT, "U", NOW - 86400 * 30, &e));
+	assert_int_equal(load_one(fx->s, ACCT, "U", &v, &n)->first_seen,
+	    NOW - 86400 * 30);
+	store_entries_free(v, n);
+	FAILS(store_set_first_seen(fx->s, ACCT, "NONE", NOW, &e),
+	    "no such message " ACCT "/NONE");
+}
+
+/* store_load sorts by UIDL as strcmp does, so store_entry_find works. */
+static void
+test_load_sorted(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	static const char	*uidls[] = { "b", "B", "a~", "a", "0", "ab",
+	    "\x7e\x7e", "!" };
+	size_t			 i, n;
+
+	open_bound(fx);
+	OK(store_load(fx->s, ACCT, &v, &n, &e));
+	assert_int_equal(n, 0);
+	assert_null(v);
+	assert_null(store_entry_find(v, n, "a"));
+	for (i = 0; i < NITEMS(uidls); i++)
+		make_state(fx->s, ACCT, uidls[i], STORE_FETCHING);
+	OK(store_load(fx->s, ACCT, &v, &n, &e));
+	assert_int_equal(n, NITEMS(uidls));
+	for (i = 1; i < n; i++)
+		assert_true(strcmp(v[i - 1].uidl, v[i].uidl) < 0);
+	for (i = 0; i < NITEMS(uidls); i++)
+		assert_string_equal(store_entry_find(v, n, uidls[i])->uidl,
+		    uidls[i]);
+	assert_null(store_entry_find(v, n, "c"));
+	assert_null(store_entry_find(v, n, ""));
+	store_entries_free(v, n);
+	store_entries_free(NULL, 0);
+}
+
+/* --status: history, counts and ledger figures per account. */
+static void
+test_status(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_status	*rows, *r;
+	struct store_counts	 c = { 3, 1, 2, 1 };
+	struct err		 e;
+	size_t			 n;
+	int			 changed;
+
+	open_bound(fx);
+	OK(store_account_bind(fx->s, "alpha", "a@b:110", &changed, &e));
+	OK(store_status(fx->s, &rows, &n, &e));
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].account, "alpha");	/* sorted */
+	assert_int_equal(rows[0].last_start, 0);
+	assert_null(rows[0].last_result);
+	assert_null(rows[0].last_error);
+	store_status_free(rows, n);
+
+	OK(store_sync_start(fx->s, ACCT, NOW, &e));
+	make_state(fx->s, ACCT, "A", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "B", STORE_DELE_SENT);
+	make_state(fx->s, ACCT, "C", STORE_DELE_SENT);
+	make_state(fx->s, ACCT, "D", STORE_SKIPPED);
+	OK(store_sync_end(fx->s, ACCT, NOW + 7, "error", "work: RETR: -ERR x",
+	    &c, &e));
+	/* Pruning forgets rows but not how many were delivered. */
+	OK(store_prune(fx->s, ACCT, (const char *[]){ "B", "C", "D" }, 3,
+	    NULL, &e));
+	OK(store_status(fx->s, &rows, &n, &e));
+	r = &rows[1];
+	assert_string_equal(r->account, ACCT);
+	assert_string_equal(r->identity, IDENT);
+	assert_int_equal(r->last_start, NOW);
+	assert_int_equal(r->last_end, NOW + 7);
+	assert_string_equal(r->last_result, "error");
+	assert_string_equal(r->last_error, "work: RETR: -ERR x");
+	assert_int_equal(r->last.new, 3);
+	assert_int_equal(r->last.skipped, 1);
+	assert_int_equal(r->last.deleted, 2);
+	assert_int_equal(r->last.errors, 1);
+	assert_int_equal(r->known, 3);
+	assert_int_equal(r->delivered_total, 3);
+	assert_int_equal(r->pending_deletions, 2);
+	store_status_free(rows, n);
+
+	/* A later clean run clears the error and zeroes the counts. */
+	OK(store_sync_start(fx->s, ACCT, NOW + 100, &e));
+	OK(store_sync_end(fx->s, ACCT, NOW + 101, "ok", NULL, NULL, &e));
+	OK(store_status(fx->s, &rows, &n, &e));
+	assert_string_equal(rows[1].last_result, "ok");
+	assert_null(rows[1].last_error);
+	assert_int_equal(rows[1].last.new, 0);
+	assert_int_equal(rows[1].last.errors, 0);
+	store_status_free(rows, n);
+	store_status_free(NULL, 0);
+}
+
+/* The names are those the CHECK constraint allows. */
+static void
+test_state_name(void **state)
+{
+	assert_string_equal(store_state_name(STORE_FETCHING), "fetching");
+	assert_string_equal(store_state_name(STORE_DELIVERED), "delivered");
+	assert_string_equal(store_state_name(STORE_SKIPPED), "skipped");
+	assert_string_equal(store_state_name(STORE_DELE_SENT), "dele_sent");
+	assert_string_equal(store_state_name(STORE_EXPUNGED), "expunged");
+	assert_string_equal(store_state_name((enum store_state)99),
+	    "unknown");
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest open_tests[] = {
+		T(test_open_creates),
+		T(test_open_reopen),
+		T(test_open_bad_file),
+		T(test_open_corrupt_page),
+		T(test_open_refused_header),
+		T(test_open_bad_parent),
+		T(test_open_lock),
+		T(test_open_readonly),
+		cmocka_unit_test(test_close_null),
+	};
+	const struct CMUnitTest tx_tests[] = {
+		T(test_transactions),
+		T(test_tx_failed_call_keeps_rest),
+	};
+	const struct CMUnitTest bind_tests[] = {
+		T(test_account_bind),
+		T(test_unbound_account),
+	};
+	const struct CMUnitTest mark_tests[] = {
+		T(test_transitions),
+		T(test_ledger_fields),
+		T(test_mark_dele_sent_atomic),
+		T(test_mark_expunged),
+		T(test_set_first_seen),
+	};
+	const struct CMUnitTest prune_tests[] = {
+		T(test_prune),
+	};
+	const struct CMUnitTest load_tests[] = {
+		T(test_load_sorted),
+	};
+	const struct CMUnitTest status_tests[] = {
+		T(test_status),
+		cmocka_unit_test(test_state_name),
+	};
+	int	 rc = 0;
+
+	rc |= cmocka_run_group_tests_name("store_open", open_tests, NULL,
+	    NULL);
+	rc |= cmocka_run_group_tests_name("store_begin", tx_tests, NULL, NULL);
+	rc |= cmocka_run_group_tests_name("store_account_bind", bind_tests,
+	    NULL, NULL);
+	rc |= cmocka_run_group_tests_name("store_mark", mark_tests, NULL,
+	    NULL);
+	rc |= cmocka_run_group_tests_name("store_prune", prune_tests, NULL,
+	    NULL);
+	rc |= cmocka_run_group_tests_name("store_load", load_tests, NULL,
+	    NULL);
+	rc |= cmocka_run_group_tests_name("store_status", status_tests, NULL,
+	    NULL);
+	return rc == 0 ? 0 : 1;
+}
