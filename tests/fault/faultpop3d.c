@@ -3,16 +3,20 @@
 /* A scripted POP3 server for failure-mode tests (curl test850 style). */
 
 /*
- * faultpop3d -p PORTFILE -s SCRIPT -t TRANSCRIPT [-w SECS]
+ * faultpop3d -p PORTFILE -s SCRIPT -t TRANSCRIPT [-n CONNS] [-w SECS]
  *
  * Listens on 127.0.0.1 on a port the kernel picks, writes the port to
- * PORTFILE, serves one connection by running SCRIPT, and records every
- * line received ("C: ") and sent ("S: ") in TRANSCRIPT.  Script lines:
+ * PORTFILE, serves up to CONNS connections (default 1) one after another,
+ * each running SCRIPT from its start, and records every line received
+ * ("C: ") and sent ("S: ") in TRANSCRIPT, after a line "--- connection K"
+ * (K counts from 1) at the start of each connection.  Script lines:
  *
  *	S <text>		send text + CRLF
  *	RAW <text>		send text with \r, \n and \\ decoded, in one write
  *	R <glob>		read a line, which must match (fnmatch)
  *	DROP			close the connection now
+ *	CLOSE			shut down our side (FIN), then close without
+ *				reading what the client still sends
  *	SLEEP <secs>		pause
  *	BIGLINE <bytes>		send that many 'x' without a line end
  *	GARBAGE			send binary junk and a CRLF
@@ -21,8 +25,13 @@
  * After the script every further line is still recorded (that is how a
  * test sees a password the client should never have sent) and answered
  * "-ERR", or "+OK" for QUIT, until the client closes or stays silent for
- * SECS (default 5).  Exit 0 when the script ran to its end, 1 on a
- * mismatch, end of stream or timeout at an R, 2 on a usage or setup error.
+ * SECS (default 5).  DROP and CLOSE end the connection without that.
+ *
+ * After the first connection, the server waits up to 30 s for the next
+ * one; that wait ending, or SIGTERM during it, ends the run early.  Exit 0
+ * when the script ran to its end on every connection served, 1 when one
+ * had a mismatch, end of stream or timeout at an R, 2 on a usage or setup
+ * error or when no client connected at all.
  */
 
 #include "autoconf.h"
@@ -46,6 +55,7 @@
 #define FAULT_LINE_MAX		65536
 #define FAULT_ACCEPT_MS		30000
 #define FAULT_READ_MS		10000
+#define FAULT_CONNS_MAX		1000
 
 struct fault {
 	int	 fd;
@@ -63,13 +73,18 @@ static int	 fault_step(struct fault *f, char *cmd);
 static void	 fault_drain(struct fault *f, int idle_ms);
 static void	 fault_sleep(double secs);
 static size_t	 fault_unescape(char *s);
+static int	 fault_accept(int ls, int first);
+static int	 fault_serve(struct fault *f, FILE *sp, int idle_ms);
+static void	 fault_onterm(int sig);
+
+static volatile sig_atomic_t	 fault_term;
 
 /* usage: print the synopsis and exit 2. */
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: faultpop3d -p portfile -s script "
-	    "-t transcript [-w secs]\n");
+	    "-t transcript [-n conns] [-w secs]\n");
 	exit(2);
 }
 
@@ -89,7 +104,7 @@ fault_listen(const char *portfile)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(s, 1) == -1 ||
+	    listen(s, 8) == -1 ||
 	    getsockname(s, (struct sockaddr *)&sin, &len) == -1)
 		goto fail;
 	/* Write then rename, so a polling test never reads half a port. */
@@ -211,7 +226,7 @@ fault_unescape(char *s)
 
 /*
  * fault_step: run one script line.  Returns 0 to go on, 1 when the
- * connection is closed (DROP), -1 on a failed expectation.
+ * connection is closed (DROP, CLOSE), -1 on a failed expectation.
  */
 static int
 fault_step(struct fault *f, char *cmd)
@@ -249,6 +264,12 @@ fault_step(struct fault *f, char *cmd)
 		}
 	} else if (strcmp(cmd, "DROP") == 0) {
 		fprintf(f->tr, "DROP\n");
+		close(f->fd);
+		f->fd = -1;
+		return 1;
+	} else if (strcmp(cmd, "CLOSE") == 0) {
+		fprintf(f->tr, "CLOSE\n");
+		shutdown(f->fd, SHUT_WR);
 		close(f->fd);
 		f->fd = -1;
 		return 1;
@@ -306,21 +327,102 @@ fault_drain(struct fault *f, int idle_ms)
 	}
 }
 
+/* fault_onterm: SIGTERM while waiting for a further connection. */
+static void
+fault_onterm(int sig)
+{
+	(void)sig;
+	fault_term = 1;
+}
+
+/*
+ * fault_accept: wait for the next client and return its socket, or -1.
+ * Only while waiting for a second or later client does SIGTERM end the
+ * wait (and the run) cleanly; anywhere else it kills us as usual.
+ */
+static int
+fault_accept(int ls, int first)
+{
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	int			 fd = -1, r;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	if (!first) {
+		/* No SA_RESTART: poll() must return EINTR. */
+		sa.sa_handler = fault_onterm;
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	pfd.fd = ls;
+	pfd.events = POLLIN;
+	while (!fault_term) {
+		r = poll(&pfd, 1, FAULT_ACCEPT_MS);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == 1)
+			fd = accept(ls, NULL, NULL);
+		break;
+	}
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTERM, &sa, NULL);
+	return fd;
+}
+
+/*
+ * fault_serve: run the script from its start on f->fd, then answer what
+ * the client still says.  Returns 0 when the script ran to its end, -1
+ * on a failed expectation.
+ */
+static int
+fault_serve(struct fault *f, FILE *sp, int idle_ms)
+{
+	char	 buf[4096];
+	size_t	 len;
+	int	 r = 0;
+
+	rewind(sp);
+	f->inlen = 0;
+	while (fgets(buf, sizeof(buf), sp) != NULL) {
+		len = strcspn(buf, "\r\n");
+		buf[len] = '\0';
+		if (buf[0] == '\0' || buf[0] == '#')
+			continue;
+		if ((r = fault_step(f, buf)) != 0)
+			break;
+	}
+	if (r == 0)
+		fault_drain(f, idle_ms);
+	fprintf(f->tr, "END\n");
+	fflush(f->tr);
+	if (f->fd != -1) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	return r == -1 ? -1 : 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct fault	 f;
-	struct pollfd	 pfd;
 	const char	*portfile = NULL, *script = NULL, *trpath = NULL;
-	char		 buf[4096];
 	FILE		*sp = NULL;
-	size_t		 len;
-	int		 ch, ls = -1, idle_ms = 5000, rc = 2, r = 0;
+	long		 conns = 1, k;
+	char		*ep;
+	int		 ch, ls = -1, idle_ms = 5000, rc = 2;
 
 	memset(&f, 0, sizeof(f));
 	f.fd = -1;
-	while ((ch = getopt(argc, argv, "p:s:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:p:s:t:w:")) != -1) {
 		switch (ch) {
+		case 'n':
+			errno = 0;
+			conns = strtol(optarg, &ep, 10);
+			if (errno != 0 || *optarg == '\0' || *ep != '\0' ||
+			    conns < 1 || conns > FAULT_CONNS_MAX)
+				usage();
+			break;
 		case 'p':
 			portfile = optarg;
 			break;
@@ -354,29 +456,19 @@ main(int argc, char *argv[])
 		perror("faultpop3d: listen");
 		goto out;
 	}
-	/* A test that died before connecting must not leave us behind. */
-	pfd.fd = ls;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, FAULT_ACCEPT_MS) != 1 ||
-	    (f.fd = accept(ls, NULL, NULL)) == -1) {
-		fprintf(stderr, "faultpop3d: no connection\n");
-		goto out;
-	}
-	fprintf(f.tr, "CONNECT\n");
-	rc = 0;
-	while (fgets(buf, sizeof(buf), sp) != NULL) {
-		len = strcspn(buf, "\r\n");
-		buf[len] = '\0';
-		if (buf[0] == '\0' || buf[0] == '#')
-			continue;
-		if ((r = fault_step(&f, buf)) != 0)
+	for (k = 1; k <= conns; k++) {
+		/* A test that died before connecting must not leave us behind. */
+		if ((f.fd = fault_accept(ls, k == 1)) == -1) {
+			if (k == 1)
+				fprintf(stderr, "faultpop3d: no connection\n");
 			break;
+		}
+		if (k == 1)
+			rc = 0;
+		fprintf(f.tr, "--- connection %ld\n", k);
+		if (fault_serve(&f, sp, idle_ms) == -1)
+			rc = 1;
 	}
-	if (r == -1)
-		rc = 1;
-	else if (r == 0)
-		fault_drain(&f, idle_ms);
-	fprintf(f.tr, "END\n");
 out:
 	if (f.fd != -1)
 		close(f.fd);
