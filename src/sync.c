@@ -169,7 +169,8 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 
 	for (i = 0; i < l->count; i++) {
 		m = &l->msgs[i];
-		if (dup[i] && strchr(plan->live[i], '#') != NULL)
+		/* Only the second and later copies: a UIDL may hold '#'. */
+		if (dup[i] && strcmp(plan->live[i], m->uidl) != 0)
 			plan->dup++;
 		se = store_entry_find(ents, nents, plan->live[i]);
 		big = a->max_message_size > 0 && m->size > a->max_message_size;
@@ -187,7 +188,8 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 		 * (but the server lists it again). */
 		if (dup[i])
 			continue;
-		old = a->delete_after_days > 0 && se->first_seen <=
+		/* "More than N days ago" (popsyncd.conf(5)): N days is not. */
+		old = a->delete_after_days > 0 && se->first_seen <
 		    now - (int64_t)a->delete_after_days * 86400;
 		if (se->state != STORE_DELIVERED || !a->keep || old)
 			sync_item_add(plan->dele, &plan->ndele, m,
