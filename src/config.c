@@ -93,6 +93,7 @@ static const struct config_key config_global_keys[] = {
 	GLOBAL("interval", CONFIG_INT, interval, 1, INT_MAX),
 	GLOBAL("max_parallel", CONFIG_INT, max_parallel, 1, 64),
 	GLOBAL("log_level", CONFIG_LOG_LEVEL, log_level, 0, 0),
+	GLOBAL("allow_root", CONFIG_BOOL, allow_root, 0, 0),
 	{ NULL, 0, 0, 0, 0, 0, 0 }
 };
 

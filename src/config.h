@@ -23,6 +23,7 @@ struct config {
 	int			 max_parallel;	/* default 4 */
 	enum log_level		 log_level;	/* default info */
 	bool			 log_level_set;
+	bool			 allow_root;	/* run as root; default false */
 	struct account_list	 accounts;
 };
 

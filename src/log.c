@@ -13,14 +13,19 @@
 #include <string.h>
 
 #include "log.h"
+#include "sdnotify.h"
 
 static void	log_vwrite(enum log_level, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
 static int	log_stderr_is_journal(void);
 
-static enum log_level	 log_threshold = LOG_LVL_INFO;
+/* Worker threads read the threshold while a reload may change it. */
+static _Atomic int	 log_threshold = LOG_LVL_INFO;
 static int		 log_journal;
 static FILE		*log_fp;
+/* What this thread works on: the journal's ACCOUNT= and UIDL= fields. */
+static _Thread_local const char *log_ctx_account;
+static _Thread_local const char *log_ctx_uidl;
 
 /* sd-daemon(3) priorities for each of our levels. */
 static const int log_prio[] = { 3, 4, 6, 7, 7 };
@@ -44,7 +49,14 @@ log_set_level(enum log_level level)
 enum log_level
 log_get_level(void)
 {
-	return log_threshold;
+	return (enum log_level)log_threshold;
+}
+
+void
+log_set_context(const char *account, const char *uidl)
+{
+	log_ctx_account = account;
+	log_ctx_uidl = uidl;
 }
 
 int
@@ -70,7 +82,7 @@ log_set_output(FILE *fp)
 int
 log_enabled(enum log_level level)
 {
-	return level <= log_threshold;
+	return (int)level <= log_threshold;
 }
 
 /* Is stderr the journal stream systemd handed us (JOURNAL_STREAM=dev:ino)? */
@@ -97,18 +109,23 @@ log_vwrite(enum log_level level, const char *suffix, const char *fmt,
 {
 	FILE	*fp = log_fp != NULL ? log_fp : stderr;
 	char	 line[8192];
+	int	 n;
 
 	if (!log_enabled(level))
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (suffix != NULL && n >= 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+	if (log_journal && log_fp == NULL &&
+	    sdnotify_journal(log_prio[level], log_ctx_account, log_ctx_uidl,
+	    line) == 0)
+		return;
 	if (log_journal && log_fp == NULL)
-		fprintf(fp, "<%d>%s%s%s\n", log_prio[level], line,
-		    suffix ? ": " : "", suffix ? suffix : "");
+		fprintf(fp, "<%d>%s\n", log_prio[level], line);
 	else
-		fprintf(fp, "popsyncd: %s%s%s%s%s\n",
+		fprintf(fp, "popsyncd: %s%s%s\n",
 		    level == LOG_LVL_INFO ? "" : log_names[level],
-		    level == LOG_LVL_INFO ? "" : ": ", line,
-		    suffix ? ": " : "", suffix ? suffix : "");
+		    level == LOG_LVL_INFO ? "" : ": ", line);
 	fflush(fp);
 }
 

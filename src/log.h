@@ -8,8 +8,9 @@
 /*
  * Logging in the OpenBSD pairs.  Messages go to stderr (or the stream given
  * to log_set_output()), one line each.  When stderr is the journal
- * (JOURNAL_STREAM matches it), each line carries the sd-daemon "<N>" priority
- * prefix instead of a level word.
+ * (JOURNAL_STREAM matches it), each line goes to journald as a structured
+ * entry (PRIORITY=, ACCOUNT=, UIDL=; see log_set_context), or, if journald
+ * refuses it, to stderr with the sd-daemon "<N>" priority prefix.
  *
  * Callers prefix messages with the account name ("%s: ...", a->name).
  * Secrets never reach a log: the POP3 client redacts before it calls here.
@@ -35,6 +36,13 @@ enum log_level log_get_level(void);
  * level.  Returns 0, or -1 for an unknown name.
  */
 int	 log_level_parse(const char *name, enum log_level *level);
+
+/*
+ * log_set_context: the account (and message UIDL) the calling thread works
+ * on, sent as the journal fields ACCOUNT= and UIDL=; NULL clears.  The
+ * strings must outlive the context: clear it before freeing them.
+ */
+void	 log_set_context(const char *account, const char *uidl);
 
 /* log_set_output: send log lines to fp instead of stderr (NULL: stderr). */
 void	 log_set_output(FILE *fp);

@@ -536,6 +536,19 @@ out:
 	return rc;
 }
 
+/* Remove what a killed run left in tmp/ under a name it planned. */
+void
+maildir_clean_tmp(struct maildir *m, const char *name)
+{
+	if (!maildir_name_ok(name))
+		return;
+	if (unlinkat(m->tmpfd, name, 0) == 0)
+		log_info("maildir %s: removed tmp/%s left by an earlier run",
+		    m->path, name);
+	else if (errno != ENOENT)
+		log_warn("maildir %s: unlink tmp/%s", m->path, name);
+}
+
 /* Drop the message: remove tmp/<name> and free. */
 void
 maildir_abort(struct maildir_msg *msg)

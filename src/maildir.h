@@ -116,6 +116,16 @@ int	 maildir_commit(struct maildir_msg *msg, struct err *e);
 void	 maildir_abort(struct maildir_msg *msg);
 
 /*
+ * maildir_clean_tmp: remove tmp/<name> if it exists.  A run killed while
+ * writing a message leaves it there, partial (or, killed between the link
+ * into new/ and the unlink, as a second link to the delivered file); the
+ * retry plans a new name, so without this nothing would ever remove it.
+ * Call it only for a name this program planned and no message in
+ * progress uses.  A failure is only logged: the file is clutter, not mail.
+ */
+void	 maildir_clean_tmp(struct maildir *m, const char *name);
+
+/*
  * maildir_escape_host: write host into out (outlen bytes, NUL-terminated)
  * with '/' as "\057" and ':' as "\072", as maildir(5) asks.  If out is too
  * small the copy stops before the first character (or whole escape) that

@@ -22,7 +22,7 @@
 #include "xmalloc.h"
 
 enum main_mode {
-	MAIN_NONE,
+	MAIN_DAEMON,
 	MAIN_CHECK_CONFIG,
 	MAIN_PROBE,
 	MAIN_ONCE,
@@ -34,6 +34,7 @@ static volatile sig_atomic_t main_stop;
 
 static void	main_usage(FILE *);
 static int	main_check_config(const struct config *);
+static int	main_root_check(const struct config *);
 static void	main_on_signal(int);
 
 static const struct option main_options[] = {
@@ -54,11 +55,16 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
+	    "usage: popsyncd [-c FILE] [-v[v]]\n"
+	    "       popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
 	    "       popsyncd [-c FILE] --status [--json]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
 	    "\n"
+	    "  (no mode)           run as a daemon in the foreground: poll "
+	    "every account\n"
+	    "                      on its interval; SIGHUP reloads, SIGUSR1 "
+	    "polls now\n"
 	    "  -c, --config FILE   config file (default "
 	    "$XDG_CONFIG_HOME/popsyncd/config)\n"
 	    "      --once [NAME...] sync the named accounts (default: all) "
@@ -75,6 +81,17 @@ main_usage(FILE *fp)
 	    "-vv: every line\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       the version\n");
+}
+
+/* Mail belongs to a user: running as root takes allow_root = true. */
+static int
+main_root_check(const struct config *cfg)
+{
+	if (geteuid() != 0 || cfg->allow_root)
+		return 0;
+	fprintf(stderr, "popsyncd: refusing to run as root; set allow_root = "
+	    "true in %s to allow it\n", cfg->path);
+	return 2;
 }
 
 /* SIGINT, SIGTERM: finish the message being written, then stop. */
@@ -106,7 +123,7 @@ main_check_config(const struct config *cfg)
 int
 main(int argc, char **argv)
 {
-	enum main_mode	 mode = MAIN_NONE;
+	enum main_mode	 mode = MAIN_DAEMON;
 	struct config	*cfg = NULL;
 	struct account	*a;
 	struct err	 e;
@@ -174,15 +191,6 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (mode == MAIN_NONE) {
-		fprintf(stderr, "popsyncd: nothing to do: give --once, "
-		    "--status, --check-config or --probe NAME (the daemon "
-		    "is not built yet)\n");
-		main_usage(stderr);
-		rc = 2;
-		goto out;
-	}
-
 	if (path == NULL)
 		path = config_default_path();
 	if ((rc = config_load(path, &cfg, &e)) < 0) {
@@ -196,7 +204,18 @@ main(int argc, char **argv)
 	else if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
 
+	if ((mode == MAIN_DAEMON || mode == MAIN_ONCE) &&
+	    (rc = main_root_check(cfg)) != 0)
+		goto out;
+
 	switch (mode) {
+	case MAIN_DAEMON:
+		rc = sched_daemon(cfg->path, cfg, verbose > 0, &e);
+		cfg = NULL;	/* the daemon freed it */
+		if (rc < 0)
+			log_error("%s", e.msg);
+		rc = err_exitcode(rc);
+		break;
 	case MAIN_CHECK_CONFIG:
 		rc = main_check_config(cfg);
 		break;

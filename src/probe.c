@@ -46,7 +46,7 @@ probe_run(const struct account *a, FILE *out, struct err *e)
 	fprintf(out, "account:      %s\n", a->name);
 	fprintf(out, "server:       %s:%d (tls %s)\n", a->host, a->port,
 	    account_tls_name(a->tls));
-	if ((rc = session_connect(a, &p, e)) < 0)
+	if ((rc = session_connect(a, NULL, &p, e)) < 0)
 		goto out;
 	fprintf(out, "greeting:     %s\n", pop3_welcome(p));
 	probe_print_tls(p, out);

@@ -4,6 +4,7 @@
 #define POPSYNC_SCHED_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -33,5 +34,37 @@
 int	 sched_once(const struct config *cfg, char *const *names, size_t n,
 	    FILE *out, FILE *progress,
 	    const volatile sig_atomic_t *abort_flag, struct err *e);
+
+/*
+ * sched_daemon: the daemon's main loop, until SIGTERM or SIGINT.  Polls
+ * every account on its interval (the first poll at once, within a few
+ * seconds of jitter), at most max_parallel at once, each sync on its own
+ * thread with its own connection.  Temporary failures back off
+ * exponentially (interval, 2x, 4x ... up to max(interval, 1 h)); permanent
+ * ones wait max(interval, 1 h); a CAPA LOGIN-DELAY is never undercut.  A
+ * failure is logged when it differs from the account's last one.
+ *
+ * Signals: SIGHUP reloads path (a config with errors is logged and the old
+ * one kept; removed accounts stop after their current sync); SIGUSR1 polls
+ * every account now; SIGTERM/SIGINT stop: no new syncs, running ones end
+ * after the message they are writing and send no new DELE.
+ *
+ * The threads share the one SQLite handle under a mutex: every store call
+ * is short (one row, or one batch of 32 in a transaction), the database
+ * has a single writer by design (the flock in store_open), and one handle
+ * keeps the connection count flat however many accounts there are.
+ *
+ * systemd (see sdnotify.h): READY=1 once the database is open, STATUS=
+ * after every sync, RELOADING=1/READY=1 around a reload, STOPPING=1, and
+ * WATCHDOG=1 at half of WATCHDOG_USEC while every running sync shows life
+ * (bytes, or a one-second wait slice on its socket).
+ *
+ * cfg is taken over and freed; level_fixed: -v was given, so a reload does
+ * not change the log level.  Returns 0 after a clean stop.
+ * Errors: E_STORE (database, or locked by another popsyncd), E_IO (pipe,
+ * poll).
+ */
+int	 sched_daemon(const char *path, struct config *cfg, bool level_fixed,
+	    struct err *e);
 
 #endif

@@ -161,7 +161,8 @@ session_tls_params(const struct account *a, struct tls_params *tp)
 }
 
 int
-session_connect(const struct account *a, struct pop3 **out, struct err *e)
+session_connect(const struct account *a, const struct session_hooks *h,
+    struct pop3 **out, struct err *e)
 {
 	struct conn_params	 cp;
 	struct pop3_params	 pp;
@@ -173,6 +174,10 @@ session_connect(const struct account *a, struct pop3 **out, struct err *e)
 	*out = NULL;
 	memset(&cp, 0, sizeof(cp));
 	cp.timeout_ms = a->timeout * 1000;
+	if (h != NULL) {
+		cp.idle = h->idle;
+		cp.idle_arg = h->idle_arg;
+	}
 	memset(&pp, 0, sizeof(pp));
 	pp.name = a->name;
 	session_tls_params(a, &tp);
@@ -261,12 +266,12 @@ out:
 }
 
 int
-session_open(const struct account *a, struct pop3 **out, const char **method,
-    struct err *e)
+session_open(const struct account *a, const struct session_hooks *h,
+    struct pop3 **out, const char **method, struct err *e)
 {
 	int	rc;
 
-	if ((rc = session_connect(a, out, e)) < 0)
+	if ((rc = session_connect(a, h, out, e)) < 0)
 		return rc;
 	if ((rc = session_login(a, *out, method, e)) < 0) {
 		pop3_free(*out);

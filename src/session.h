@@ -20,14 +20,24 @@
  */
 
 /*
+ * What the caller of a session may hook into its connection (h may be
+ * NULL): idle runs between the one-second slices of every wait, so a
+ * daemon can tell a slow server from a hung thread.
+ */
+struct session_hooks {
+	void	(*idle)(void *arg);
+	void	 *idle_arg;
+};
+
+/*
  * session_connect: connect, implicit TLS or STLS, greeting, CAPA (asked
  * again after STLS).  With tls = "starttls" a server that does not offer
  * STLS, or refuses it, ends the session before any credential is sent.
  * On success *out is a client in the AUTH phase; the caller frees it.
  * Errors: E_IO, E_TIMEOUT, E_TLS, E_PROTO, E_SERVER, E_INSECURE (no STLS).
  */
-int	 session_connect(const struct account *a, struct pop3 **out,
-	    struct err *e);
+int	 session_connect(const struct account *a,
+	    const struct session_hooks *h, struct pop3 **out, struct err *e);
 
 /*
  * session_login: choose the login method (session_choose_auth), send UTF8
@@ -40,8 +50,8 @@ int	 session_login(const struct account *a, struct pop3 *p,
 	    const char **method, struct err *e);
 
 /* session_open: session_connect then session_login; *out freed on error. */
-int	 session_open(const struct account *a, struct pop3 **out,
-	    const char **method, struct err *e);
+int	 session_open(const struct account *a, const struct session_hooks *h,
+	    struct pop3 **out, const char **method, struct err *e);
 
 /*
  * session_choose_auth: the login method to use, from the account's auth

@@ -58,6 +58,7 @@ static void	sync_item_add(struct sync_item *, size_t *,
 static int	sync_resolve(struct sync_run *, struct store_entry *, size_t,
 		    struct err *);
 static void	sync_report(struct sync_run *);
+static bool	sync_aborted(const struct sync_run *);
 static int	sync_sink_begin(void *, unsigned long, struct err *);
 static int	sync_sink_write(void *, const char *, size_t, struct err *);
 static int	sync_sink_end(void *, struct err *);
@@ -220,7 +221,9 @@ sync_plan_free(struct sync_plan *plan)
 
 /*
  * Resolve the rows a killed run left "fetching": the planned file in new/
- * or cur/ means the message was delivered; no file means fetch it again.
+ * or cur/ means the message was delivered; no file means fetch it again
+ * (under a new name).  Either way a tmp/ file of the planned name is a
+ * leftover of the killed run and goes.
  */
 static int
 sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
@@ -234,6 +237,7 @@ sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
 			continue;
 		if ((rc = maildir_find(run->md, ents[i].filename, e)) < 0)
 			return rc;
+		maildir_clean_tmp(run->md, ents[i].filename);
 		if (rc == 0)
 			continue;
 		sync_lock(run->sh);
@@ -266,16 +270,24 @@ sync_report(struct sync_run *run)
 	run->sh->progress(run->sh->progress_arg, &pr);
 }
 
+/* Whether a signal asked us to stop (after the current message). */
+static bool
+sync_aborted(const struct sync_run *run)
+{
+	return run->sh->abort_flag != NULL && *run->sh->abort_flag != 0;
+}
+
 /* RETR's reply starts: open the planned tmp/ file. */
 static int
 sync_sink_begin(void *arg, unsigned long num, struct err *e)
 {
 	struct sync_run	*run = arg;
 
-	if (run->sh->abort_flag != NULL && *run->sh->abort_flag)
+	if (sync_aborted(run))
 		return err_set(e, E_ABORT, "stopped by a signal");
 	if (run->cur >= run->nitems || run->items[run->cur].num != num)
 		fatalx("%s: RETR %lu out of order", __func__, num);
+	log_set_context(run->a->name, run->items[run->cur].key);
 	return maildir_begin(run->md, run->names[run->cur], &run->msg, e);
 }
 
@@ -303,6 +315,7 @@ sync_sink_end(void *arg, struct err *e)
 
 	rc = maildir_commit(run->msg, e);
 	run->msg = NULL;
+	log_set_context(run->a->name, NULL);
 	if (rc < 0)
 		return rc;
 	if (it->key != NULL) {
@@ -479,6 +492,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	struct store_entry	*ents = NULL;
 	struct store_counts	 counts;
 	struct err		 qe;
+	struct session_hooks	 hooks;
 	const struct pop3_capa	*caps;
 	char			*identity;
 	size_t			 nents = 0;
@@ -486,7 +500,9 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	bool			 uidl = true, expire0;
 
 	memset(r, 0, sizeof(*r));
+	r->login_delay = -1;
 	memset(&run, 0, sizeof(run));
+	log_set_context(a->name, NULL);
 	memset(&plan, 0, sizeof(plan));
 	run.a = a;
 	run.sh = sh;
@@ -511,17 +527,23 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	    (rc = sync_resolve(&run, ents, nents, e)) < 0)
 		goto out;
 
-	if ((rc = session_open(a, &run.p, NULL, e)) < 0)
+	hooks.idle = sh->idle;
+	hooks.idle_arg = sh->idle_arg;
+	if ((rc = session_open(a, &hooks, &run.p, NULL, e)) < 0)
 		goto out;
+	r->login_delay = pop3_caps(run.p)->login_delay;
 	if ((rc = pop3_list(run.p, &l, e)) < 0)
 		goto out;
 	if ((rc = pop3_uidl(run.p, &l, e)) == E_SERVER) {
 		if (a->keep) {
+			/* Not e->msg itself: err_set writes there. */
+			qe = *e;
 			rc = err_set(e, E_SERVER, "the server does not "
 			    "support UIDL (%s), so popsyncd cannot tell new "
 			    "mail from old while leaving it on the server; "
 			    "set keep = false to fetch and delete everything",
-			    e->msg);
+			    qe.msg);
+			pop3_quit(run.p, &qe);
 			goto out;
 		}
 		uidl = false;
@@ -560,6 +582,13 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 		goto out;
 	}
 
+	if (sync_aborted(&run) && ((uidl && plan.ndele > 0) ||
+	    (!a->keep && run.nfetched > 0))) {
+		/* Stopping: what was delivered is recorded; no new DELE. */
+		rc = err_set(e, E_ABORT, "stopped by a signal before deleting");
+		pop3_quit(run.p, &qe);
+		goto out;
+	}
 	if (uidl)
 		ndel = sync_delete(&run, &plan, e);
 	else
@@ -606,5 +635,6 @@ out:
 	sync_plan_free(&plan);
 	store_entries_free(ents, nents);
 	free(identity);
+	log_set_context(NULL, NULL);
 	return rc;
 }

@@ -63,6 +63,8 @@ struct sync_shared {
 	void			(*progress)(void *arg,
 				    const struct sync_progress *p);
 	void			*progress_arg;
+	void			(*idle)(void *arg); /* each second of a wait */
+	void			*idle_arg;
 };
 
 /* What one sync did. */
@@ -76,6 +78,8 @@ struct sync_result {
 	size_t			 pruned;	/* ledger rows forgotten */
 	unsigned long long	 bytes;
 	size_t			 errors;	/* 0 or 1: the sync failed */
+	long			 login_delay;	/* CAPA LOGIN-DELAY seconds,
+						 * -1 when not advertised */
 };
 
 /*

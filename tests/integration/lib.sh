@@ -565,6 +565,8 @@ write_config()
 	{
 		echo "# popsyncd test config ($T_NAME)"
 		echo "state_db = \"$T_DIR/state.db\";"
+		# The tests run as root in CI; popsyncd refuses root without it.
+		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
 		echo "accounts = ("
 		account_block "$@"
 		echo
@@ -575,17 +577,19 @@ write_config()
 
 # --- fault server -----------------------------------------------------------
 
-# fault_start: SCRIPT: run faultpop3d with SCRIPT (a file) in the
-# background; sets FAULT_PORT and FAULT_TRANSCRIPT.
+# fault_start: SCRIPT [OPTION...]: run faultpop3d with SCRIPT (a file)
+# and the options given (-n CONNS, -P PORT, ...) in the background; sets
+# FAULT_PORT and FAULT_TRANSCRIPT.
 fault_start()
 {
-	local i
+	local i script=$1
+	shift
 	need_programs "$FAULTPOP3D"
 	fault_stop
 	FAULT_TRANSCRIPT=$T_DIR/transcript
 	rm -f "$T_DIR/fault.port" "$FAULT_TRANSCRIPT"
-	"$FAULTPOP3D" -p "$T_DIR/fault.port" -s "$1" -t "$FAULT_TRANSCRIPT" \
-	    2>"$T_DIR/fault.err" &
+	"$FAULTPOP3D" -p "$T_DIR/fault.port" -s "$script" \
+	    -t "$FAULT_TRANSCRIPT" "$@" 2>"$T_DIR/fault.err" &
 	FAULT_PID=$!
 	for i in $(seq 1 100); do
 		[ -s "$T_DIR/fault.port" ] && break

@@ -466,7 +466,7 @@ main(int argc, char *argv[])
 	if (nologin)
 		rc = connect_only(a, &p, &e);
 	else
-		rc = session_open(a, &p, &method, &e);
+		rc = session_open(a, NULL, &p, &method, &e);
 	if (rc != 0)
 		goto out;
 	printf("GREETING %s\n", pop3_welcome(p));

@@ -17,6 +17,7 @@ trap 'rm -rf "$T_DIR"' EXIT
 good()
 {
 	cat >"$1" <<-EOF
+	allow_root = true;
 	state_db = "$T_DIR/state.db";
 	accounts = (
 	  {
@@ -46,7 +47,7 @@ for mode in --check-config --once --status "--probe work"; do
 	# shellcheck disable=SC2086
 	expect_rc "$mode with an unknown key" 2 "$POPSYNCD" \
 	    -c "$T_DIR/typo.conf" $mode
-	assert_err "typo.conf:6: usr: unknown key"
+	assert_err "typo.conf:7: usr: unknown key"
 done
 [ ! -e "$T_DIR/state.db" ] || fail "a config error still created the database"
 ok "unknown key: FILE:LINE and exit 2 from --check-config, --once, --status, --probe"
@@ -56,7 +57,7 @@ good "$T_DIR/syntax.conf"
 sed -i 's/^    host = "pop.example.com";/    host = pop.example.com;/' \
     "$T_DIR/syntax.conf"
 expect_rc "syntax error" 2 "$POPSYNCD" -c "$T_DIR/syntax.conf" -n
-assert_err "syntax.conf:5: syntax error"
+assert_err "syntax.conf:6: syntax error"
 ok "syntax error: FILE:LINE and exit 2"
 
 # A wrong type and a bad value.
@@ -64,12 +65,12 @@ good "$T_DIR/type.conf"
 sed -i 's/^    user = "alice";/    user = "alice";\n    port = "pop3s";/' \
     "$T_DIR/type.conf"
 expect_rc "port as a string" 2 "$POPSYNCD" -c "$T_DIR/type.conf" -n
-assert_err "type.conf:7: port"
+assert_err "type.conf:8: port"
 good "$T_DIR/tls.conf"
 sed -i 's/^    user = "alice";/    user = "alice";\n    tls = "maybe";/' \
     "$T_DIR/tls.conf"
 expect_rc "tls = maybe" 2 "$POPSYNCD" -c "$T_DIR/tls.conf" -n
-assert_err "tls.conf:7: tls"
+assert_err "tls.conf:8: tls"
 ok "wrong type and bad value: FILE:LINE and exit 2"
 
 # Two password sources.
@@ -126,6 +127,22 @@ assert_out "--once"
 expect_rc "--version" 0 "$POPSYNCD" --version
 assert_out "^popsyncd [0-9]+\.[0-9]+"
 ok "--help and --version exit 0"
+
+# As root, the daemon and --once need allow_root = true; the read-only
+# modes do not.
+if [ "$(id -u)" -eq 0 ]; then
+	good "$T_DIR/root.conf"
+	sed -i '/^allow_root = true;$/d' "$T_DIR/root.conf"
+	for mode in --once ""; do
+		# shellcheck disable=SC2086
+		expect_rc "root without allow_root ($mode)" 2 "$POPSYNCD" \
+		    -c "$T_DIR/root.conf" $mode
+		assert_err "refusing to run as root; set allow_root = true in .*root.conf"
+	done
+	expect_rc "--check-config as root" 0 "$POPSYNCD" -c "$T_DIR/root.conf" -n
+	[ ! -e "$T_DIR/state.db" ] || fail "the refused run opened the database"
+	ok "root: daemon and --once refused without allow_root, exit 2"
+fi
 
 # Default path: $XDG_CONFIG_HOME/popsyncd/config, then ~/.config.
 mkdir -p "$T_DIR/xdg/popsyncd" "$T_DIR/home/.config/popsyncd"

@@ -1121,6 +1121,8 @@ server_start(struct server *sv, const char *extra)
 	argv[argc] = NULL;
 
 	sv->port = 0;
+	/* The previous server's log names its port: gone before we look. */
+	unlink(sv->log);
 	sv->pid = fork();
 	assert_true(sv->pid >= 0);
 	if (sv->pid == 0) {
