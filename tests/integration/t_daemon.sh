@@ -100,7 +100,7 @@ daemon_alive()
 {
 	local st
 	[ -r "/proc/$DAEMON_PID/stat" ] || return 1
-	read -r _ _ st _ <"/proc/$DAEMON_PID/stat" 2>/dev/null || return 1
+	{ read -r _ _ st _ <"/proc/$DAEMON_PID/stat"; } 2>/dev/null || return 1
 	[ "$st" != Z ]
 }
 

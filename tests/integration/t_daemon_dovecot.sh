@@ -1,0 +1,424 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The popsyncd authors
+#
+# The daemon against a real dovecot: mail added while it runs (interval
+# 2) is delivered within an interval; SIGHUP adding an account (bob) and
+# raising alice's interval to 3600 takes effect; SIGUSR1 then polls at
+# once; a broken config on SIGHUP is rejected with FILE:LINE and the old
+# one keeps delivering.  Meanwhile a second daemon polls a server that
+# hangs up on every connection (interval 1): its attempts back off
+# (1, 2, 4, 8 s: ~4 in 12 s, not hundreds) and the identical error is
+# logged once.  Last, SIGTERM in the middle of a 300-message sync with
+# keep = false: prompt exit 0, nothing twice, nothing deleted that was
+# not delivered, and a --once rerun completes it byte for byte.
+
+. "$(dirname "$0")/lib.sh"
+
+need_programs "$POPSYNCD" "$FAULTPOP3D"
+start_dovecot
+
+DAEMON_ERR=$T_DIR/daemon.err
+DAEMON_PID=
+DOWN_PID=
+KILLER_PID=
+shopt -s nullglob
+
+# --- helpers ------------------------------------------------------------------
+
+# fail: lib.sh's, plus the daemon's stderr.
+eval "lib_$(declare -f fail)"
+fail()
+{
+	if [ -s "$DAEMON_ERR" ]; then
+		printf -- '--- daemon.err (last 40 lines)\n' >&2
+		tail -n 40 "$DAEMON_ERR" >&2
+	fi
+	lib_fail "$@"
+}
+
+# daemon_cleanup: the EXIT trap: what this test started, then lib.sh's.
+daemon_cleanup()
+{
+	local rc=$? p
+	for p in $DAEMON_PID $DOWN_PID $KILLER_PID; do
+		kill -KILL "$p" 2>/dev/null
+		# (Braces: the shell's "Killed" notice goes to /dev/null.)
+		{ wait "$p"; } 2>/dev/null
+	done
+	(exit "$rc")
+	cleanup
+}
+trap daemon_cleanup EXIT
+
+# now_ms: set NOW to the wall clock in milliseconds, without a fork.
+now_ms()
+{
+	local t=${EPOCHREALTIME//[!0-9]/}
+	NOW=$((10#$t / 1000))
+}
+
+# daemon_start: CONF [ARGS]: popsyncd -c CONF ARGS in the background,
+# stderr to $DAEMON_ERR.
+daemon_start()
+{
+	local conf=$1
+	shift
+	: >"$DAEMON_ERR"
+	"$POPSYNCD" -c "$conf" "$@" >"$T_DIR/daemon.out" 2>"$DAEMON_ERR" &
+	DAEMON_PID=$!
+}
+
+# alive: PID: whether PID runs (a zombie does not count).
+alive()
+{
+	local st
+	{ read -r _ _ st _ <"/proc/$1/stat"; } 2>/dev/null || return 1
+	[ "$st" != Z ]
+}
+
+# daemon_wait: SECS: wait up to SECS for the daemon to exit; its status in
+# DAEMON_RC, the time it took in DAEMON_MS.  Fails if it is still running.
+daemon_wait()
+{
+	local start
+	now_ms
+	start=$NOW
+	while alive "$DAEMON_PID"; do
+		now_ms
+		[ $((NOW - start)) -lt $(($1 * 1000)) ] ||
+		    fail "popsyncd (pid $DAEMON_PID) still runs $1 s after the signal"
+		sleep 0.05
+	done
+	now_ms
+	DAEMON_MS=$((NOW - start))
+	DAEMON_RC=0
+	wait "$DAEMON_PID" || DAEMON_RC=$?
+	DAEMON_PID=
+	no_sanitizer "$DAEMON_ERR"
+}
+
+# no_sanitizer: FILE: fail on an ASan/UBSan report in FILE.
+no_sanitizer()
+{
+	if grep -Eq 'Sanitizer|runtime error:' "$1"; then
+		fail "sanitizer report in ${1##*/}: $(grep -E -m1 'Sanitizer|runtime error:' "$1")"
+	fi
+}
+
+# polls: NAME: how many syncs of NAME the daemon has reported, by the
+# summary line "NAME: N new, N skipped, N deleted, N errors (...)".
+polls()
+{
+	grep -Ec "(^|: )$1: [0-9]+ new, [0-9]+ skipped, " "$DAEMON_ERR"
+}
+
+# wait_polls: NAME N SECS: until NAME has been reported N times.
+wait_polls()
+{
+	local i
+	for i in $(seq 1 $(($3 * 20))); do
+		[ "$(polls "$1")" -ge "$2" ] && return 0
+		alive "$DAEMON_PID" || fail "popsyncd exited while waiting for poll $2 of $1"
+		sleep 0.05
+	done
+	fail "$1 was polled $(polls "$1") times after $3 s, expected $2"
+}
+
+# wait_log: ERE SECS: until the daemon's stderr has a line matching.
+wait_log()
+{
+	local i
+	for i in $(seq 1 $(($2 * 20))); do
+		grep -Eq -- "$1" "$DAEMON_ERR" && return 0
+		sleep 0.05
+	done
+	fail "popsyncd logged no /$1/ within $2 s"
+}
+
+# dest_count: NAME: files delivered to NAME's Maildir.
+dest_count()
+{
+	local f=("$T_DIR/dest/$1"/new/* "$T_DIR/dest/$1"/cur/*)
+	echo "${#f[@]}"
+}
+
+# wait_dest: NAME N SECS: until NAME's Maildir holds N files; the time it
+# took in WAITED_MS.
+wait_dest()
+{
+	local start
+	now_ms
+	start=$NOW
+	while [ "$(dest_count "$1")" -lt "$2" ]; do
+		now_ms
+		[ $((NOW - start)) -lt $(($3 * 1000)) ] ||
+		    fail "$1's Maildir holds $(dest_count "$1") files after $3 s, expected $2"
+		sleep 0.05
+	done
+	now_ms
+	WAITED_MS=$((NOW - start))
+}
+
+# sums: OUT DIR...: "sha256 name" of every file under the DIRs, sorted by
+# hash, and the bare hashes in OUT.h.
+sums()
+{
+	local out=$1
+	shift
+	find "$@" -type f -exec sha256sum -- {} + 2>/dev/null | sort >"$out"
+	cut -d' ' -f1 "$out" >"$out.h"
+}
+
+# same_set: DEST-DIR USER DESC: DEST-DIR's new/ + cur/ hold exactly USER's
+# seeded messages, each once, byte for byte.
+same_set()
+{
+	sums "$T_DIR/want.sums" "$T_DIR/seeded/$2"
+	sums "$T_DIR/got.sums" "$1/new" "$1/cur"
+	cmp -s "$T_DIR/want.sums.h" "$T_DIR/got.sums.h" ||
+	    fail "$3: the Maildir holds $(wc -l <"$T_DIR/got.sums.h") files, not the $(wc -l <"$T_DIR/want.sums.h") seeded ones ($(comm -3 "$T_DIR/want.sums.h" "$T_DIR/got.sums.h" | wc -l) differ)"
+}
+
+# seed_bulk: USER N: N small messages (1-3 KiB, lines that need
+# dot-stuffing) into USER's Maildir and $T_DIR/seeded/USER, as seed_file
+# names them, but by one awk: seed_message forks a dozen processes per
+# message.
+seed_bulk()
+{
+	local user=$1 n=$2 md=$T_DIR/mail/$1 first
+	mkdir -p "$md/new" "$md/cur" "$md/tmp" "$T_DIR/seeded/$user"
+	first=$(($(ls "$T_DIR/seeded/$user" | wc -l) + 1))
+	LC_ALL=C awk -v n="$n" -v first="$first" -v seq0="$SEED_SEQ" \
+	    -v pid=$$ -v md="$md" -v sd="$T_DIR/seeded/$user" '
+	BEGIN {
+		for (j = 0; j < n; j++) {
+			k = first + j
+			seq = seq0 + j + 1
+			m = 0
+			L[++m] = "From: bulk" k "@example.org"
+			L[++m] = "To: alice@example.org"
+			L[++m] = "Subject: bulk message " k
+			L[++m] = "Message-ID: <bulk-" k "@popsyncd.test>"
+			L[++m] = ""
+			target = 1000 + (k * 7919) % 2000
+			size = 0
+			for (i = 1; i <= m; i++)
+				size += length(L[i]) + 1
+			for (i = 1; size < target; i++) {
+				t = i % 4
+				if (t == 0) L[++m] = "."
+				else if (t == 1) L[++m] = ".dot line " k "-" i
+				else if (t == 2) L[++m] = sprintf("%0" (40 + (k * i) % 100) "d", i)
+				else L[++m] = ""
+				size += length(L[m]) + 1
+			}
+			L[++m] = "end of bulk message " k
+			size += length(L[m]) + 1
+			name = sprintf("%d.M%dP%d.popsyncd-test,S=%d,W=%d",
+			    1700000000 + seq, seq, pid, size, size + m)
+			f1 = sd "/" k
+			f2 = md "/new/" name
+			for (i = 1; i <= m; i++) {
+				print L[i] > f1
+				print L[i] > f2
+			}
+			close(f1)
+			close(f2)
+		}
+	}' || fail "seed_bulk: awk failed"
+	chown -R "$MAIL_UID:$MAIL_GID" "$md"
+	SEED_SEQ=$((SEED_SEQ + n))
+}
+
+# conf_accounts: FILE BLOCK...: a config (mode 600) with the accounts
+# given as "name key=value ..." strings (words split on blanks).
+conf_accounts()
+{
+	local file=$1 b sep=
+	shift
+	{
+		echo "# popsyncd test config ($T_NAME)"
+		echo "state_db = \"$T_DIR/state.db\";"
+		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
+		echo "accounts = ("
+		for b; do
+			printf '%s' "$sep"
+			# shellcheck disable=SC2086
+			account_block $b
+			sep=$',\n'
+		done
+		echo
+		echo ");"
+	} >"$file"
+	chmod 600 "$file"
+}
+
+# --- backoff, in a second daemon that runs alongside ---------------------------
+
+# A server that accepts and hangs up at once: a temporary failure (E_IO)
+# on every poll.  faultpop3d -n serves the connections one by one and
+# marks each in its transcript.
+echo DROP >"$T_DIR/drop.script"
+"$FAULTPOP3D" -p "$T_DIR/drop.port" -s "$T_DIR/drop.script" \
+    -t "$T_DIR/drop.tr" -n 200 2>"$T_DIR/drop.err" &
+DROP_SRV=$!
+for i in $(seq 1 100); do
+	[ -s "$T_DIR/drop.port" ] && break
+	sleep 0.05
+done
+[ -s "$T_DIR/drop.port" ] || fail "faultpop3d wrote no port"
+conf_accounts "$T_DIR/down.conf" "down host=127.0.0.1 port=$(cat "$T_DIR/drop.port") tls=none allow_plaintext_auth=true auth=user interval=1 timeout=2"
+sed -i "s|^state_db = .*|state_db = \"$T_DIR/down.db\";|" "$T_DIR/down.conf"
+"$POPSYNCD" -c "$T_DIR/down.conf" >"$T_DIR/down.out" 2>"$T_DIR/down.err" &
+DOWN_PID=$!
+# SIGTERM after 12 s, whatever the rest of the test is doing then.
+(sleep 12; kill -TERM "$DOWN_PID") &
+KILLER_PID=$!
+
+# --- mail added while the daemon runs ----------------------------------------
+
+seed_message alice generated 1
+conf_accounts "$T_DIR/d.conf" "alice port=$POP3S_PORT interval=2"
+daemon_start "$T_DIR/d.conf"
+# The first poll: at once (jitter min(2/10, 5) s rounds to 0).
+wait_polls alice 1 5
+grep -Eq '(^|: )alice: 1 new, 0 skipped, 0 deleted, 0 errors \([^)]* in [0-9.]+ s\)' "$DAEMON_ERR" ||
+    fail "no summary line 'alice: 1 new, 0 skipped, 0 deleted, 0 errors (... in ... s)'"
+same_set "$T_DIR/dest/alice" alice "first poll"
+ok "the first poll comes at once and logs 'alice: 1 new, ...'"
+
+# Right after a poll is the worst case: the next is interval (2 s) + a
+# jitter of 0..interval/10 (0 s) away; 1.5 s of slack for the sync
+# itself and a slow machine.
+p=$(polls alice)
+wait_polls alice $((p + 1)) 5
+seed_message alice generated 1
+wait_dest alice 2 6
+[ "$WAITED_MS" -le 3500 ] ||
+    fail "mail added while the daemon ran took $WAITED_MS ms to arrive (interval 2 s)"
+same_set "$T_DIR/dest/alice" alice "mail added while running"
+ok "mail added while the daemon runs is delivered within the interval (${WAITED_MS} ms, interval 2 s)"
+
+# --- SIGHUP: bob added, alice's interval raised -------------------------------
+
+seed_message bob generated 2
+conf_accounts "$T_DIR/d.conf" "alice port=$POP3S_PORT interval=3600" \
+    "bob port=$POP3S_PORT user=bob password=$BOB_PASS interval=3600"
+kill -HUP "$DAEMON_PID"
+# Polled at once, within a jitter of min(3600/10, 5) s.
+wait_polls bob 1 8
+wait_dest bob 2 2
+same_set "$T_DIR/dest/bob" bob "bob after SIGHUP"
+ok "SIGHUP adding bob: bob is polled and his Maildir fills"
+
+# From alice's next poll on, 3600 s: give any poll still due under the
+# old 2 s schedule time to pass, then none may follow.
+sleep 2.5
+p=$(polls alice)
+seed_message alice generated 1
+sleep 3
+[ "$(polls alice)" -eq "$p" ] ||
+    fail "alice was polled $(($(polls alice) - p)) more times in 3 s after SIGHUP set interval = 3600"
+[ "$(dest_count alice)" -eq 2 ] || fail "alice's new mail arrived without a poll"
+ok "the reloaded interval (3600) holds: no poll of alice for 3 s"
+
+pb=$(polls bob)
+now_ms
+t_usr1=$NOW
+kill -USR1 "$DAEMON_PID"
+wait_polls alice $((p + 1)) 3
+wait_dest alice 3 2
+now_ms
+same_set "$T_DIR/dest/alice" alice "after SIGUSR1"
+wait_polls bob $((pb + 1)) 3
+ok "SIGUSR1 polls every account at once: alice's mail in $((NOW - t_usr1)) ms"
+
+# --- SIGHUP with a broken config ---------------------------------------------
+
+# A port out of range in alice's block: a semantic error, with its line.
+conf_accounts "$T_DIR/d.conf" "alice port=70000 interval=3600" \
+    "bob port=$POP3S_PORT user=bob password=$BOB_PASS interval=3600"
+line=$(grep -n 'port = 70000;' "$T_DIR/d.conf" | cut -d: -f1)
+kill -HUP "$DAEMON_PID"
+wait_log "error: reload: $T_DIR/d.conf:$line: .*port.*; keeping the old config" 3
+ok "a broken config on SIGHUP: 'error: reload: FILE:$line: ...; keeping the old config'"
+
+seed_message alice generated 1
+p=$(polls alice)
+kill -USR1 "$DAEMON_PID"
+wait_polls alice $((p + 1)) 3
+wait_dest alice 4 2
+same_set "$T_DIR/dest/alice" alice "after the rejected reload"
+ok "the old config keeps running: mail still delivered after the rejected reload"
+
+kill -TERM "$DAEMON_PID"
+daemon_wait 12
+assert_eq "$DAEMON_RC" 0 "exit status after SIGTERM"
+ok "SIGTERM: exit 0 in $DAEMON_MS ms"
+
+# --- backoff -----------------------------------------------------------------
+
+wait "$KILLER_PID" 2>/dev/null
+KILLER_PID=
+rc=0
+wait "$DOWN_PID" || rc=$?
+DOWN_PID=
+kill "$DROP_SRV" 2>/dev/null
+wait "$DROP_SRV" 2>/dev/null
+no_sanitizer "$T_DIR/down.err"
+assert_eq "$rc" 0 "the backoff daemon's exit status after SIGTERM"
+attempts=$(grep -c '^--- connection' "$T_DIR/drop.tr")
+errors=$(grep -c 'error: .*down' "$T_DIR/down.err")
+say "backoff: $attempts connections before the SIGTERM at 12 s, $errors error line(s)"
+# Polls at 0, 1, 3, 7 (then 15) s: 4 in 12 s.  Without backoff (every
+# 1 s) it would be 12, a busy loop hundreds, a permanent failure 1.
+[ "$attempts" -ge 3 ] && [ "$attempts" -le 6 ] ||
+    fail "$attempts connections in 12 s with interval 1; backoff 1, 2, 4, 8 s gives 4"
+ok "temporary failures back off: $attempts attempts in 12 s (interval 1: 1, 2, 4, 8 s)"
+[ "$errors" -eq 1 ] ||
+    fail "the same failure logged at error level $errors times: $(grep 'error: ' "$T_DIR/down.err" | head -3)"
+ok "the identical repeated failure is logged at error level once"
+
+# --- SIGTERM in the middle of a big sync --------------------------------------
+
+seed_bulk alice 300
+n_all=$(ls "$T_DIR/seeded/alice" | wc -l)
+sums "$T_DIR/seeded.sums" "$T_DIR/seeded/alice"
+[ -z "$(uniq -d "$T_DIR/seeded.sums.h")" ] || fail "two seeded messages are equal"
+conf_accounts "$T_DIR/bulk.conf" "bulk port=$POP3S_PORT interval=3600 keep=false"
+daemon_start "$T_DIR/bulk.conf"
+while [ "$(dest_count bulk)" -lt 20 ]; do
+	alive "$DAEMON_PID" || fail "popsyncd exited during the bulk sync"
+	sleep 0.01
+done
+kill -TERM "$DAEMON_PID"
+# The bound: the account's timeout (10 s) + 2 s.
+daemon_wait 12
+assert_eq "$DAEMON_RC" 0 "exit status after SIGTERM mid-sync"
+got=$(dest_count bulk)
+say "SIGTERM after 20 deliveries: $got of $n_all delivered, exit in $DAEMON_MS ms"
+[ "$got" -lt "$n_all" ] ||
+    fail "the sync of $n_all messages ended before SIGTERM took effect; nothing was interrupted"
+ok "SIGTERM mid-sync ($got of $n_all delivered): exit 0 in $DAEMON_MS ms"
+
+sums "$T_DIR/dest.sums" "$T_DIR/dest/bulk/new" "$T_DIR/dest/bulk/cur"
+[ -z "$(uniq -d "$T_DIR/dest.sums.h")" ] || fail "a message was delivered twice"
+[ -z "$(comm -23 "$T_DIR/dest.sums.h" "$T_DIR/seeded.sums.h")" ] ||
+    fail "a delivered file is no seeded message (partial?)"
+sums "$T_DIR/server.sums" "$T_DIR/mail/alice/new" "$T_DIR/mail/alice/cur"
+lost=$(comm -23 "$T_DIR/seeded.sums.h" "$T_DIR/server.sums.h" |
+    comm -23 - "$T_DIR/dest.sums.h" | wc -l)
+[ "$lost" -eq 0 ] ||
+    fail "$lost message(s) deleted from the server but not delivered"
+ok "after the SIGTERM: nothing partial, nothing twice, nothing deleted that was not delivered ($(wc -l <"$T_DIR/server.sums.h") left on the server)"
+
+expect_rc "--once after the interrupted sync" 0 "$POPSYNCD" -c "$T_DIR/bulk.conf" --once
+same_set "$T_DIR/dest/bulk" alice "after the --once rerun"
+left=("$T_DIR"/mail/alice/new/* "$T_DIR"/mail/alice/cur/*)
+[ "${#left[@]}" -eq 0 ] || fail "keep = false, yet ${#left[@]} message(s) left on the server"
+tmp=("$T_DIR"/dest/bulk/tmp/*)
+[ "${#tmp[@]}" -eq 0 ] || fail "${#tmp[@]} file(s) left in tmp/"
+ok "a --once rerun completes: all $n_all messages exactly once, byte for byte; the server empty"
+
+done_testing
