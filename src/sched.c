@@ -310,6 +310,8 @@ struct sched_daemon {
 static volatile sig_atomic_t	 sched_sig_term;
 static volatile sig_atomic_t	 sched_sig_hup;
 static volatile sig_atomic_t	 sched_sig_usr1;
+/* Stopping took longer than the accounts' timeout: cut every wait. */
+static volatile sig_atomic_t	 sched_hard_stop;
 static int			 sched_pipe[2] = { -1, -1 };
 
 static void	 sched_on_signal(int);
@@ -331,6 +333,7 @@ static void	 sched_reload(struct sched_daemon *, int64_t);
 static void	 sched_status(struct sched_daemon *, int64_t, bool);
 static void	 sched_watchdog(struct sched_daemon *, int64_t);
 static int64_t	 sched_timeout(struct sched_daemon *, int64_t, bool);
+static int	 sched_max_timeout(struct sched_daemon *);
 
 /* Handlers only set a flag and wake the loop (errno is kept). */
 static void
@@ -390,6 +393,28 @@ sched_signals(struct err *e)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	return 0;
+}
+
+int64_t
+sched_delay_ms(int interval, int fails, bool temporary, long login_delay,
+    int64_t jitter_ms)
+{
+	int64_t	cap, delay;
+	int	shift;
+
+	cap = interval > SCHED_BACKOFF_CAP ? interval : SCHED_BACKOFF_CAP;
+	if (fails <= 0)
+		delay = (int64_t)interval * 1000 + jitter_ms;
+	else if (temporary) {
+		shift = fails - 1 < 20 ? fails - 1 : 20;
+		delay = (int64_t)interval << shift;
+		delay = (delay > cap ? cap : delay) * 1000;
+	} else
+		delay = cap * 1000;
+	/* The server asked for this much time between logins. */
+	if (login_delay > 0 && delay < (int64_t)login_delay * 1000)
+		delay = (int64_t)login_delay * 1000;
+	return delay;
 }
 
 /* A random delay in [0, max_ms]: accounts must not all fire together. */
@@ -485,6 +510,7 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	s->sh.progress_arg = s;
 	s->sh.idle = sched_beat;
 	s->sh.idle_arg = s;
+	s->sh.hard_abort = &sched_hard_stop;
 	s->done = false;
 	s->beat_ms = now;
 	s->start_ms = now;
@@ -506,14 +532,11 @@ static void
 sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 {
 	char		line[512];
-	int64_t		delay, cap, interval;
-	int		shift;
+	int64_t		delay;
 
 	pthread_join(s->tid, NULL);
 	s->running = false;
 	d->running--;
-	interval = s->run_a->interval;
-	cap = interval > SCHED_BACKOFF_CAP ? interval : SCHED_BACKOFF_CAP;
 	sched_summary(line, sizeof(line), s->name, &s->r, now - s->start_ms);
 
 	if (s->rc == 0) {
@@ -523,12 +546,10 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 			    s->name, s->fails, s->fails == 1 ? "" : "s");
 		s->fails = 0;
 		s->lasterr[0] = '\0';
-		delay = interval * 1000 + sched_jitter(interval * 100);
 		snprintf(d->last, sizeof(d->last), "%s ok, %zu new", s->name,
 		    s->r.fetched + s->r.recovered);
 	} else if (s->rc == E_ABORT && sched_sig_term) {
 		log_info("%s: stopped (%s)", s->name, s->e.msg);
-		delay = 0;
 	} else {
 		s->fails++;
 		/* Log a failure when it changes, not at every poll. */
@@ -539,23 +560,16 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 		} else
 			log_debug("%s (again, %d failed polls)", s->e.msg,
 			    s->fails);
-		if (err_is_temporary(&s->e)) {
-			shift = s->fails - 1 < 20 ? s->fails - 1 : 20;
-			delay = interval << shift;
-			if (delay > cap)
-				delay = cap;
-		} else
-			delay = cap;
-		delay *= 1000;
-		log_debug("%s: %s failure %d; next poll in %lld s", s->name,
-		    err_is_temporary(&s->e) ? "temporary" : "permanent",
-		    s->fails, (long long)(delay / 1000));
 		snprintf(d->last, sizeof(d->last), "%s failed: %.100s",
 		    s->name, s->e.msg);
 	}
-	/* The server asked for this much time between logins. */
-	if (s->r.login_delay > 0 && delay < s->r.login_delay * 1000)
-		delay = s->r.login_delay * 1000;
+	delay = sched_delay_ms(s->run_a->interval, s->fails,
+	    s->rc < 0 && err_is_temporary(&s->e), s->r.login_delay,
+	    sched_jitter((int64_t)s->run_a->interval * 100));
+	if (s->fails > 0)
+		log_debug("%s: %s failure %d; next poll in %lld s", s->name,
+		    err_is_temporary(&s->e) ? "temporary" : "permanent",
+		    s->fails, (long long)(delay / 1000));
 	s->next_ms = now + delay;
 
 	sched_cfg_unref(d, s->run_cfg);
@@ -693,7 +707,22 @@ sched_timeout(struct sched_daemon *d, int64_t now, bool stopping)
 				t = s->next_ms - now;
 	if (d->wd_ms > 0 && d->wd_next_ms - now < t)
 		t = d->wd_next_ms - now;
+	if (stopping && t > 1000)
+		t = 1000;	/* to notice when to break off */
 	return t < 0 ? 0 : t;
+}
+
+/* The longest timeout among the accounts of running syncs. */
+static int
+sched_max_timeout(struct sched_daemon *d)
+{
+	struct sched_acct	*s;
+	int			 t = 1;
+
+	TAILQ_FOREACH(s, &d->accts, entry)
+		if (s->running && s->run_a->timeout > t)
+			t = s->run_a->timeout;
+	return t;
 }
 
 int
@@ -706,7 +735,7 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	struct account		*a;
 	struct pollfd		 pfd;
 	char			 drain[64];
-	int64_t			 now;
+	int64_t			 now, hard_ms = 0;
 	bool			 done, stopping = false;
 	int			 rc, i;
 
@@ -744,6 +773,14 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 			sdnotify_stopping();
 			log_info("stopping: %zu sync%s still running", d.running,
 			    d.running == 1 ? "" : "s");
+			hard_ms = now + sched_max_timeout(&d) * 1000;
+		}
+		if (stopping && !sched_hard_stop && now >= hard_ms) {
+			/* A sync still waits on a slow server: end it; the
+			 * message it was on is fetched next time. */
+			log_warnx("stopping: syncs still running after the "
+			    "timeout; breaking off");
+			sched_hard_stop = 1;
 		}
 		/* Reap what finished. */
 		for (s = TAILQ_FIRST(&d.accts); s != NULL; s = tmp) {

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -64,6 +65,18 @@ int	 sched_once(const struct config *cfg, char *const *names, size_t n,
  * Errors: E_STORE (database, or locked by another popsyncd), E_IO (pipe,
  * poll).
  */
+/*
+ * sched_delay_ms: how long after a sync the next poll of its account
+ * waits.  fails: consecutive failed polls including this one (0 after a
+ * success); temporary: the failure was temporary; login_delay: CAPA
+ * LOGIN-DELAY seconds, or -1; jitter_ms: added after a success.  After a
+ * success: interval + jitter.  Temporary failures: interval * 2^(fails-1),
+ * at most max(interval, 3600 s).  Permanent ones: max(interval, 3600 s).
+ * Never less than login_delay.
+ */
+int64_t	 sched_delay_ms(int interval, int fails, bool temporary,
+	    long login_delay, int64_t jitter_ms);
+
 int	 sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	    struct err *e);
 

@@ -177,6 +177,7 @@ session_connect(const struct account *a, const struct session_hooks *h,
 	if (h != NULL) {
 		cp.idle = h->idle;
 		cp.idle_arg = h->idle_arg;
+		cp.abort_flag = h->abort_flag;
 	}
 	memset(&pp, 0, sizeof(pp));
 	pp.name = a->name;

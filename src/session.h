@@ -3,6 +3,8 @@
 #ifndef POPSYNC_SESSION_H
 #define POPSYNC_SESSION_H
 
+#include <signal.h>
+
 #include <stdbool.h>
 
 #include "account.h"
@@ -22,11 +24,13 @@
 /*
  * What the caller of a session may hook into its connection (h may be
  * NULL): idle runs between the one-second slices of every wait, so a
- * daemon can tell a slow server from a hung thread.
+ * daemon can tell a slow server from a hung thread; once *abort_flag is
+ * set, every wait ends with E_ABORT within a second.
  */
 struct session_hooks {
-	void	(*idle)(void *arg);
-	void	 *idle_arg;
+	void			(*idle)(void *arg);
+	void			 *idle_arg;
+	const volatile sig_atomic_t *abort_flag;
 };
 
 /*

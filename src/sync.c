@@ -41,6 +41,8 @@ struct sync_run {
 	/* Items delivered in this sync, for keep = false. */
 	struct sync_item		**fetched;
 	size_t				 nfetched;
+	/* Without UIDL: the items fetched points into, kept for the DELEs. */
+	struct sync_item		*nouidl;
 };
 
 /* A listing entry with its position, to find repeated UIDLs. */
@@ -177,10 +179,11 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 		big = a->max_message_size > 0 && m->size > a->max_message_size;
 		if (se == NULL || se->state == STORE_FETCHING ||
 		    se->state == STORE_SKIPPED) {
-			if (!big)
+			if (!big) {
 				sync_item_add(plan->fetch, &plan->nfetch, m,
 				    plan->live[i], se != NULL);
-			else if (se == NULL || se->state != STORE_SKIPPED)
+				plan->fetch[plan->nfetch - 1].dup = dup[i];
+			} else if (se == NULL || se->state != STORE_SKIPPED)
 				sync_item_add(plan->skip, &plan->nskip, m,
 				    plan->live[i], false);
 			continue;
@@ -433,7 +436,8 @@ sync_delete(struct sync_run *run, const struct sync_plan *plan,
 	for (i = 0; i < plan->ndele; i++)
 		del[n++] = &plan->dele[i];
 	for (i = 0; !run->a->keep && i < run->nfetched; i++)
-		del[n++] = run->fetched[i];
+		if (!run->fetched[i]->dup)
+			del[n++] = run->fetched[i];
 	nums = xcalloc(n, sizeof(*nums));
 	keys = xcalloc(n, sizeof(*keys));
 	for (i = 0; i < n; i++) {
@@ -467,19 +471,16 @@ sync_no_uidl(struct sync_run *run, const struct pop3_listing *l,
 {
 	struct sync_item	*items;
 	size_t			 i;
-	int			 rc;
 
 	log_warnx("%s: the server has no UIDL: fetching and deleting every "
 	    "message (keep = false)", run->a->name);
-	items = xcalloc(l->count, sizeof(*items));
+	items = run->nouidl = xcalloc(l->count, sizeof(*items));
 	for (i = 0; i < l->count; i++) {
 		items[i].num = l->msgs[i].num;
 		items[i].size = l->msgs[i].size;
 	}
 	run->total = l->count;
-	rc = sync_fetch(run, items, l->count, e);
-	free(items);
-	return rc;
+	return sync_fetch(run, items, l->count, e);
 }
 
 int
@@ -529,6 +530,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 
 	hooks.idle = sh->idle;
 	hooks.idle_arg = sh->idle_arg;
+	hooks.abort_flag = sh->hard_abort;
 	if ((rc = session_open(a, &hooks, &run.p, NULL, e)) < 0)
 		goto out;
 	r->login_delay = pop3_caps(run.p)->login_delay;
@@ -631,6 +633,7 @@ out:
 	pop3_free(run.p);
 	maildir_free(run.md);
 	free(run.fetched);
+	free(run.nouidl);
 	pop3_listing_free(&l);
 	sync_plan_free(&plan);
 	store_entries_free(ents, nents);

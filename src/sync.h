@@ -65,6 +65,9 @@ struct sync_shared {
 	void			*progress_arg;
 	void			(*idle)(void *arg); /* each second of a wait */
 	void			*idle_arg;
+	/* Set when stopping takes too long: every wait ends at once, even
+	 * in the middle of a message (which is then fetched again). */
+	const volatile sig_atomic_t *hard_abort;
 };
 
 /* What one sync did. */
@@ -101,6 +104,8 @@ struct sync_item {
 	unsigned long long	 size;		/* from LIST */
 	bool			 pending;	/* fetch: a "fetching" row exists;
 						 * skip: already skipped */
+	bool			 dup;		/* its UIDL is listed twice: never
+						 * deleted */
 };
 
 /*
