@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build popsyncd and run every test twice: a plain build, then a build with
-# AddressSanitizer, UndefinedBehaviorSanitizer and -Werror.  Exits non-zero
-# if any test failed, errored or was skipped: a skip is not a pass.
+# AddressSanitizer, UndefinedBehaviorSanitizer and -Werror; then make
+# distcheck.  Exits non-zero if any test failed, errored or was skipped (a
+# skip is not a pass), or if distcheck failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-deps.sh
@@ -55,6 +56,21 @@ run_suite() {
 
 run_suite build
 run_suite build-san --enable-sanitizers --enable-werror
+
+# make distcheck: the tarball must hold every file, build out of tree,
+# pass its tests, install (units under its own prefix) and uninstall
+# cleanly.  The full suite already ran twice above, so the tarball runs
+# only the unit tests and one integration test.  TESTS is expanded in
+# tests/Makefile, where UNIT_TESTS is the list of unit tests.
+echo "=== make distcheck in build"
+if (cd build && make -s -j"$jobs" distcheck \
+    TESTS='$(UNIT_TESTS) integration/t_config_errors.sh'); then
+	echo "build: distcheck passed"
+	total_pass=$((total_pass + 1))
+else
+	echo "build: distcheck FAILED" >&2
+	total_fail=$((total_fail + 1))
+fi
 
 echo "total: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
