@@ -3,10 +3,12 @@
 /* A scripted POP3 server for failure-mode tests (curl test850 style). */
 
 /*
- * faultpop3d -p PORTFILE -s SCRIPT -t TRANSCRIPT [-n CONNS] [-w SECS]
+ * faultpop3d -p PORTFILE -s SCRIPT -t TRANSCRIPT [-n CONNS] [-P PORT]
+ *     [-w SECS]
  *
- * Listens on 127.0.0.1 on a port the kernel picks, writes the port to
- * PORTFILE, serves up to CONNS connections (default 1) one after another,
+ * Listens on 127.0.0.1 on PORT, or by default on a port the kernel picks
+ * (a test that restarts the server on the port it had keeps the client's
+ * idea of the server unchanged), writes the port to PORTFILE, serves up to CONNS connections (default 1) one after another,
  * each running SCRIPT from its start, and records every line received
  * ("C: ") and sent ("S: ") in TRANSCRIPT, after a line "--- connection K"
  * (K counts from 1) at the start of each connection.  Script lines:
@@ -65,7 +67,7 @@ struct fault {
 };
 
 static void	 usage(void) __attribute__((noreturn));
-static int	 fault_listen(const char *portfile);
+static int	 fault_listen(const char *portfile, unsigned short port);
 static int	 fault_send(struct fault *f, const void *data, size_t len);
 static int	 fault_sendline(struct fault *f, const char *text);
 static int	 fault_readline(struct fault *f, int timeout_ms, char **line);
@@ -84,25 +86,29 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: faultpop3d -p portfile -s script "
-	    "-t transcript [-n conns] [-w secs]\n");
+	    "-t transcript [-n conns] [-P port] [-w secs]\n");
 	exit(2);
 }
 
-/* fault_listen: bind 127.0.0.1:0, publish the port, return the socket. */
+/* fault_listen: bind 127.0.0.1:port, publish the port, return the socket. */
 static int
-fault_listen(const char *portfile)
+fault_listen(const char *portfile, unsigned short port)
 {
 	struct sockaddr_in	 sin;
 	socklen_t		 len = sizeof(sin);
 	char			 tmp[4096];
 	FILE			*fp;
-	int			 s;
+	int			 s, one = 1;
 
 	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return -1;
+	/* The previous server's connections may linger in TIME_WAIT. */
+	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto fail;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
 	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(s, 8) == -1 ||
 	    getsockname(s, (struct sockaddr *)&sin, &len) == -1)
@@ -408,19 +414,26 @@ main(int argc, char *argv[])
 	struct fault	 f;
 	const char	*portfile = NULL, *script = NULL, *trpath = NULL;
 	FILE		*sp = NULL;
-	long		 conns = 1, k;
+	long		 conns = 1, port = 0, k;
 	char		*ep;
 	int		 ch, ls = -1, idle_ms = 5000, rc = 2;
 
 	memset(&f, 0, sizeof(f));
 	f.fd = -1;
-	while ((ch = getopt(argc, argv, "n:p:s:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:P:p:s:t:w:")) != -1) {
 		switch (ch) {
 		case 'n':
 			errno = 0;
 			conns = strtol(optarg, &ep, 10);
 			if (errno != 0 || *optarg == '\0' || *ep != '\0' ||
 			    conns < 1 || conns > FAULT_CONNS_MAX)
+				usage();
+			break;
+		case 'P':
+			errno = 0;
+			port = strtol(optarg, &ep, 10);
+			if (errno != 0 || *optarg == '\0' || *ep != '\0' ||
+			    port < 1 || port > 65535)
 				usage();
 			break;
 		case 'p':
@@ -452,7 +465,7 @@ main(int argc, char *argv[])
 		perror(trpath);
 		goto out;
 	}
-	if ((ls = fault_listen(portfile)) == -1) {
+	if ((ls = fault_listen(portfile, (unsigned short)port)) == -1) {
 		perror("faultpop3d: listen");
 		goto out;
 	}
