@@ -107,9 +107,10 @@ sync_key_cmp(const void *x, const void *y)
 }
 
 /*
- * The ledger key of each listing entry: its UIDL, or "UIDL#n" for the n-th
- * entry (in listing order) carrying a UIDL already listed.  dup[i] is set
- * for every entry of a repeated UIDL.
+ * The ledger key of each listing entry: its UIDL, or "UIDL #n" for the n-th
+ * entry (in listing order) carrying a UIDL already listed.  A UIDL holds no
+ * space (0x21..0x7E), so no real UIDL can take a generated key.  dup[i] is
+ * set for every entry of a repeated UIDL.
  */
 static char **
 sync_keys(const struct pop3_listing *l, bool *dup)
@@ -132,7 +133,7 @@ sync_keys(const struct pop3_listing *l, bool *dup)
 		for (j = i; j < g; j++) {
 			dup[k[j].pos] = g - i > 1;
 			keys[k[j].pos] = j == i ? xstrdup(k[j].uidl) :
-			    xasprintf("%s#%zu", k[j].uidl, j - i + 1);
+			    xasprintf("%s #%zu", k[j].uidl, j - i + 1);
 		}
 	}
 	free(k);

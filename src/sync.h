@@ -42,7 +42,8 @@
  *     delivered.  What was delivered stays recorded.
  *
  * Messages listed twice under one UIDL (a broken server) are kept apart by
- * the keys "UIDL", "UIDL#2", ... in listing order, fetched once each and
+ * the keys "UIDL", "UIDL #2", ... in listing order (a space cannot occur in a
+ * UIDL, so no later real UIDL can match a generated key), fetched once each and
  * never deleted, since a DELE could not be tied to the right ledger row.
  */
 
@@ -100,7 +101,7 @@ int	 sync_account(const struct account *a, const struct sync_shared *sh,
 /* One message the plan acts on. */
 struct sync_item {
 	unsigned long		 num;		/* message number this session */
-	char			*key;		/* ledger key: UIDL or UIDL#n */
+	char			*key;		/* ledger key: UIDL or "UIDL #n" */
 	unsigned long long	 size;		/* from LIST */
 	bool			 pending;	/* fetch: a "fetching" row exists;
 						 * skip: already skipped */

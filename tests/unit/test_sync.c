@@ -560,7 +560,7 @@ test_delete_after_days_keep_false(void **state)
 	sync_plan_free(&plan);
 }
 
-/* A UIDL listed twice: both fetched, under "X" and "X#2". */
+/* A UIDL listed twice: both fetched, under "X" and "X #2". */
 static void
 test_dup_first(void **state)
 {
@@ -568,10 +568,10 @@ test_dup_first(void **state)
 		{ 1, 10, "X" }, { 2, 20, "A" }, { 3, 30, "X" },
 	};
 	static const struct want fetch[] = {
-		{ 1, "X", false }, { 2, "A", false }, { 3, "X#2", false },
+		{ 1, "X", false }, { 2, "A", false }, { 3, "X #2", false },
 		{ 0, NULL, false }
 	};
-	static const char *const live[] = { "X", "A", "X#2", NULL };
+	static const char *const live[] = { "X", "A", "X #2", NULL };
 	struct sync_plan	 plan;
 
 	make_plan(&NOKEEP, msgs, NITEMS(msgs), NULL, 0, NOW, &plan);
@@ -593,7 +593,7 @@ test_dup_delivered(void **state)
 	static const struct lrow rows[] = {
 		{ "X", STORE_DELIVERED, NOW - 10 * DAY },
 		{ "A", STORE_DELIVERED, NOW - 10 * DAY },
-		{ "X#2", STORE_DELIVERED, NOW - 10 * DAY },
+		{ "X #2", STORE_DELIVERED, NOW - 10 * DAY },
 	};
 	static const struct want dele[] = {
 		{ 2, "A", false }, { 0, NULL, false }
@@ -614,7 +614,7 @@ test_dup_delivered(void **state)
 	sync_plan_free(&plan);
 }
 
-/* Three copies: "X", "X#2", "X#3"; two of them count as duplicates. */
+/* Three copies: "X", "X #2", "X #3"; two of them count as duplicates. */
 static void
 test_dup_three(void **state)
 {
@@ -625,10 +625,10 @@ test_dup_three(void **state)
 		{ "X", STORE_DELIVERED, NOW - 60 },
 	};
 	static const struct want fetch[] = {
-		{ 2, "X#2", false }, { 3, "Y", false }, { 4, "X#3", false },
+		{ 2, "X #2", false }, { 3, "Y", false }, { 4, "X #3", false },
 		{ 0, NULL, false }
 	};
-	static const char *const live[] = { "X", "X#2", "Y", "X#3", NULL };
+	static const char *const live[] = { "X", "X #2", "Y", "X #3", NULL };
 	struct sync_plan	 plan;
 
 	make_plan(&NOKEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW,
@@ -650,15 +650,40 @@ test_dup_hash_in_uidl(void **state)
 	};
 	static const struct want fetch[] = {
 		{ 1, "a#b", false }, { 2, "c#1", false },
-		{ 3, "a#b#2", false }, { 0, NULL, false }
+		{ 3, "a#b #2", false }, { 0, NULL, false }
 	};
-	static const char *const live[] = { "a#b", "c#1", "a#b#2", NULL };
+	static const char *const live[] = { "a#b", "c#1", "a#b #2", NULL };
 	struct sync_plan	 plan;
 
 	make_plan(&KEEP, msgs, NITEMS(msgs), NULL, 0, NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 1);
+	sync_plan_free(&plan);
+}
+
+/* A real UIDL "X#2" next to a repeated "X" keeps its own ledger row: a
+ * delivered duplicate "X #2" neither hides it nor gets it deleted. */
+static void
+test_dup_no_collision(void **state)
+{
+	static const struct lmsg msgs[] = {
+		{ 1, 10, "X" }, { 2, 20, "X" }, { 3, 30, "X#2" },
+	};
+	static const struct lrow rows[] = {
+		{ "X", STORE_DELIVERED, NOW - 10 * DAY },
+		{ "X #2", STORE_DELIVERED, NOW - 10 * DAY },
+	};
+	static const struct want fetch[] = {
+		{ 3, "X#2", false }, { 0, NULL, false }
+	};
+	static const struct want none[] = { { 0, NULL, false } };
+	struct sync_plan	 plan;
+
+	make_plan(&NOKEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW,
+	    &plan);
+	check_items("fetch", plan.fetch, plan.nfetch, fetch);
+	check_items("dele", plan.dele, plan.ndele, none);
 	sync_plan_free(&plan);
 }
 
@@ -682,6 +707,7 @@ main(void)
 		cmocka_unit_test(test_dup_delivered),
 		cmocka_unit_test(test_dup_three),
 		cmocka_unit_test(test_dup_hash_in_uidl),
+		cmocka_unit_test(test_dup_no_collision),
 	};
 
 	return cmocka_run_group_tests_name("sync_plan_make", plan_tests, NULL,
