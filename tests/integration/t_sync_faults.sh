@@ -110,7 +110,8 @@ serve()
 }
 
 # sync_once: DESC WANT-RC [OPTION...]: run popsyncd --once on $CONF, then
-# wait for the fault server and keep its transcript as $T_DIR/DESC.tr.
+# wait for the fault server; keep its transcript and popsyncd's stderr
+# as $T_DIR/DESC.tr and DESC.err (see KEEP_TMP in lib.sh).
 sync_once()
 {
 	local desc=$1 want=$2
@@ -118,6 +119,7 @@ sync_once()
 	expect_rc "$desc" "$want" "$POPSYNCD" -c "$CONF" "$@" --once
 	fault_wait
 	cp "$FAULT_TRANSCRIPT" "$T_DIR/${desc// /_}.tr"
+	cp "$T_DIR/err" "$T_DIR/${desc// /_}.err"
 }
 
 # script_done: the fault server ran its whole script: nothing the client
@@ -498,7 +500,11 @@ for method in user plain; do
 		assert_err "$name: $cmd: -ERR \\[$code\\] refused: $code" \
 		    "account, command and reply"
 		transcript_lacks 'LIST' 'UIDL' 'RETR'
-		ok "-ERR [$code] at $cmd: exit 1, account, command and reply"
+		"$POPSYNCD" -c "$CONF" --status >"$T_DIR/status.out" 2>&1
+		grep -q "^  last error: $name: $cmd: -ERR \\[$code\\] refused" \
+		    "$T_DIR/status.out" ||
+		    fail "--status: $(cat "$T_DIR/status.out")"
+		ok "-ERR [$code] at $cmd: exit 1, account, command and reply, also in --status"
 	done
 done
 
