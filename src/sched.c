@@ -532,6 +532,7 @@ static void
 sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 {
 	char		line[512];
+	const char	*msg;
 	int64_t		delay;
 
 	pthread_join(s->tid, NULL);
@@ -560,8 +561,13 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 		} else
 			log_debug("%s (again, %d failed polls)", s->e.msg,
 			    s->fails);
+		/* The message starts with the account name already. */
+		msg = s->e.msg;
+		if (strncmp(msg, s->name, strlen(s->name)) == 0 &&
+		    strncmp(msg + strlen(s->name), ": ", 2) == 0)
+			msg += strlen(s->name) + 2;
 		snprintf(d->last, sizeof(d->last), "%s failed: %.100s",
-		    s->name, s->e.msg);
+		    s->name, msg);
 	}
 	delay = sched_delay_ms(s->run_a->interval, s->fails,
 	    s->rc < 0 && err_is_temporary(&s->e), s->r.login_delay,

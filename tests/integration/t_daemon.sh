@@ -262,7 +262,7 @@ awk -v r="$ready" 'NR == r - 1 || NR == r + 1' "$NOTIFY_LOG" |
 ok "READY=1 with a STATUS= once the config is loaded"
 
 # Polled within min(interval/10, 5) = 1 s of the start.
-wait_notify 'STATUS=.*last: down failed: .+' 5
+wait_notify 'STATUS=.*last: down failed: connect to 127[.]0[.]0[.]1:[0-9]+ failed' 5
 ok "STATUS= after a failed sync names the account: $(sed -n "${NLINE}p" "$NOTIFY_LOG" | cut -d' ' -f2-)"
 awk -v r="$ready" 'NR < r && / STATUS=.*last: /' "$NOTIFY_LOG" | grep -q . &&
     fail "a sync was reported before READY=1"
