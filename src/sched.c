@@ -553,14 +553,6 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 		log_info("%s: stopped (%s)", s->name, s->e.msg);
 	} else {
 		s->fails++;
-		/* Log a failure when it changes, not at every poll. */
-		if (strcmp(s->lasterr, s->e.msg) != 0) {
-			log_error("%s", s->e.msg);
-			snprintf(s->lasterr, sizeof(s->lasterr), "%s",
-			    s->e.msg);
-		} else
-			log_debug("%s (again, %d failed polls)", s->e.msg,
-			    s->fails);
 		/* The message starts with the account name already. */
 		msg = s->e.msg;
 		if (strncmp(msg, s->name, strlen(s->name)) == 0 &&
@@ -572,10 +564,15 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	delay = sched_delay_ms(s->run_a->interval, s->fails,
 	    s->rc < 0 && err_is_temporary(&s->e), s->r.login_delay,
 	    sched_jitter((int64_t)s->run_a->interval * 100));
-	if (s->fails > 0)
-		log_debug("%s: %s failure %d; next poll in %lld s", s->name,
+	if (s->fails > 0 && strcmp(s->lasterr, s->e.msg) != 0) {
+		/* Log a failure when it changes, not at every poll. */
+		log_error("%s (%s; next poll in %lld s)", s->e.msg,
 		    err_is_temporary(&s->e) ? "temporary" : "permanent",
-		    s->fails, (long long)(delay / 1000));
+		    (long long)(delay / 1000));
+		snprintf(s->lasterr, sizeof(s->lasterr), "%s", s->e.msg);
+	} else if (s->fails > 0)
+		log_debug("%s (again: %d failed polls; next in %lld s)",
+		    s->e.msg, s->fails, (long long)(delay / 1000));
 	s->next_ms = now + delay;
 
 	sched_cfg_unref(d, s->run_cfg);

@@ -61,6 +61,7 @@ static int	sync_resolve(struct sync_run *, struct store_entry *, size_t,
 		    struct err *);
 static void	sync_report(struct sync_run *);
 static bool	sync_aborted(const struct sync_run *);
+static int	sync_delivery_error(const struct sync_run *, int, struct err *);
 static int	sync_sink_begin(void *, unsigned long, struct err *);
 static int	sync_sink_write(void *, const char *, size_t, struct err *);
 static int	sync_sink_end(void *, struct err *);
@@ -274,6 +275,17 @@ sync_report(struct sync_run *run)
 	run->sh->progress(run->sh->progress_arg, &pr);
 }
 
+/* A Maildir error while delivering: say which message it was. */
+static int
+sync_delivery_error(const struct sync_run *run, int rc, struct err *e)
+{
+	const struct sync_item	*it = &run->items[run->cur];
+
+	err_prefix(e, "delivering message %lu (UIDL %s)", it->num,
+	    it->key != NULL ? it->key : "none");
+	return rc;
+}
+
 /* Whether a signal asked us to stop (after the current message). */
 static bool
 sync_aborted(const struct sync_run *run)
@@ -303,7 +315,7 @@ sync_sink_write(void *arg, const char *data, size_t len, struct err *e)
 	int		 rc;
 
 	if ((rc = maildir_write(run->msg, data, len, e)) < 0)
-		return rc;
+		return sync_delivery_error(run, rc, e);
 	run->r->bytes += len;
 	sync_report(run);
 	return 0;
@@ -321,7 +333,7 @@ sync_sink_end(void *arg, struct err *e)
 	run->msg = NULL;
 	log_set_context(run->a->name, NULL);
 	if (rc < 0)
-		return rc;
+		return sync_delivery_error(run, rc, e);
 	if (it->key != NULL) {
 		sync_lock(run->sh);
 		rc = store_mark_delivered(run->sh->store, run->a->name,
