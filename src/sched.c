@@ -499,6 +499,9 @@ sched_cfg_unref(struct sched_daemon *d, struct sched_cfg *c)
 static void
 sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 {
+	sigset_t	block, old;
+	int		rc;
+
 	s->run_cfg = d->cur;
 	s->run_cfg->refs++;
 	s->run_a = s->a;
@@ -514,10 +517,20 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	s->done = false;
 	s->beat_ms = now;
 	s->start_ms = now;
-	if (pthread_create(&s->tid, NULL, sched_daemon_worker, s) != 0) {
+	/* Signals are the main loop's: the thread starts with them blocked,
+	 * so none interrupts a worker's system call. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&s->tid, NULL, sched_daemon_worker, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		/* Out of threads is temporary: try again at the next wake. */
 		log_warnx("%s: cannot start a thread: %s; retrying in 10 s",
-		    s->name, strerror(errno));
+		    s->name, strerror(rc));
 		sched_cfg_unref(d, s->run_cfg);
 		s->run_cfg = NULL;
 		s->next_ms = now + 10000;
