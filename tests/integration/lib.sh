@@ -95,6 +95,13 @@ run()
 	return 0
 }
 
+# now_ms: set NOW to the wall clock in milliseconds, without a fork.
+now_ms()
+{
+	local t=${EPOCHREALTIME//[!0-9]/}
+	NOW=$((10#$t / 1000))
+}
+
 # expect_rc: DESC WANT CMD...: run CMD and require exit status WANT.
 expect_rc()
 {
@@ -509,6 +516,71 @@ mailbox_count()
 	find "$T_DIR/mail/$1/new" "$T_DIR/mail/$1/cur" -type f | wc -l
 }
 
+# seed_bulk: USER N: N more small messages (1-3 KiB; "." alone, ".x" and
+# empty body lines, and long ones) into USER's Maildir new/, named, owned
+# and copied to $T_DIR/seeded/USER/ as seed_message does, but by one awk:
+# seed_message forks a dozen processes per message.  Message k (counting
+# all seeded for USER) has Message-ID <bulk-k@popsyncd.test>, so no two
+# are equal, and its text depends on k and USER alone.
+seed_bulk()
+{
+	local user=$1 n=$2 md=$T_DIR/mail/$1 first
+	mkdir -p "$md/new" "$md/cur" "$md/tmp" "$T_DIR/seeded/$user"
+	first=$(($(ls "$T_DIR/seeded/$user" | wc -l) + 1))
+	LC_ALL=C awk -v n="$n" -v first="$first" -v seq0="$SEED_SEQ" \
+	    -v pid=$$ -v md="$md" -v sd="$T_DIR/seeded/$user" -v user="$user" '
+	BEGIN {
+		for (j = 0; j < n; j++) {
+			k = first + j
+			seq = seq0 + j + 1
+			m = 0
+			L[++m] = "From: bulk" k "@example.org"
+			L[++m] = "To: " user "@example.org"
+			L[++m] = "Subject: bulk message " k
+			L[++m] = "Message-ID: <bulk-" k "@popsyncd.test>"
+			L[++m] = ""
+			target = 1000 + (k * 7919) % 2000
+			size = 0
+			for (i = 1; i <= m; i++)
+				size += length(L[i]) + 1
+			for (i = 1; size < target; i++) {
+				t = i % 4
+				if (t == 0) L[++m] = "."
+				else if (t == 1) L[++m] = ".dot line " k "-" i
+				else if (t == 2) L[++m] = sprintf("%0" (40 + (k * i) % 100) "d", i)
+				else L[++m] = ""
+				size += length(L[m]) + 1
+			}
+			L[++m] = "end of bulk message " k
+			size += length(L[m]) + 1
+			name = sprintf("%d.M%dP%d.popsyncd-test,S=%d,W=%d",
+			    1700000000 + seq, seq, pid, size, size + m)
+			f1 = sd "/" k
+			f2 = md "/new/" name
+			for (i = 1; i <= m; i++) {
+				print L[i] > f1
+				print L[i] > f2
+			}
+			close(f1)
+			close(f2)
+		}
+	}' || fail "seed_bulk: awk failed"
+	chown -R "$MAIL_UID:$MAIL_GID" "$md"
+	SEED_SEQ=$((SEED_SEQ + n))
+}
+
+# sums: OUT DIR...: "sha256 name" of every file under the DIRs, sorted by
+# hash, in OUT, and the bare hashes in OUT.h (for comm and uniq -d).  The
+# "\" sha256sum puts before a name with a backslash or newline is dropped.
+sums()
+{
+	local out=$1
+	shift
+	find "$@" -type f -exec sha256sum -- {} + 2>/dev/null |
+	    sed 's/^\\//' | sort >"$out"
+	cut -d' ' -f1 "$out" >"$out.h"
+}
+
 # --- popsyncd config ----------------------------------------------------------
 
 # conf_value: KEY VALUE: one libconfig setting; booleans and integers bare,
@@ -556,47 +628,87 @@ account_block()
 	printf '  }'
 }
 
-# write_config: FILE NAME [KEY=VALUE...]: a popsyncd config (mode 600) with
-# one account; see account_block.  Extra accounts: write_config_multi.
-write_config()
+# write_accounts: FILE ACCOUNTS: a popsyncd config (mode 600): the
+# settings every test config has, then "accounts = (" ACCOUNTS ");" where
+# ACCOUNTS is account_block output (blocks separated by ",\n").
+write_accounts()
 {
-	local file=$1
-	shift
 	{
 		echo "# popsyncd test config ($T_NAME)"
 		echo "state_db = \"$T_DIR/state.db\";"
 		# The tests run as root in CI; popsyncd refuses root without it.
 		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
 		echo "accounts = ("
-		account_block "$@"
-		echo
+		printf '%s\n' "$2"
 		echo ");"
-	} >"$file"
-	chmod 600 "$file"
+	} >"$1"
+	chmod 600 "$1"
+}
+
+# write_config: FILE NAME [KEY=VALUE...]: a popsyncd config (mode 600) with
+# one account; see account_block.  Extra accounts: write_config_multi.
+write_config()
+{
+	local file=$1
+	shift
+	write_accounts "$file" "$(account_block "$@")"
+}
+
+# write_config_multi: FILE BLOCK...: like write_config, with one account
+# per BLOCK, a string "NAME KEY=VALUE ..." split on blanks (so no value
+# in it may hold a blank or a glob character).
+write_config_multi()
+{
+	local file=$1 b text='' sep=''
+	shift
+	for b; do
+		# shellcheck disable=SC2086
+		text=$text$sep$(account_block $b)
+		sep=$',\n'
+	done
+	write_accounts "$file" "$text"
 }
 
 # --- fault server -----------------------------------------------------------
 
-# fault_start: SCRIPT [OPTION...]: run faultpop3d with SCRIPT (a file)
-# and the options given (-n CONNS, -P PORT, ...) in the background; sets
-# FAULT_PORT and FAULT_TRANSCRIPT.
-fault_start()
+# fault_spawn: NAME SCRIPT TRANSCRIPT [OPTION...]: run faultpop3d with
+# SCRIPT (a file) and the options given (-n CONNS, -P PORT, ...) in the
+# background, recording to TRANSCRIPT, its port to $T_DIR/NAME.port and
+# its stderr to $T_DIR/NAME.err, and wait for the port.  Sets SPAWN_PID
+# and SPAWN_PORT; the caller owns the process.
+fault_spawn()
 {
-	local i script=$1
-	shift
+	local name=$1 script=$2 tr=$3 i
+	shift 3
 	need_programs "$FAULTPOP3D"
-	fault_stop
-	FAULT_TRANSCRIPT=$T_DIR/transcript
-	rm -f "$T_DIR/fault.port" "$FAULT_TRANSCRIPT"
-	"$FAULTPOP3D" -p "$T_DIR/fault.port" -s "$script" \
-	    -t "$FAULT_TRANSCRIPT" "$@" 2>"$T_DIR/fault.err" &
-	FAULT_PID=$!
+	rm -f "$T_DIR/$name.port" "$tr"
+	"$FAULTPOP3D" -p "$T_DIR/$name.port" -s "$script" -t "$tr" "$@" \
+	    2>"$T_DIR/$name.err" &
+	SPAWN_PID=$!
 	for i in $(seq 1 100); do
-		[ -s "$T_DIR/fault.port" ] && break
+		[ -s "$T_DIR/$name.port" ] && break
 		sleep 0.05
 	done
-	[ -s "$T_DIR/fault.port" ] || fail "faultpop3d wrote no port"
-	FAULT_PORT=$(cat "$T_DIR/fault.port")
+	if ! [ -s "$T_DIR/$name.port" ]; then
+		kill "$SPAWN_PID" 2>/dev/null
+		wait "$SPAWN_PID" 2>/dev/null
+		fail "faultpop3d $name wrote no port"
+	fi
+	SPAWN_PORT=$(cat "$T_DIR/$name.port")
+}
+
+# fault_start: SCRIPT [OPTION...]: the test's fault server: fault_spawn
+# with the transcript in $T_DIR/transcript; sets FAULT_PORT and
+# FAULT_TRANSCRIPT.  fault_wait or fault_stop ends it.
+fault_start()
+{
+	local script=$1
+	shift
+	fault_stop
+	FAULT_TRANSCRIPT=$T_DIR/transcript
+	fault_spawn fault "$script" "$FAULT_TRANSCRIPT" "$@"
+	FAULT_PID=$SPAWN_PID
+	FAULT_PORT=$SPAWN_PORT
 }
 
 # fault_wait: wait for the fault server to end; its status in FAULT_RC.

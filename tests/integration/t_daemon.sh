@@ -13,53 +13,17 @@
 # QUITs, and the daemon exits 0 within the account's timeout + 2 s.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_daemon.sh"
 
 NOTIFYRECV=${NOTIFYRECV:-$top_builddir/tests/notifyrecv}
 need_programs "$POPSYNCD" "$FAULTPOP3D" "$NOTIFYRECV"
 
 NOTIFY_SOCK=$T_DIR/notify.sock
 NOTIFY_LOG=$T_DIR/notify.log
-DAEMON_ERR=$T_DIR/daemon.err
 NOTIFY_PID=
-DAEMON_PID=
-SERVER_PIDS=
+kill_at_exit NOTIFY_PID
 
-# --- helpers: notify receiver, daemon, fault servers --------------------------
-
-# fail: lib.sh's, plus the daemon's stderr and what it notified.
-eval "lib_$(declare -f fail)"
-fail()
-{
-	local f
-	for f in "$DAEMON_ERR" "$NOTIFY_LOG"; do
-		if [ -s "$f" ]; then
-			printf -- '--- %s (last 40 lines)\n' "${f##*/}" >&2
-			tail -n 40 "$f" >&2
-		fi
-	done
-	lib_fail "$@"
-}
-
-# daemon_cleanup: the EXIT trap: what this test started, then lib.sh's.
-daemon_cleanup()
-{
-	local rc=$? p
-	for p in $DAEMON_PID $SERVER_PIDS $NOTIFY_PID; do
-		kill -KILL "$p" 2>/dev/null
-		# (Braces: the shell's "Killed" notice goes to /dev/null.)
-		{ wait "$p"; } 2>/dev/null
-	done
-	(exit "$rc")
-	cleanup
-}
-trap daemon_cleanup EXIT
-
-# now_ms: set NOW to the wall clock in milliseconds, without a fork.
-now_ms()
-{
-	local t=${EPOCHREALTIME//[!0-9]/}
-	NOW=$((10#$t / 1000))
-}
+# --- helpers: notify receiver, waits, fault scripts ---------------------------
 
 # notify_start: notifyrecv on $NOTIFY_SOCK, logging to $NOTIFY_LOG.
 notify_start()
@@ -72,60 +36,6 @@ notify_start()
 		sleep 0.05
 	done
 	fail "notifyrecv did not bind $NOTIFY_SOCK: $(cat "$T_DIR/notifyrecv.err")"
-}
-
-# daemon_start: CONF [VAR=VALUE...]: popsyncd -c CONF in the background,
-# NOTIFY_SOCKET and the VARs in its environment, stderr to $DAEMON_ERR.
-# WATCHDOG_PID=self becomes the daemon's own pid (the subshell execs it).
-daemon_start()
-{
-	local conf=$1 v
-	shift
-	: >"$DAEMON_ERR"
-	(
-		export NOTIFY_SOCKET=$NOTIFY_SOCK
-		for v; do
-			case $v in
-			WATCHDOG_PID=self) export WATCHDOG_PID=$BASHPID ;;
-			*) export "${v?}" ;;
-			esac
-		done
-		exec "$POPSYNCD" -c "$conf"
-	) >"$T_DIR/daemon.out" 2>"$DAEMON_ERR" &
-	DAEMON_PID=$!
-}
-
-# daemon_alive: whether the daemon runs (a zombie does not count).
-daemon_alive()
-{
-	local st
-	[ -r "/proc/$DAEMON_PID/stat" ] || return 1
-	{ read -r _ _ st _ <"/proc/$DAEMON_PID/stat"; } 2>/dev/null || return 1
-	[ "$st" != Z ]
-}
-
-# daemon_wait: SECS: wait up to SECS for the daemon to exit; its status in
-# DAEMON_RC, the time it took in DAEMON_MS.  Fails if it is still running.
-daemon_wait()
-{
-	local start deadline
-	now_ms
-	start=$NOW
-	deadline=$((NOW + $1 * 1000))
-	while daemon_alive; do
-		now_ms
-		[ "$NOW" -lt "$deadline" ] ||
-		    fail "popsyncd (pid $DAEMON_PID) still runs after $1 s"
-		sleep 0.05
-	done
-	now_ms
-	DAEMON_MS=$((NOW - start))
-	DAEMON_RC=0
-	wait "$DAEMON_PID" || DAEMON_RC=$?
-	DAEMON_PID=
-	if grep -Eq 'Sanitizer|runtime error:' "$DAEMON_ERR"; then
-		fail "sanitizer report from the daemon"
-	fi
 }
 
 # notify_mark: remember how many notifications have come so far.
@@ -150,7 +60,7 @@ wait_notify()
 			return 0
 		fi
 		# A datagram sent just before the exit may still be on its way.
-		if [ -n "$DAEMON_PID" ] && ! daemon_alive; then
+		if [ -n "$DAEMON_PID" ] && ! alive; then
 			[ -n "$dead" ] && fail "popsyncd exited while waiting for /$re/"
 			dead=1
 		fi
@@ -159,18 +69,6 @@ wait_notify()
 		    fail "no notification /$re/ within $secs s (after line $after)"
 		sleep 0.05
 	done
-}
-
-# wait_log: ERE SECS: wait until the daemon's stderr has a line matching.
-wait_log()
-{
-	local i
-	for i in $(seq 1 $(($2 * 20))); do
-		grep -Eq -- "$1" "$DAEMON_ERR" && return 0
-		daemon_alive || fail "popsyncd exited while waiting for /$1/ in its log"
-		sleep 0.05
-	done
-	fail "popsyncd logged no /$1/ within $2 s"
 }
 
 # wait_file: FILE ERE SECS: wait until FILE has a line matching ERE.
@@ -182,24 +80,6 @@ wait_file()
 		sleep 0.05
 	done
 	fail "${1##*/} has no /$2/ after $3 s"
-}
-
-# server_start: NAME SCRIPT-FILE [ARGS]: a faultpop3d of our own (lib.sh
-# runs only one); its port in ${NAME}_PORT, transcript $T_DIR/NAME.tr.
-server_start()
-{
-	local name=$1 script=$2 i
-	shift 2
-	rm -f "$T_DIR/$name.port"
-	"$FAULTPOP3D" -p "$T_DIR/$name.port" -s "$script" -t "$T_DIR/$name.tr" \
-	    "$@" 2>"$T_DIR/$name.err" &
-	SERVER_PIDS="$SERVER_PIDS $!"
-	for i in $(seq 1 100); do
-		[ -s "$T_DIR/$name.port" ] && break
-		sleep 0.05
-	done
-	[ -s "$T_DIR/$name.port" ] || fail "faultpop3d $name wrote no port"
-	printf -v "${name}_PORT" '%s' "$(cat "$T_DIR/$name.port")"
 }
 
 # slow_script: UIDL STALL: a session with one message (UIDL) whose RETR
@@ -399,8 +279,6 @@ wait $NOTIFY_PID 2>/dev/null
 NOTIFY_PID=
 [ -s "$T_DIR/slow.err" ] && fail "faultpop3d slow: $(cat "$T_DIR/slow.err")"
 grep -q '^MISMATCH' "$T_DIR/slow.tr" && fail "slow transcript: $(grep -B3 MISMATCH "$T_DIR/slow.tr")"
-if grep -Eq 'Sanitizer|runtime error:' "$DAEMON_ERR"; then
-	fail "sanitizer report"
-fi
+no_sanitizer "$DAEMON_ERR"
 
 done_testing

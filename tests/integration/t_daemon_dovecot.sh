@@ -14,127 +14,17 @@
 # not delivered, and a --once rerun completes it byte for byte.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_daemon.sh"
 
 need_programs "$POPSYNCD" "$FAULTPOP3D"
 start_dovecot
 
-DAEMON_ERR=$T_DIR/daemon.err
-DAEMON_PID=
 DOWN_PID=
 KILLER_PID=
+kill_at_exit DOWN_PID KILLER_PID
 shopt -s nullglob
 
 # --- helpers ------------------------------------------------------------------
-
-# fail: lib.sh's, plus the daemon's stderr.
-eval "lib_$(declare -f fail)"
-fail()
-{
-	if [ -s "$DAEMON_ERR" ]; then
-		printf -- '--- daemon.err (last 40 lines)\n' >&2
-		tail -n 40 "$DAEMON_ERR" >&2
-	fi
-	lib_fail "$@"
-}
-
-# daemon_cleanup: the EXIT trap: what this test started, then lib.sh's.
-daemon_cleanup()
-{
-	local rc=$? p
-	for p in $DAEMON_PID $DOWN_PID $KILLER_PID; do
-		kill -KILL "$p" 2>/dev/null
-		# (Braces: the shell's "Killed" notice goes to /dev/null.)
-		{ wait "$p"; } 2>/dev/null
-	done
-	(exit "$rc")
-	cleanup
-}
-trap daemon_cleanup EXIT
-
-# now_ms: set NOW to the wall clock in milliseconds, without a fork.
-now_ms()
-{
-	local t=${EPOCHREALTIME//[!0-9]/}
-	NOW=$((10#$t / 1000))
-}
-
-# daemon_start: CONF [ARGS]: popsyncd -c CONF ARGS in the background,
-# stderr to $DAEMON_ERR.
-daemon_start()
-{
-	local conf=$1
-	shift
-	: >"$DAEMON_ERR"
-	"$POPSYNCD" -c "$conf" "$@" >"$T_DIR/daemon.out" 2>"$DAEMON_ERR" &
-	DAEMON_PID=$!
-}
-
-# alive: PID: whether PID runs (a zombie does not count).
-alive()
-{
-	local st
-	{ read -r _ _ st _ <"/proc/$1/stat"; } 2>/dev/null || return 1
-	[ "$st" != Z ]
-}
-
-# daemon_wait: SECS: wait up to SECS for the daemon to exit; its status in
-# DAEMON_RC, the time it took in DAEMON_MS.  Fails if it is still running.
-daemon_wait()
-{
-	local start
-	now_ms
-	start=$NOW
-	while alive "$DAEMON_PID"; do
-		now_ms
-		[ $((NOW - start)) -lt $(($1 * 1000)) ] ||
-		    fail "popsyncd (pid $DAEMON_PID) still runs $1 s after the signal"
-		sleep 0.05
-	done
-	now_ms
-	DAEMON_MS=$((NOW - start))
-	DAEMON_RC=0
-	wait "$DAEMON_PID" || DAEMON_RC=$?
-	DAEMON_PID=
-	no_sanitizer "$DAEMON_ERR"
-}
-
-# no_sanitizer: FILE: fail on an ASan/UBSan report in FILE.
-no_sanitizer()
-{
-	if grep -Eq 'Sanitizer|runtime error:' "$1"; then
-		fail "sanitizer report in ${1##*/}: $(grep -E -m1 'Sanitizer|runtime error:' "$1")"
-	fi
-}
-
-# polls: NAME: how many syncs of NAME the daemon has reported, by the
-# summary line "NAME: N new, N skipped, N deleted, N errors (...)".
-polls()
-{
-	grep -Ec "(^|: )$1: [0-9]+ new, [0-9]+ skipped, " "$DAEMON_ERR"
-}
-
-# wait_polls: NAME N SECS: until NAME has been reported N times.
-wait_polls()
-{
-	local i
-	for i in $(seq 1 $(($3 * 20))); do
-		[ "$(polls "$1")" -ge "$2" ] && return 0
-		alive "$DAEMON_PID" || fail "popsyncd exited while waiting for poll $2 of $1"
-		sleep 0.05
-	done
-	fail "$1 was polled $(polls "$1") times after $3 s, expected $2"
-}
-
-# wait_log: ERE SECS: until the daemon's stderr has a line matching.
-wait_log()
-{
-	local i
-	for i in $(seq 1 $(($2 * 20))); do
-		grep -Eq -- "$1" "$DAEMON_ERR" && return 0
-		sleep 0.05
-	done
-	fail "popsyncd logged no /$1/ within $2 s"
-}
 
 # dest_count: NAME: files delivered to NAME's Maildir.
 dest_count()
@@ -160,16 +50,6 @@ wait_dest()
 	WAITED_MS=$((NOW - start))
 }
 
-# sums: OUT DIR...: "sha256 name" of every file under the DIRs, sorted by
-# hash, and the bare hashes in OUT.h.
-sums()
-{
-	local out=$1
-	shift
-	find "$@" -type f -exec sha256sum -- {} + 2>/dev/null | sort >"$out"
-	cut -d' ' -f1 "$out" >"$out.h"
-}
-
 # same_set: DEST-DIR USER DESC: DEST-DIR's new/ + cur/ hold exactly USER's
 # seeded messages, each once, byte for byte.
 same_set()
@@ -180,95 +60,14 @@ same_set()
 	    fail "$3: the Maildir holds $(wc -l <"$T_DIR/got.sums.h") files, not the $(wc -l <"$T_DIR/want.sums.h") seeded ones ($(comm -3 "$T_DIR/want.sums.h" "$T_DIR/got.sums.h" | wc -l) differ)"
 }
 
-# seed_bulk: USER N: N small messages (1-3 KiB, lines that need
-# dot-stuffing) into USER's Maildir and $T_DIR/seeded/USER, as seed_file
-# names them, but by one awk: seed_message forks a dozen processes per
-# message.
-seed_bulk()
-{
-	local user=$1 n=$2 md=$T_DIR/mail/$1 first
-	mkdir -p "$md/new" "$md/cur" "$md/tmp" "$T_DIR/seeded/$user"
-	first=$(($(ls "$T_DIR/seeded/$user" | wc -l) + 1))
-	LC_ALL=C awk -v n="$n" -v first="$first" -v seq0="$SEED_SEQ" \
-	    -v pid=$$ -v md="$md" -v sd="$T_DIR/seeded/$user" '
-	BEGIN {
-		for (j = 0; j < n; j++) {
-			k = first + j
-			seq = seq0 + j + 1
-			m = 0
-			L[++m] = "From: bulk" k "@example.org"
-			L[++m] = "To: alice@example.org"
-			L[++m] = "Subject: bulk message " k
-			L[++m] = "Message-ID: <bulk-" k "@popsyncd.test>"
-			L[++m] = ""
-			target = 1000 + (k * 7919) % 2000
-			size = 0
-			for (i = 1; i <= m; i++)
-				size += length(L[i]) + 1
-			for (i = 1; size < target; i++) {
-				t = i % 4
-				if (t == 0) L[++m] = "."
-				else if (t == 1) L[++m] = ".dot line " k "-" i
-				else if (t == 2) L[++m] = sprintf("%0" (40 + (k * i) % 100) "d", i)
-				else L[++m] = ""
-				size += length(L[m]) + 1
-			}
-			L[++m] = "end of bulk message " k
-			size += length(L[m]) + 1
-			name = sprintf("%d.M%dP%d.popsyncd-test,S=%d,W=%d",
-			    1700000000 + seq, seq, pid, size, size + m)
-			f1 = sd "/" k
-			f2 = md "/new/" name
-			for (i = 1; i <= m; i++) {
-				print L[i] > f1
-				print L[i] > f2
-			}
-			close(f1)
-			close(f2)
-		}
-	}' || fail "seed_bulk: awk failed"
-	chown -R "$MAIL_UID:$MAIL_GID" "$md"
-	SEED_SEQ=$((SEED_SEQ + n))
-}
-
-# conf_accounts: FILE BLOCK...: a config (mode 600) with the accounts
-# given as "name key=value ..." strings (words split on blanks).
-conf_accounts()
-{
-	local file=$1 b sep=
-	shift
-	{
-		echo "# popsyncd test config ($T_NAME)"
-		echo "state_db = \"$T_DIR/state.db\";"
-		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
-		echo "accounts = ("
-		for b; do
-			printf '%s' "$sep"
-			# shellcheck disable=SC2086
-			account_block $b
-			sep=$',\n'
-		done
-		echo
-		echo ");"
-	} >"$file"
-	chmod 600 "$file"
-}
-
 # --- backoff, in a second daemon that runs alongside ---------------------------
 
 # A server that accepts and hangs up at once: a temporary failure (E_IO)
 # on every poll.  faultpop3d -n serves the connections one by one and
 # marks each in its transcript.
 echo DROP >"$T_DIR/drop.script"
-"$FAULTPOP3D" -p "$T_DIR/drop.port" -s "$T_DIR/drop.script" \
-    -t "$T_DIR/drop.tr" -n 200 2>"$T_DIR/drop.err" &
-DROP_SRV=$!
-for i in $(seq 1 100); do
-	[ -s "$T_DIR/drop.port" ] && break
-	sleep 0.05
-done
-[ -s "$T_DIR/drop.port" ] || fail "faultpop3d wrote no port"
-conf_accounts "$T_DIR/down.conf" "down host=127.0.0.1 port=$(cat "$T_DIR/drop.port") tls=none allow_plaintext_auth=true auth=user interval=1 timeout=2"
+server_start drop "$T_DIR/drop.script" -n 200
+write_config_multi "$T_DIR/down.conf" "down host=127.0.0.1 port=$drop_PORT tls=none allow_plaintext_auth=true auth=user interval=1 timeout=2"
 sed -i "s|^state_db = .*|state_db = \"$T_DIR/down.db\";|" "$T_DIR/down.conf"
 "$POPSYNCD" -c "$T_DIR/down.conf" >"$T_DIR/down.out" 2>"$T_DIR/down.err" &
 DOWN_PID=$!
@@ -279,7 +78,7 @@ KILLER_PID=$!
 # --- mail added while the daemon runs ----------------------------------------
 
 seed_message alice generated 1
-conf_accounts "$T_DIR/d.conf" "alice port=$POP3S_PORT interval=2"
+write_config_multi "$T_DIR/d.conf" "alice port=$POP3S_PORT interval=2"
 daemon_start "$T_DIR/d.conf"
 # The first poll: at once (jitter min(2/10, 5) s rounds to 0).
 wait_polls alice 1 5
@@ -303,7 +102,7 @@ ok "mail added while the daemon runs is delivered within the interval (${WAITED_
 # --- SIGHUP: bob added, alice's interval raised -------------------------------
 
 seed_message bob generated 2
-conf_accounts "$T_DIR/d.conf" "alice port=$POP3S_PORT interval=3600" \
+write_config_multi "$T_DIR/d.conf" "alice port=$POP3S_PORT interval=3600" \
     "bob port=$POP3S_PORT user=bob password=$BOB_PASS interval=3600"
 kill -HUP "$DAEMON_PID"
 # Polled at once, within a jitter of min(3600/10, 5) s.
@@ -337,7 +136,7 @@ ok "SIGUSR1 polls every account at once: alice's mail in $((NOW - t_usr1)) ms"
 # --- SIGHUP with a broken config ---------------------------------------------
 
 # A port out of range in alice's block: a semantic error, with its line.
-conf_accounts "$T_DIR/d.conf" "alice port=70000 interval=3600" \
+write_config_multi "$T_DIR/d.conf" "alice port=70000 interval=3600" \
     "bob port=$POP3S_PORT user=bob password=$BOB_PASS interval=3600"
 line=$(grep -n 'port = 70000;' "$T_DIR/d.conf" | cut -d: -f1)
 kill -HUP "$DAEMON_PID"
@@ -364,8 +163,7 @@ KILLER_PID=
 rc=0
 wait "$DOWN_PID" || rc=$?
 DOWN_PID=
-kill "$DROP_SRV" 2>/dev/null
-wait "$DROP_SRV" 2>/dev/null
+server_stop drop
 no_sanitizer "$T_DIR/down.err"
 assert_eq "$rc" 0 "the backoff daemon's exit status after SIGTERM"
 attempts=$(grep -c '^--- connection' "$T_DIR/drop.tr")
@@ -386,10 +184,10 @@ seed_bulk alice 300
 n_all=$(ls "$T_DIR/seeded/alice" | wc -l)
 sums "$T_DIR/seeded.sums" "$T_DIR/seeded/alice"
 [ -z "$(uniq -d "$T_DIR/seeded.sums.h")" ] || fail "two seeded messages are equal"
-conf_accounts "$T_DIR/bulk.conf" "bulk port=$POP3S_PORT interval=3600 keep=false"
+write_config_multi "$T_DIR/bulk.conf" "bulk port=$POP3S_PORT interval=3600 keep=false"
 daemon_start "$T_DIR/bulk.conf"
 while [ "$(dest_count bulk)" -lt 20 ]; do
-	alive "$DAEMON_PID" || fail "popsyncd exited during the bulk sync"
+	alive || fail "popsyncd exited during the bulk sync"
 	sleep 0.01
 done
 kill -TERM "$DAEMON_PID"

@@ -8,14 +8,13 @@
 # new messages arrive during the run and are delivered once each.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_daemon.sh"
 
 need_programs "$POPSYNCD"
 start_dovecot
 
 POLLS=${LONGRUN_POLLS:-300}
 WARMUP=30
-DAEMON_ERR=$T_DIR/daemon.err
-DAEMON_PID=
 shopt -s nullglob
 
 # Under --enable-sanitizers RSS says little: ASan's allocator, its
@@ -27,52 +26,6 @@ shopt -s nullglob
 # bound, which the plain build's run of this test applies.
 ASAN=
 grep -q __asan_init "$POPSYNCD" && ASAN=1
-
-# fail: lib.sh's, plus the daemon's stderr.
-eval "lib_$(declare -f fail)"
-fail()
-{
-	if [ -s "$DAEMON_ERR" ]; then
-		printf -- '--- daemon.err (last 30 lines)\n' >&2
-		tail -n 30 "$DAEMON_ERR" >&2
-	fi
-	lib_fail "$@"
-}
-
-# daemon_cleanup: the EXIT trap: the daemon, then lib.sh's cleanup.
-daemon_cleanup()
-{
-	local rc=$?
-	if [ -n "$DAEMON_PID" ]; then
-		kill -KILL "$DAEMON_PID" 2>/dev/null
-		# (Braces: the shell's "Killed" notice goes to /dev/null.)
-		{ wait "$DAEMON_PID"; } 2>/dev/null
-	fi
-	(exit "$rc")
-	cleanup
-}
-trap daemon_cleanup EXIT
-
-# now_ms: set NOW to the wall clock in milliseconds, without a fork.
-now_ms()
-{
-	local t=${EPOCHREALTIME//[!0-9]/}
-	NOW=$((10#$t / 1000))
-}
-
-# alive: whether the daemon runs (a zombie does not count).
-alive()
-{
-	local st
-	{ read -r _ _ st _ <"/proc/$DAEMON_PID/stat"; } 2>/dev/null || return 1
-	[ "$st" != Z ]
-}
-
-# polls: how many syncs of alice the daemon has reported so far.
-polls()
-{
-	grep -Ec '(^|: )alice: [0-9]+ new, [0-9]+ skipped, ' "$DAEMON_ERR"
-}
 
 # nap: SECS: sleep without a fork (a read that times out on a pipe
 # nobody writes to); the poll loop below would spend more time forking
@@ -139,9 +92,7 @@ sample()
 
 seed_message alice generated 2
 dovecot_config alice implicit interval=3600
-: >"$DAEMON_ERR"
-"$POPSYNCD" -c "$CONF" >"$T_DIR/daemon.out" 2>"$DAEMON_ERR" &
-DAEMON_PID=$!
+daemon_start "$CONF"
 exec {LOG_FD}<"$DAEMON_ERR"
 
 # The start-up poll (jitter up to 5 s with interval 3600).
@@ -178,7 +129,8 @@ sample end
 say "$POLLS polls in $((NOW - t0)) ms ($RESENT SIGUSR1 resent); RSS ${rss0} kB at poll $WARMUP, $RSS kB at poll $POLLS; fds $fds0, then $FDS"
 say "RSS (kB) every 30 polls:$TRACE"
 
-[ "$(polls)" -eq "$POLLS" ] || fail "$(polls) polls reported, $POLLS expected"
+[ "$(polls alice)" -eq "$POLLS" ] ||
+    fail "$(polls alice) polls reported, $POLLS expected"
 n_new=$(grep -Eo '(^|: )alice: [0-9]+ new' "$DAEMON_ERR" |
     awk '{ s += $(NF - 1) } END { print s }')
 assert_eq "$n_new" 5 "messages reported new over the run"
@@ -211,18 +163,9 @@ else
 fi
 
 kill -TERM "$DAEMON_PID"
-for i in $(seq 1 100); do
-	alive || break
-	sleep 0.05
-done
-alive && fail "popsyncd still runs 5 s after SIGTERM"
-rc=0
-wait "$DAEMON_PID" || rc=$?
-DAEMON_PID=
-assert_eq "$rc" 0 "exit status after SIGTERM"
-if grep -Eq 'Sanitizer|runtime error:' "$DAEMON_ERR"; then
-	fail "sanitizer report (a leak shows at exit)"
-fi
+# Fails on a sanitizer report too: a leak shows at exit.
+daemon_wait 5
+assert_eq "$DAEMON_RC" 0 "exit status after SIGTERM"
 ok "SIGTERM after $POLLS polls: exit 0, no sanitizer or leak report"
 
 done_testing

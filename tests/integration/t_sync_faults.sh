@@ -28,40 +28,49 @@ for i in 1 2 3 4 5 6; do
 	BODY[i]=$(sed -e 's/^\./../' -e 's/^/S /' "$T_DIR/msg/$i"; echo 'S .')
 done
 
+# greet: CAPA-LINE...: the greeting, and CAPA answered with these lines.
+greet()
+{
+	printf 'S +OK fault server ready\nR CAPA\nS +OK\n'
+	printf 'S %s\n' "$@" .
+}
+
 # login: CAPA-LINE...: greeting, CAPA (USER and UIDL plus the lines
 # given) and a USER/PASS login.
 login()
 {
-	local c
-	printf 'S +OK fault server ready\nR CAPA\nS +OK\nS USER\nS UIDL\n'
-	for c in "$@"; do
-		printf 'S %s\n' "$c"
+	greet USER UIDL "$@"
+	printf 'R USER alice\nS +OK\nR PASS *\nS +OK logged in\n'
+}
+
+# listing: COMMAND VALUE...: COMMAND answered +OK with the lines
+# "1 VALUE", "2 VALUE", ... and ".".
+listing()
+{
+	local i=0 v
+	printf 'R %s\nS +OK\n' "$1"
+	shift
+	for v in "$@"; do
+		i=$((i + 1))
+		printf 'S %d %s\n' "$i" "$v"
 	done
-	printf 'S .\nR USER alice\nS +OK\nR PASS *\nS +OK logged in\n'
+	printf 'S .\n'
 }
 
 # list: N...: LIST answered with messages 1.. holding test messages N...
 list()
 {
-	local i=0 n
-	printf 'R LIST\nS +OK\n'
+	local n sizes=()
 	for n in "$@"; do
-		i=$((i + 1))
-		printf 'S %d %d\n' "$i" "${OCTETS[n]}"
+		sizes+=("${OCTETS[n]}")
 	done
-	printf 'S .\n'
+	listing LIST "${sizes[@]}"
 }
 
 # uidl: UID...: UIDL answered with messages 1.. having these UIDLs.
 uidl()
 {
-	local i=0 u
-	printf 'R UIDL\nS +OK\n'
-	for u in "$@"; do
-		i=$((i + 1))
-		printf 'S %d %s\n' "$i" "$u"
-	done
-	printf 'S .\n'
+	listing UIDL "$@"
 }
 
 # body: N: test message N as a multi-line reply.
@@ -151,12 +160,14 @@ assert_maildir()
 	done
 }
 
-# status_line: NAME: the "N messages known, ..." line of --status.
-status_line()
+# assert_status: BRE [WHEN]: --status on $CONF succeeds and its "N
+# messages known, ..." line matches BRE (grep).
+assert_status()
 {
 	"$POPSYNCD" -c "$CONF" --status >"$T_DIR/status.out" 2>&1 ||
 	    fail "--status failed: $(cat "$T_DIR/status.out")"
-	grep -E "^  [0-9]+ messages known" "$T_DIR/status.out"
+	grep -E "^  [0-9]+ messages known" "$T_DIR/status.out" | grep -q -- "$1" ||
+	    fail "--status${2:+ $2}: $(cat "$T_DIR/status.out")"
 }
 
 # sent_after: PATTERN: the client lines the transcript shows after the
@@ -195,8 +206,8 @@ assert_not_in "$T_DIR/err" '> (DELE|QUIT)'
 transcript_lacks 'DELE' 'QUIT'
 ok "no DELE and no QUIT attempted after the failure (keep = false)"
 
-status_line | grep -q '^  [0-9]* messages known, 2 delivered in all, 0 deletions pending$' ||
-    fail "--status after the drop: $(cat "$T_DIR/status.out")"
+assert_status '^  [0-9]* messages known, 2 delivered in all, 0 deletions pending$' \
+    "after the drop"
 ok "the ledger records the 2 delivered messages"
 
 # The rerun: a server that serves everything.  Only 3 and 4 may be
@@ -275,8 +286,8 @@ sync_once "drop at QUIT" 1
 script_done
 assert_err 'nquit: QUIT: '
 assert_maildir "$D" 1 2 3
-status_line | grep -q '^  3 messages known, 3 delivered in all, 3 deletions pending$' ||
-    fail "--status after the lost QUIT: $(cat "$T_DIR/status.out")"
+assert_status '^  3 messages known, 3 delivered in all, 3 deletions pending$' \
+    "after the lost QUIT"
 ok "QUIT unanswered: exit 1, 3 delivered, 3 deletions pending"
 
 # The server kept all three (no QUIT, no UPDATE state): DELE them again,
@@ -294,8 +305,8 @@ script_done
 transcript_lacks 'RETR'
 assert_out '^nquit: 0 new, 0 skipped, 3 deleted, 0 errors'
 assert_maildir "$D" 1 2 3
-status_line | grep -q '^  3 messages known, 3 delivered in all, 0 deletions pending$' ||
-    fail "--status after the second QUIT: $(cat "$T_DIR/status.out")"
+assert_status '^  3 messages known, 3 delivered in all, 0 deletions pending$' \
+    "after the second QUIT"
 ok "next run sends DELE 1-3 again without RETR, QUIT +OK: 0 deletions pending"
 
 # The drop comes after the second DELE's +OK: DELE 1 and 2 are pending,
@@ -316,8 +327,8 @@ sync_once "drop at DELE 3" 1 -v
 script_done
 assert_err 'ndele: DELE 3: '
 assert_not_in "$T_DIR/err" '> QUIT'
-status_line | grep -q '^  3 messages known, 3 delivered in all, 2 deletions pending$' ||
-    fail "--status after the drop at DELE 3: $(cat "$T_DIR/status.out")"
+assert_status '^  3 messages known, 3 delivered in all, 2 deletions pending$' \
+    "after the drop at DELE 3"
 {
 	login
 	list 1 2 3
@@ -330,8 +341,7 @@ sync_once "drop at DELE rerun" 0
 script_done
 transcript_lacks 'RETR'
 assert_maildir "$D" 1 2 3
-status_line | grep -q ' 0 deletions pending$' ||
-    fail "--status: $(cat "$T_DIR/status.out")"
+assert_status ' 0 deletions pending$'
 ok "drop at DELE 3: no QUIT, 2 pending; rerun deletes all 3 without RETR"
 
 # --- 3. a failed delivery, with and without EXPIRE 0 ---------------------------
@@ -399,8 +409,7 @@ for how in server delivery; do
 			    fail "$name: sent after RETR 2: $(sent_after 'RETR 2')"
 			ok "$how failure, no EXPIRE 0: QUIT, no DELE after the failure"
 		fi
-		status_line | grep -q '^  [0-9]* messages known, 1 delivered in all, 0 deletions pending$' ||
-		    fail "--status: $(cat "$T_DIR/status.out")"
+		assert_status '^  [0-9]* messages known, 1 delivered in all, 0 deletions pending$'
 	done
 done
 
@@ -482,9 +491,7 @@ for method in user plain; do
 	for code in IN-USE LOGIN-DELAY SYS/TEMP AUTH SYS/PERM; do
 		name=rc-$method-${code//\//-}
 		{
-			printf 'S +OK fault server ready\nR CAPA\nS +OK\n'
-			printf 'S USER\nS SASL PLAIN\nS RESP-CODES\n'
-			printf 'S AUTH-RESP-CODE\nS UIDL\nS .\n'
+			greet USER 'SASL PLAIN' RESP-CODES AUTH-RESP-CODE UIDL
 			if [ "$method" = user ]; then
 				printf 'R USER alice\nS +OK\nR PASS *\n'
 			else
