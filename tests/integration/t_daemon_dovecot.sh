@@ -176,7 +176,9 @@ say "backoff: $attempts connections before the SIGTERM at 12 s, $errors error li
 ok "temporary failures back off: $attempts attempts in 12 s (interval 1: 1, 2, 4, 8 s)"
 [ "$errors" -eq 1 ] ||
     fail "the same failure logged at error level $errors times: $(grep 'error: ' "$T_DIR/down.err" | head -3)"
-ok "the identical repeated failure is logged at error level once"
+grep -Eq 'error: down: .*\(temporary; next poll in 1 s\)$' "$T_DIR/down.err" ||
+    fail "the error line does not say temporary and when: $(grep 'error: ' "$T_DIR/down.err" | head -1)"
+ok "the identical repeated failure is logged at error level once, as temporary, with the next poll"
 
 # --- SIGTERM in the middle of a big sync --------------------------------------
 
