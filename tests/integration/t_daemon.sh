@@ -10,7 +10,8 @@
 # RELOADING=1 then READY=1 on SIGHUP, for a rejected config as for a good
 # one; an account added by SIGHUP is polled; STOPPING=1 first on SIGTERM,
 # and a sync stalled mid-message finishes that message, sends no DELE,
-# QUITs, and the daemon exits 0 within the account's timeout + 2 s.
+# QUITs, and the daemon exits 0 within the account's timeout + 2 s; a
+# CAPA LOGIN-DELAY spaces the polls more than the interval does.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_daemon.sh"
@@ -273,6 +274,28 @@ assert_not_in "$T_DIR/term.tr" '^MISMATCH'
 assert_same_file "$(only_file "$T_DIR/dest/term")" "$T_DIR/term-1.want" \
     "the message being written at SIGTERM"
 ok "the message being written is finished, no DELE sent, the session ends with QUIT"
+
+# --- 5. LOGIN-DELAY from CAPA sets the pace --------------------------------
+
+# interval = 1, but the server says LOGIN-DELAY 4: in 6 s two logins (at 0
+# and at 4 s), where interval alone would give six.
+printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
+    'S UIDL' 'S LOGIN-DELAY 4' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
+    'S +OK logged in' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
+    'S .' 'R QUIT' 'S +OK bye' >"$T_DIR/delay.script"
+server_start delay "$T_DIR/delay.script" -n 20
+write_config "$T_DIR/delay.conf" delay host=127.0.0.1 port="$delay_PORT" \
+    tls=none allow_plaintext_auth=true auth=user interval=1 timeout=5
+daemon_start "$T_DIR/delay.conf"
+wait_file "$T_DIR/delay.tr" '^--- connection 1' 5
+sleep 6
+kill -TERM "$DAEMON_PID"
+daemon_wait 5
+logins=$(grep -c '^C: PASS' "$T_DIR/delay.tr")
+[ "$logins" -eq 2 ] ||
+    fail "$logins logins in 6 s under LOGIN-DELAY 4 with interval 1, expected 2"
+grep -q '^MISMATCH' "$T_DIR/delay.tr" && fail "delay transcript: $(grep -B3 MISMATCH "$T_DIR/delay.tr")"
+ok "CAPA LOGIN-DELAY 4 beats interval 1: $logins logins in 6 s"
 
 kill -TERM $NOTIFY_PID
 wait $NOTIFY_PID 2>/dev/null
