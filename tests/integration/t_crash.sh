@@ -103,10 +103,10 @@ seed_mixed()
 	SEED_SEQ=$((SEED_SEQ + n))
 }
 
-# list3: FILE: up to 3 lines of FILE on one line, for a failure message.
+# list3: up to 3 lines of stdin on one line, for a failure message.
 list3()
 {
-	head -3 "$1" | tr '\n' ' '
+	head -3 | tr '\n' ' '
 }
 
 # load_hashes: SEED_H (hash -> seeded file) from the seeded messages and
