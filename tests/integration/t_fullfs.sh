@@ -9,7 +9,8 @@
 # delete nothing on the server (keep = false).  After the file system
 # grows, a rerun delivers the rest: every message exactly once, the
 # server empty.  The same with a tmpfs that runs out of inodes, where the
-# link into new/ fails (tmpfs counts each hard link as an inode).
+# link into new/ fails (tmpfs counts each hard link as an inode), and
+# with the state database on the full file system instead of the Maildir.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -137,5 +138,38 @@ rm -rf -- "${SMALL:?}"/* "$SRV"
 cp -a -- "$T_DIR/server.template" "$SRV"
 mount -o remount,size=64m,nr_inodes=9 "$SMALL" || fail "remount for inodes"
 full_disk fullino "out of inodes" "link new|open tmp"
+
+# The state database's file system fills instead (the Maildir has room):
+# a commit fails mid-sync.  A message may then be in new/ without its
+# record; the rerun must find it there, not fetch it again.
+rm -rf -- "${SMALL:?}"/* "$SRV"
+cp -a -- "$T_DIR/server.template" "$SRV"
+mount -o remount,size=1m,nr_inodes=100000 "$SMALL" || fail "remount for the database"
+avail=$(df -k --output=avail "$SMALL" | tail -1)
+head -c $(((avail - 96) * 1024)) /dev/zero >"$SMALL/filler"
+md=$T_DIR/dest/fulldb
+dovecot_config fulldb implicit keep=false maildir="$md"
+sed -i "s|^state_db = .*|state_db = \"$SMALL/state.db\";|" "$CONF"
+expect_rc "state database full: the run" 1 "$POPSYNCD" -c "$CONF" --once
+assert_err "fulldb: $SMALL/state.db: [a-z ]*: database or disk is full" \
+    "the error names the account, the database and the cause"
+check_maildir "state database full" "$md"
+delivered=$GOT
+[ "$delivered" -gt 0 ] && [ "$delivered" -lt "$N" ] ||
+    fail "state database full: $delivered of $N delivered; the database should fill part way"
+assert_eq "$(server_count)" "$N" "state database full: messages on the server"
+ok "state database full: exit 1, \"$(grep -o 'state.db: [a-z ]*: database or disk is full' "$T_DIR/err" | head -1)\"; $delivered of $N in new/, each whole; all $N still on the server"
+
+rm -f "$SMALL/filler"
+mount -o remount,size=64m "$SMALL" || fail "remount bigger"
+expect_rc "state database full: the rerun" 0 "$POPSYNCD" -c "$CONF" --once
+check_maildir "state database full, rerun" "$md"
+cmp -s "$T_DIR/got.sums.h" "$T_DIR/seeded.sums.h" ||
+    fail "state database full: after the rerun $GOT of $N messages in the Maildir"
+assert_eq "$(server_count)" 0 "state database full: messages left on the server"
+expect_rc "state database full: --status" 0 "$POPSYNCD" -c "$CONF" --status
+assert_eq "$(status_field 'delivered in all')" "$N" \
+    "state database full: --status delivered in all after the rerun"
+ok "state database full: the rerun with space completes: all $N exactly once ($(grep -c 'by a run that stopped before recording it' "$T_DIR/err") found delivered but unrecorded), the server empty"
 
 done_testing
