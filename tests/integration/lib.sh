@@ -516,19 +516,46 @@ mailbox_count()
 	find "$T_DIR/mail/$1/new" "$T_DIR/mail/$1/cur" -type f | wc -l
 }
 
-# seed_bulk: USER N: N more small messages (1-3 KiB; "." alone, ".x" and
-# empty body lines, and long ones) into USER's Maildir new/, named, owned
-# and copied to $T_DIR/seeded/USER/ as seed_message does, but by one awk:
-# seed_message forks a dozen processes per message.  Message k (counting
-# all seeded for USER) has Message-ID <bulk-k@popsyncd.test>, so no two
-# are equal, and its text depends on k and USER alone.
+# seed_bulk: USER N [PROFILE]: N more messages into USER's Maildir new/,
+# named, owned and copied to $T_DIR/seeded/USER/ as seed_message does, but
+# by one awk: seed_message forks a dozen processes per message.  Bodies
+# have lines that need dot-stuffing (".", "..", ".x"), empty and long
+# lines.  PROFILE "small" (the default): 1-3 KiB each.  "mixed": every
+# 50th message, from the 25th, is 100-500 KiB, the rest 0.2-6 KiB, with
+# 8-bit lines too.  Message k (counting all seeded for USER) has
+# Message-ID <bulk-k@popsyncd.test>, so no two are equal, and its text
+# depends on k, USER and PROFILE alone.
 seed_bulk()
 {
-	local user=$1 n=$2 md=$T_DIR/mail/$1 first
+	local user=$1 n=$2 profile=${3:-small} md=$T_DIR/mail/$1 first
+	case $profile in
+	small|mixed) ;;
+	*) fail "seed_bulk: unknown profile $profile" ;;
+	esac
 	mkdir -p "$md/new" "$md/cur" "$md/tmp" "$T_DIR/seeded/$user"
 	first=$(($(ls "$T_DIR/seeded/$user" | wc -l) + 1))
 	LC_ALL=C awk -v n="$n" -v first="$first" -v seq0="$SEED_SEQ" \
-	    -v pid=$$ -v md="$md" -v sd="$T_DIR/seeded/$user" -v user="$user" '
+	    -v pid=$$ -v md="$md" -v sd="$T_DIR/seeded/$user" -v user="$user" \
+	    -v mixed="$([ "$profile" = mixed ] && echo 1 || echo 0)" '
+	function small_line(k, i,   t) {
+		t = i % 4
+		if (t == 0) return "."
+		if (t == 1) return ".dot line " k "-" i
+		if (t == 2) return sprintf("%0" (40 + (k * i) % 100) "d", i)
+		return ""
+	}
+	function mixed_line(k, i,   t) {
+		t = i % 9
+		if (t == 0) return ".leading dot " k "-" i
+		if (t == 1) return "line " i " of message " k
+		if (t == 2) return ""
+		if (t == 3) return "..two dots " i
+		if (t == 4) return "."
+		if (t == 5) return sprintf("%0" (60 + (k * i) % 940) "d", i)
+		if (t == 6) return "Gr\303\274\303\237e aus K\303\266ln " i
+		if (t == 7) return ". dot space " k
+		return "From the middle of a line " i
+	}
 	BEGIN {
 		for (j = 0; j < n; j++) {
 			k = first + j
@@ -539,16 +566,17 @@ seed_bulk()
 			L[++m] = "Subject: bulk message " k
 			L[++m] = "Message-ID: <bulk-" k "@popsyncd.test>"
 			L[++m] = ""
-			target = 1000 + (k * 7919) % 2000
+			if (!mixed)
+				target = 1000 + (k * 7919) % 2000
+			else if (k % 50 == 25)
+				target = (100 + (k * 7919) % 400) * 1024
+			else
+				target = 200 + (k * 7919) % 6000
 			size = 0
 			for (i = 1; i <= m; i++)
 				size += length(L[i]) + 1
 			for (i = 1; size < target; i++) {
-				t = i % 4
-				if (t == 0) L[++m] = "."
-				else if (t == 1) L[++m] = ".dot line " k "-" i
-				else if (t == 2) L[++m] = sprintf("%0" (40 + (k * i) % 100) "d", i)
-				else L[++m] = ""
+				L[++m] = mixed ? mixed_line(k, i) : small_line(k, i)
 				size += length(L[m]) + 1
 			}
 			L[++m] = "end of bulk message " k

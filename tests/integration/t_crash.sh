@@ -39,70 +39,6 @@ sleep_ms()
 	read -r -t "$t" -u "$SLEEP_FD" _ || :
 }
 
-# seed_mixed: USER N: N messages of mixed sizes into USER's Maildir, named
-# and copied to $T_DIR/seeded/USER/ as seed_file does, by one awk as
-# lib.sh's seed_bulk does (whose messages are all small).  Every 50th
-# message, from the 25th, is 100-500 KiB, the rest 0.2-6 KiB; bodies have
-# lines that need dot-stuffing (".", "..", ".x"), empty, long and 8-bit
-# lines.
-seed_mixed()
-{
-	local user=$1 n=$2 md=$T_DIR/mail/$1 first
-	mkdir -p "$md/new" "$md/cur" "$md/tmp" "$T_DIR/seeded/$user"
-	first=$(($(ls "$T_DIR/seeded/$user" | wc -l) + 1))
-	LC_ALL=C awk -v n="$n" -v first="$first" -v seq0="$SEED_SEQ" \
-	    -v pid=$$ -v md="$md" -v sd="$T_DIR/seeded/$user" '
-	function line(k, i,   t) {
-		t = i % 9
-		if (t == 0) return ".leading dot " k "-" i
-		if (t == 1) return "line " i " of message " k
-		if (t == 2) return ""
-		if (t == 3) return "..two dots " i
-		if (t == 4) return "."
-		if (t == 5) return sprintf("%0" (60 + (k * i) % 940) "d", i)
-		if (t == 6) return "Gr\303\274\303\237e aus K\303\266ln " i
-		if (t == 7) return ". dot space " k
-		return "From the middle of a line " i
-	}
-	BEGIN {
-		for (j = 0; j < n; j++) {
-			k = first + j
-			seq = seq0 + j + 1
-			m = 0
-			L[++m] = "From: sender" k "@example.org"
-			L[++m] = "To: alice@example.org"
-			L[++m] = "Subject: crash test message " k
-			L[++m] = "Message-ID: <crash-" k "@popsyncd.test>"
-			L[++m] = ""
-			if (k % 50 == 25)
-				target = (100 + (k * 7919) % 400) * 1024
-			else
-				target = 200 + (k * 7919) % 6000
-			size = 0
-			for (i = 1; i <= m; i++)
-				size += length(L[i]) + 1
-			for (i = 1; size < target; i++) {
-				L[++m] = line(k, i)
-				size += length(L[m]) + 1
-			}
-			L[++m] = "end of message " k
-			size += length(L[m]) + 1
-			name = sprintf("%d.M%dP%d.popsyncd-test,S=%d,W=%d",
-			    1700000000 + seq, seq, pid, size, size + m)
-			f1 = sd "/" k
-			f2 = md "/new/" name
-			for (i = 1; i <= m; i++) {
-				print L[i] > f1
-				print L[i] > f2
-			}
-			close(f1)
-			close(f2)
-		}
-	}' || fail "seed_mixed: awk failed"
-	chown -R "$MAIL_UID:$MAIL_GID" "$md"
-	SEED_SEQ=$((SEED_SEQ + n))
-}
-
 # list3: up to 3 lines of stdin on one line, for a failure message.
 list3()
 {
@@ -542,7 +478,7 @@ variant()
 	ok "keep=$KEEP: a further run fetches nothing"
 }
 
-seed_mixed alice "$N"
+seed_bulk alice "$N" mixed
 cp -a -- "$SRV" "$TEMPLATE"
 sums "$SEEDED" "$T_DIR/seeded/alice"
 [ "$(uniq -d "$SEEDED.h" | wc -l)" -eq 0 ] ||
