@@ -64,6 +64,8 @@ static int	 maildir_flush(struct maildir_msg *msg, struct err *e);
 static bool	 maildir_link_refused(int errnum);
 static int	 maildir_rename_noreplace(struct maildir *m, const char *name);
 static int	 maildir_publish(struct maildir_msg *msg, struct err *e);
+static int	 maildir_finish(struct maildir_msg *msg, bool sync,
+		    struct err *e);
 
 /* Per process, not per Maildir: two handles on one directory in one
  * process must still never plan the same name. */
@@ -495,6 +497,28 @@ maildir_publish(struct maildir_msg *msg, struct err *e)
 int
 maildir_commit(struct maildir_msg *msg, struct err *e)
 {
+	return maildir_finish(msg, true, e);
+}
+
+int
+maildir_link(struct maildir_msg *msg, struct err *e)
+{
+	return maildir_finish(msg, false, e);
+}
+
+int
+maildir_sync(struct maildir *m, struct err *e)
+{
+	if (fsync(m->newfd) == -1)
+		return err_set(e, E_DELIVERY, "maildir %s: fsync new/: %s",
+		    m->path, strerror(errno));
+	return 0;
+}
+
+/* maildir_commit and maildir_link: with sync, also fsync new/. */
+static int
+maildir_finish(struct maildir_msg *msg, bool sync, struct err *e)
+{
 	struct maildir	*m = msg->m;
 	int		 rc, fd, errnum;
 
@@ -519,7 +543,7 @@ maildir_commit(struct maildir_msg *msg, struct err *e)
 	}
 	if ((rc = maildir_publish(msg, e)) != 0)
 		goto out;
-	if (fsync(m->newfd) == -1) {
+	if (sync && fsync(m->newfd) == -1) {
 		/* Not durable means not delivered: take it back so the
 		 * caller's retry cannot produce a second copy. */
 		errnum = errno;

@@ -112,6 +112,21 @@ int	 maildir_write(struct maildir_msg *msg, const void *data, size_t len,
  */
 int	 maildir_commit(struct maildir_msg *msg, struct err *e);
 
+/*
+ * maildir_link: maildir_commit without the fsync of new/: the message is
+ * in new/ and its data is on disk, but its name may not survive a power
+ * loss until a later maildir_sync() returns 0.  A batch of messages thus
+ * costs one directory fsync instead of one each.  Frees msg in every case.
+ * Errors: those of maildir_commit, but for the fsync of new/.
+ */
+int	 maildir_link(struct maildir_msg *msg, struct err *e);
+
+/*
+ * maildir_sync: fsync new/, making every earlier maildir_link durable.
+ * Errors: E_DELIVERY.
+ */
+int	 maildir_sync(struct maildir *m, struct err *e);
+
 /* maildir_abort: remove the tmp file and free msg; accepts NULL. */
 void	 maildir_abort(struct maildir_msg *msg);
 

@@ -65,6 +65,7 @@ static int	sync_delivery_error(const struct sync_run *, int, struct err *);
 static int	sync_sink_begin(void *, unsigned long, struct err *);
 static int	sync_sink_write(void *, const char *, size_t, struct err *);
 static int	sync_sink_end(void *, struct err *);
+static int	sync_settle(struct sync_run *, struct err *);
 static int	sync_fetch(struct sync_run *, struct sync_item *, size_t,
 		    struct err *);
 static int	sync_skip(struct sync_run *, const struct sync_plan *,
@@ -329,19 +330,12 @@ sync_sink_end(void *arg, struct err *e)
 	struct sync_item	*it = &run->items[run->cur];
 	int			 rc;
 
-	rc = maildir_commit(run->msg, e);
+	/* Durable and recorded for the whole batch in sync_settle. */
+	rc = maildir_link(run->msg, e);
 	run->msg = NULL;
 	log_set_context(run->a->name, NULL);
 	if (rc < 0)
 		return sync_delivery_error(run, rc, e);
-	if (it->key != NULL) {
-		sync_lock(run->sh);
-		rc = store_mark_delivered(run->sh->store, run->a->name,
-		    it->key, run->names[run->cur], (int64_t)time(NULL), e);
-		sync_unlock(run->sh);
-		if (rc < 0)
-			return rc;
-	}
 	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
 	    it->num, it->key != NULL ? it->key : "no UIDL",
 	    run->names[run->cur]);
@@ -353,14 +347,49 @@ sync_sink_end(void *arg, struct err *e)
 }
 
 /*
+ * Make the messages this batch delivered (items[0..cur)) durable, then
+ * record them: one fsync of new/ and one transaction per batch, not one
+ * each per message.  Until then their rows stay "fetching" with the
+ * planned names, which sync_resolve finds in new/ or cur/ after a crash,
+ * so no message is lost or fetched twice; and nothing is deleted before
+ * it is recorded.
+ */
+static int
+sync_settle(struct sync_run *run, struct err *e)
+{
+	int64_t	now = (int64_t)time(NULL);
+	size_t	i;
+	int	rc;
+
+	if (run->cur == 0)
+		return 0;
+	if ((rc = maildir_sync(run->md, e)) < 0)
+		return rc;
+	sync_lock(run->sh);
+	rc = store_begin(run->sh->store, e);
+	for (i = 0; rc == 0 && i < run->cur; i++)
+		if (run->items[i].key != NULL)
+			rc = store_mark_delivered(run->sh->store,
+			    run->a->name, run->items[i].key, run->names[i],
+			    now, e);
+	if (rc == 0)
+		rc = store_commit(run->sh->store, e);
+	else
+		store_rollback(run->sh->store, NULL);
+	sync_unlock(run->sh);
+	return rc;
+}
+
+/*
  * Fetch items in batches: mark a batch "fetching" with planned names and
- * commit, then RETR it (pipelined when the server allows).
+ * commit, then RETR it (pipelined when the server allows), then settle it.
  */
 static int
 sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
     struct err *e)
 {
 	unsigned long	*nums = NULL;
+	struct err	 se;
 	size_t		 off, i, cnt, done;
 	int64_t		 now = (int64_t)time(NULL);
 	int		 rc = 0;
@@ -397,6 +426,11 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		/* A failed sink or a dropped link leaves a tmp/ file open. */
 		maildir_abort(run->msg);
 		run->msg = NULL;
+		/* Record what the batch delivered, even if it failed later. */
+		if (rc == 0)
+			rc = sync_settle(run, e);
+		else if (sync_settle(run, &se) < 0)
+			log_error("%s: %s", run->a->name, se.msg);
 		if (rc < 0)
 			break;
 	}

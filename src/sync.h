@@ -22,8 +22,10 @@
  * The exactly-once invariant, step by step (STYLE 12, store.h):
  *  1. Every message to fetch is recorded "fetching" with the Maildir file
  *     name it will get, and committed, before its RETR is sent.
- *  2. The message is written to tmp/, fsynced, linked into new/ and new/ is
- *     fsynced (maildir.h); only then is it marked "delivered" and committed.
+ *  2. The message is written to tmp/, fsynced and linked into new/
+ *     (maildir.h).  When its batch (up to 32 messages) is over, new/ is
+ *     fsynced once and then the batch's messages are marked "delivered" in
+ *     one commit, also when a later message of the batch failed.
  *  3. At the start of every sync, each row still "fetching" is resolved by
  *     looking for its file name in new/ and cur/ (a reader may have moved
  *     it and added ":2,..."): found means delivered, absent means fetch it

@@ -144,9 +144,14 @@ full_disk fullino "out of inodes" "link new|open tmp"
 # record; the rerun must find it there, not fetch it again.
 rm -rf -- "${SMALL:?}"/* "$SRV"
 cp -a -- "$T_DIR/server.template" "$SRV"
+# Small messages too: popsyncd records deliveries a batch of 32 at a time,
+# so it takes several batches for the database to fill part way.
+seed_bulk alice 150
+N=$((N + 150))
+sums "$T_DIR/seeded.sums" "$T_DIR/seeded/alice"
 mount -o remount,size=1m,nr_inodes=100000 "$SMALL" || fail "remount for the database"
 avail=$(df -k --output=avail "$SMALL" | tail -1)
-head -c $(((avail - 96) * 1024)) /dev/zero >"$SMALL/filler"
+head -c $(((avail - ${DB_ROOM:-128}) * 1024)) /dev/zero >"$SMALL/filler"
 md=$T_DIR/dest/fulldb
 dovecot_config fulldb implicit keep=false maildir="$md"
 sed -i "s|^state_db = .*|state_db = \"$SMALL/state.db\";|" "$CONF"

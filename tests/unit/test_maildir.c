@@ -141,6 +141,7 @@ static void	 test_commit_short_writes(void **);
 static void	 test_write_fails(void **);
 static void	 test_commit_flush_fails(void **);
 static void	 test_commit_fsync_fails(void **);
+static void	 test_link_then_sync(void **);
 static void	 test_commit_link_refused(void **);
 static void	 test_commit_link_fails(void **);
 static void	 test_commit_no_replace(void **);
@@ -831,6 +832,45 @@ test_commit_fsync_fails(void **state)
 	}
 }
 
+/*
+ * maildir_link publishes without the fsync of new/; one maildir_sync
+ * makes a whole batch durable, and reports its failure.
+ */
+static void
+test_link_then_sync(void **state)
+{
+	struct fixture		*f = *state;
+	struct maildir_msg	*msg;
+	struct err		 e;
+	const char		*names[] = { "B1", "B2", "B3" };
+	char			*got;
+	size_t			 i, glen;
+
+	memset(&fault, 0, sizeof(fault));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(maildir_begin(f->m, names[i], &msg, &e), 0);
+		assert_int_equal(maildir_write(msg, "batch\n", 6, &e), 0);
+		assert_int_equal(maildir_link(msg, &e), 0);
+	}
+	/* One fsync per file, none of new/ yet. */
+	assert_int_equal(fault.fsyncs, 3);
+	assert_int_equal(count(f->md, "new"), 3);
+	assert_int_equal(count(f->md, "tmp"), 0);
+	assert_int_equal(maildir_sync(f->m, &e), 0);
+	assert_int_equal(fault.fsyncs, 4);
+	for (i = 0; i < 3; i++) {
+		got = slurp(f->md, "new", names[i], &glen);
+		assert_non_null(got);
+		assert_int_equal(glen, 6);
+		assert_memory_equal(got, "batch\n", 6);
+		free(got);
+	}
+
+	fault.fsync_errno = EIO;
+	assert_int_equal(maildir_sync(f->m, &e), E_DELIVERY);
+	assert_error(&e, E_DELIVERY, "fsync new/", "Input/output error");
+}
+
 /* File systems that refuse hard links: rename publishes the message. */
 static const int link_refused[] = { EPERM, EXDEV, EMLINK, EOPNOTSUPP };
 
@@ -1052,6 +1092,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_commit_flush_fails,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_fsync_fails,
+		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_link_then_sync,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_link_refused,
 		    setup_open, teardown),
