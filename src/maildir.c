@@ -40,6 +40,8 @@ struct maildir {
 struct maildir_msg {
 	struct maildir	*m;
 	char		 name[MAILDIR_NAME_MAX];
+	char		 final[MAILDIR_NAME_MAX + 32]; /* name,S=<size> */
+	unsigned long long size;	/* bytes written so far */
 	int		 fd;
 	bool		 intmp;		/* tmp/<name> exists and is ours */
 	bool		 failed;	/* a write failed; the file is gone */
@@ -62,7 +64,8 @@ static int	 maildir_write_all(struct maildir_msg *msg, const char *data,
 		    size_t len, struct err *e);
 static int	 maildir_flush(struct maildir_msg *msg, struct err *e);
 static bool	 maildir_link_refused(int errnum);
-static int	 maildir_rename_noreplace(struct maildir *m, const char *name);
+static int	 maildir_rename_noreplace(struct maildir *m, const char *from,
+		    const char *to);
 static int	 maildir_publish(struct maildir_msg *msg, struct err *e);
 static int	 maildir_finish(struct maildir_msg *msg, bool sync,
 		    struct err *e);
@@ -287,7 +290,8 @@ maildir_scan(struct maildir *m, int dirfd, const char *dir, const char *name,
 			break;
 		}
 		if (strncmp(de->d_name, name, len) == 0 &&
-		    (de->d_name[len] == '\0' || de->d_name[len] == ':')) {
+		    (de->d_name[len] == '\0' || de->d_name[len] == ':' ||
+		    de->d_name[len] == ',')) {
 			rc = 1;
 			break;
 		}
@@ -300,17 +304,13 @@ maildir_scan(struct maildir *m, int dirfd, const char *dir, const char *name,
 int
 maildir_find(struct maildir *m, const char *name, struct err *e)
 {
-	struct stat	st;
+	int	rc;
 
 	if (!maildir_name_ok(name))
 		return maildir_bad_name(m, "find", name, e);
-	/* In new/ a message keeps its name exactly, so a stat suffices. */
-	if (fstatat(m->newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return 1;
-	if (errno != ENOENT)
-		return err_set(e, E_DELIVERY, "maildir %s: stat new/%s: %s",
-		    m->path, name, strerror(errno));
-	/* In cur/ a reader may have added any ":2,<flags>": list it. */
+	/* The name has grown ",S=<size>", and in cur/ maybe ":2,<flags>". */
+	if ((rc = maildir_scan(m, m->newfd, "new", name, e)) != 0)
+		return rc;
 	return maildir_scan(m, m->curfd, "cur", name, e);
 }
 
@@ -417,6 +417,7 @@ maildir_write(struct maildir_msg *msg, const void *data, size_t len,
 		return err_set(e, E_DELIVERY,
 		    "maildir %s: write tmp/%s: an earlier write failed",
 		    msg->m->path, msg->name);
+	msg->size += len;	/* for ",S=": a failed write ends the message */
 	if (len > MAILDIR_BUFSIZE - msg->len) {
 		if ((rc = maildir_flush(msg, e)) != 0)
 			return rc;
@@ -444,28 +445,28 @@ maildir_link_refused(int errnum)
 }
 
 /*
- * rename tmp/<name> to new/<name> without replacing an existing file:
+ * rename tmp/<from> to new/<to> without replacing an existing file:
  * rename(2) alone would silently overwrite a delivered message, where
  * link(2) fails with EEXIST.  File systems without RENAME_NOREPLACE get a
  * check before a plain rename; that leaves a race, but only against a
  * second writer of a name this process planned.  Returns 0 or -1 (errno).
  */
 static int
-maildir_rename_noreplace(struct maildir *m, const char *name)
+maildir_rename_noreplace(struct maildir *m, const char *from, const char *to)
 {
 	struct stat	st;
 
-	if (renameat2(m->tmpfd, name, m->newfd, name, RENAME_NOREPLACE) == 0)
+	if (renameat2(m->tmpfd, from, m->newfd, to, RENAME_NOREPLACE) == 0)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	if (fstatat(m->newfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(m->newfd, to, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		errno = EEXIST;
 		return -1;
 	}
 	if (errno != ENOENT)
 		return -1;
-	return renameat(m->tmpfd, name, m->newfd, name);
+	return renameat(m->tmpfd, from, m->newfd, to);
 }
 
 /* Give tmp/<name> its name in new/; on failure nothing is in new/. */
@@ -474,7 +475,7 @@ maildir_publish(struct maildir_msg *msg, struct err *e)
 {
 	struct maildir	*m = msg->m;
 
-	if (linkat(m->tmpfd, msg->name, m->newfd, msg->name, 0) == 0) {
+	if (linkat(m->tmpfd, msg->name, m->newfd, msg->final, 0) == 0) {
 		/* Delivered: a tmp/ name we cannot remove is only clutter,
 		 * and failing now would fetch the message a second time. */
 		if (unlinkat(m->tmpfd, msg->name, 0) == -1)
@@ -487,7 +488,7 @@ maildir_publish(struct maildir_msg *msg, struct err *e)
 		return maildir_fail(msg, "link", "new", errno, e);
 	log_debug("maildir %s: link refused (%s), renaming tmp/%s", m->path,
 	    strerror(errno), msg->name);
-	if (maildir_rename_noreplace(m, msg->name) == -1)
+	if (maildir_rename_noreplace(m, msg->name, msg->final) == -1)
 		return maildir_fail(msg, "rename", "new", errno, e);
 	msg->intmp = false;
 	return 0;
@@ -541,17 +542,19 @@ maildir_finish(struct maildir_msg *msg, bool sync, struct err *e)
 		rc = maildir_fail(msg, "close", "tmp", errno, e);
 		goto out;
 	}
+	snprintf(msg->final, sizeof(msg->final), "%s,S=%llu", msg->name,
+	    msg->size);
 	if ((rc = maildir_publish(msg, e)) != 0)
 		goto out;
 	if (sync && fsync(m->newfd) == -1) {
 		/* Not durable means not delivered: take it back so the
 		 * caller's retry cannot produce a second copy. */
 		errnum = errno;
-		if (unlinkat(m->newfd, msg->name, 0) == -1)
+		if (unlinkat(m->newfd, msg->final, 0) == -1)
 			log_warn("maildir %s: unlink new/%s", m->path,
-			    msg->name);
+			    msg->final);
 		rc = err_set(e, E_DELIVERY, "maildir %s: fsync new/%s: %s",
-		    m->path, msg->name, strerror(errnum));
+		    m->path, msg->final, strerror(errnum));
 		goto out;
 	}
 	rc = 0;

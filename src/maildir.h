@@ -20,12 +20,12 @@
  * fetched again, under the same name or a new one.
  *
  * Name format: "<secs>.M<usecs>P<pid>Q<counter>.<host>", with '/' in the
- * host name written as "\057" and ':' as "\072".  The name in new/ is
- * exactly the planned name.  It carries no ",S=<size>": S= must be the exact
- * size on disk (Dovecot trusts it for quota without a stat), which is not
- * known when the name must be fixed; the POP3 LIST size counts CRLFs and
- * would be wrong; and a name that grew at commit could no longer be found
- * by an exact lookup.
+ * host name written as "\057" and ':' as "\072".  That base name is fixed
+ * (and recorded) before the message is fetched; the name in new/ is the
+ * base name plus ",S=<size>", the exact size on disk, which is known only
+ * once the message is written (Dovecot trusts S= for quota without a
+ * stat; the POP3 LIST size counts CRLFs and would be wrong).  So a
+ * delivered message is found by its base name followed by ',' or ':'.
  *
  * Errors: every failure is E_DELIVERY (temporary), with a message of the
  * form "maildir <path>: <op> <file>: <strerror>".
@@ -68,8 +68,9 @@ void	 maildir_plan_name(struct maildir *m, char *out, size_t outlen);
 
 /*
  * maildir_find: whether a message with base name name was delivered:
- * returns 1 if new/<name>, cur/<name> or cur/<name>:<info> (a reader moved
- * it and added flags, as ":2,S") exists, 0 if none does.  tmp/ is not
+ * returns 1 if new/ or cur/ holds <name>, <name>,S=<size> or either with
+ * ":<info>" (a reader moved it and added flags, as ":2,S"), 0 if none
+ * does.  tmp/ is not
  * looked at: a file there was never delivered.
  * Errors: E_DELIVERY (name is not a valid base name, a directory cannot be
  * read).

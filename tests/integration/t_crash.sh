@@ -356,7 +356,9 @@ recovered()
 	local name=${1##* was delivered as }
 	name=${name%% *}
 	RECOVERED=$((RECOVERED + 1))
-	[ -e "$DEST/cur/$name:2,S" ] && RECOVERED_CUR=$((RECOVERED_CUR + 1))
+	# In new/ it was "$name,S=<size>"; the reader added ":2,S".
+	compgen -G "$DEST/cur/$name,S=*:2,S" >/dev/null &&
+	    RECOVERED_CUR=$((RECOVERED_CUR + 1))
 	return 0
 }
 

@@ -127,7 +127,9 @@ local_names()
 	local -A by_hash=()
 	shift 2
 	while read -r h f; do
-		by_hash[$h]=${f##*/}
+		# The ledger keeps the base name, without ",S=<size>".
+		f=${f##*/}
+		by_hash[$h]=${f%%,S=*}
 	done < <(mail_files "$dir" | xargs -d '\n' sha256sum --)
 	for n in "$@"; do
 		h=$(sha256sum <"$T_DIR/seeded/$user/$n")

@@ -288,19 +288,21 @@ static void
 assert_delivered(const struct fixture *f, const char *name, const char *data,
     size_t len)
 {
-	char	path[512], *got;
+	char	path[512], final[256], *got;
 	size_t	glen;
 	struct stat st;
 
 	assert_int_equal(count(f->md, "tmp"), 0);
 	assert_int_equal(count(f->md, "new"), 1);
-	got = slurp(f->md, "new", name, &glen);
+	/* Published as <name>,S=<size on disk>. */
+	snprintf(final, sizeof(final), "%s,S=%zu", name, len);
+	got = slurp(f->md, "new", final, &glen);
 	assert_non_null(got);
 	assert_int_equal(glen, len);
 	if (len > 0)
 		assert_memory_equal(got, data, len);
 	free(got);
-	snprintf(path, sizeof(path), "%s/new/%s", f->md, name);
+	snprintf(path, sizeof(path), "%s/new/%s", f->md, final);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_nlink, 1);
@@ -683,7 +685,8 @@ test_commit_bodies(void **state)
 		/* The file was linked, then its tmp/ name removed. */
 		assert_int_equal(fault.links, 1);
 		fault.links = 0;
-		snprintf(path, sizeof(path), "%s/new/%s", f->md, name);
+		snprintf(path, sizeof(path), "%s/new/%s,S=%zu", f->md, name,
+		    body_cases[i].len);
 		assert_int_equal(unlink(path), 0);
 		free(data);
 	}
@@ -843,7 +846,7 @@ test_link_then_sync(void **state)
 	struct maildir_msg	*msg;
 	struct err		 e;
 	const char		*names[] = { "B1", "B2", "B3" };
-	char			*got;
+	char			*got, final[32];
 	size_t			 i, glen;
 
 	memset(&fault, 0, sizeof(fault));
@@ -859,7 +862,8 @@ test_link_then_sync(void **state)
 	assert_int_equal(maildir_sync(f->m, &e), 0);
 	assert_int_equal(fault.fsyncs, 4);
 	for (i = 0; i < 3; i++) {
-		got = slurp(f->md, "new", names[i], &glen);
+		snprintf(final, sizeof(final), "%s,S=6", names[i]);
+		got = slurp(f->md, "new", final, &glen);
 		assert_non_null(got);
 		assert_int_equal(glen, 6);
 		assert_memory_equal(got, "batch\n", 6);
@@ -890,7 +894,7 @@ test_commit_link_refused(void **state)
 		assert_delivered(f, "L", "linked?\n", 8);
 		/* The directory was still made durable. */
 		assert_int_equal(fault.fsyncs, 2);
-		snprintf(path, sizeof(path), "%s/new/L", f->md);
+		snprintf(path, sizeof(path), "%s/new/L,S=8", f->md);
 		assert_int_equal(unlink(path), 0);
 	}
 }
@@ -931,12 +935,13 @@ test_commit_no_replace(void **state)
 {
 	static const int link_errno[] = { 0, EPERM };
 	static const char *const op[] = { "link new/D", "rename new/D" };
+	/* A file of the very name the message would get: never replaced. */
 	struct fixture	*f = *state;
 	struct err	 e;
 	char		*got;
 	size_t		 i, len;
 
-	put(f->md, "new", "D", "first\n");
+	put(f->md, "new", "D,S=7", "first\n");
 	for (i = 0; i < 2; i++) {
 		fault.link_errno = link_errno[i];
 		assert_int_equal(deliver(f->m, "D", "second\n", 7, 7, &e),
@@ -944,7 +949,7 @@ test_commit_no_replace(void **state)
 		assert_error(&e, E_DELIVERY, op[i], "File exists");
 		assert_int_equal(count(f->md, "tmp"), 0);
 		assert_int_equal(count(f->md, "new"), 1);
-		got = slurp(f->md, "new", "D", &len);
+		got = slurp(f->md, "new", "D,S=7", &len);
 		assert_non_null(got);
 		assert_int_equal(len, 6);
 		assert_memory_equal(got, "first\n", 6);
@@ -997,7 +1002,10 @@ static const struct {
 	{ "T1", 0, NULL },		/* only in tmp/: never delivered */
 	{ "N", 0, NULL },		/* new/N1 is another message */
 	{ "C", 0, NULL },		/* nor is cur/C2:2,S */
-	{ "N2", 0, NULL },		/* new/N2:2,S is not how new/ works */
+	{ "N2", 1, NULL },		/* new/N2:2,S: flags, still ours */
+	{ "N5", 1, NULL },		/* new/N5,S=12 */
+	{ "C6", 1, NULL },		/* cur/C6,S=9:2,S */
+	{ "N5,S", 0, NULL },		/* no such base name */
 	{ "Z9", 0, NULL },
 	{ "C2:2,S", E_DELIVERY, "find: bad message name" },
 	{ "", E_DELIVERY, "find: bad message name" },
@@ -1014,6 +1022,8 @@ test_find(void **state)
 
 	put(f->md, "new", "N1", "");
 	put(f->md, "new", "N2:2,S", "");
+	put(f->md, "new", "N5,S=12", "");
+	put(f->md, "cur", "C6,S=9:2,S", "");
 	put(f->md, "cur", "C1", "");
 	put(f->md, "cur", "C2:2,S", "");
 	put(f->md, "cur", "C3:2,", "");
@@ -1043,8 +1053,8 @@ test_find_after_commit(void **state)
 	assert_int_equal(maildir_find(f->m, name, &e), 0);
 	assert_int_equal(deliver(f->m, name, "m\n", 2, 2, &e), 0);
 	assert_int_equal(maildir_find(f->m, name, &e), 1);
-	snprintf(from, sizeof(from), "%s/new/%s", f->md, name);
-	snprintf(to, sizeof(to), "%s/cur/%s:2,S", f->md, name);
+	snprintf(from, sizeof(from), "%s/new/%s,S=2", f->md, name);
+	snprintf(to, sizeof(to), "%s/cur/%s,S=2:2,S", f->md, name);
 	assert_int_equal(rename(from, to), 0);
 	assert_int_equal(maildir_find(f->m, name, &e), 1);
 	assert_int_equal(unlink(to), 0);
