@@ -69,23 +69,9 @@ done
 # The competitors, GNU time, safecat (fetchmail's Maildir MDA, see
 # deliver_fetchmail) and the server.  Not in scripts/deps.txt: the tests
 # and CI do not need them.
-PACKAGES="fetchmail mpop getmail6 time safecat dovecot-core dovecot-pop3d openssl"
-missing=
-for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-	    grep -q 'install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "missing packages; run: sudo apt-get install$missing" >&2
-		exit 2
-	fi
-	echo "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	# shellcheck disable=SC2086
-	apt-get install -y -q --no-install-recommends $missing
-fi
+. "$top/scripts/lib-deps.sh"
+deps_install fetchmail mpop getmail6 time safecat dovecot-core \
+    dovecot-pop3d openssl
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run.sh: run it as root: dovecot switches to the mail user" \
 	    "for each login" >&2

@@ -1,10 +1,15 @@
-# Sourced by scripts/test.sh and scripts/demo.sh: install what scripts/deps.txt
-# lists and the machine lacks.  As root it runs apt-get; otherwise it prints
-# the exact apt-get line and exits 2.
+# Sourced by scripts/test.sh, scripts/demo.sh and bench/run.sh: install the
+# packages given (by default what scripts/deps.txt lists) that the machine
+# lacks.  As root it runs apt-get; otherwise it prints the exact apt-get
+# line and exits 2.
 
 deps_install() {
 	local list missing p
-	list=$(grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/deps.txt")
+	if [ $# -gt 0 ]; then
+		list="$*"
+	else
+		list=$(grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/deps.txt")
+	fi
 	missing=""
 	for p in $list; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
