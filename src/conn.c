@@ -39,6 +39,7 @@ struct conn {
 	struct conn_sock		*sock;	/* ctx if built in */
 	struct conn_params		 params;
 	struct buf			 in;
+	int64_t				 abort_ms; /* when the abort was seen */
 };
 
 static ssize_t	conn_plain_read(void *ctx, void *buf, size_t len,
@@ -51,6 +52,7 @@ static ssize_t	conn_tls_read(void *ctx, void *buf, size_t len,
 static int	conn_tls_write(void *ctx, const void *buf, size_t len,
 		    int timeout_ms, struct err *e);
 static void	conn_tls_close(void *ctx);
+static int	conn_abort_due(struct conn *c, struct err *e);
 static int	conn_slice(const struct conn *c, int64_t since);
 static int	conn_slice_end(struct conn *c, int64_t since, struct err *e);
 static int	conn_fill(struct conn *c, struct err *e);
@@ -239,6 +241,27 @@ conn_tls_info(const struct conn *c, struct tls_info *info)
 	return true;
 }
 
+/*
+ * An abort seen a slice ago or more ends the connection's work even while
+ * data keeps coming (a server trickling a line a second never leaves a
+ * slice empty); data already there is still read within that slice.
+ */
+static int
+conn_abort_due(struct conn *c, struct err *e)
+{
+	int64_t	now;
+
+	if (c->params.abort_flag == NULL || !*c->params.abort_flag)
+		return 0;
+	now = util_now_ms();
+	if (c->abort_ms == 0)
+		c->abort_ms = now;
+	if (now - c->abort_ms < CONN_SLICE_MS)
+		return 0;
+	return err_set(e, E_ABORT, "interrupted while the server was still "
+	    "sending");
+}
+
 /* The next wait: at most one slice, and no longer than the time left. */
 static int
 conn_slice(const struct conn *c, int64_t since)
@@ -286,6 +309,8 @@ conn_fill(struct conn *c, struct err *e)
 	int	 rc;
 
 	for (;;) {
+		if ((rc = conn_abort_due(c, e)) < 0)
+			return rc;
 		p = buf_space(&c->in, CONN_CHUNK, &avail);
 		n = c->t->read(c->ctx, p, avail, conn_slice(c, since), e);
 		if (n > 0) {
@@ -370,6 +395,8 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 
 	/* In pieces, so that each finished piece counts as progress. */
 	while (off < len) {
+		if ((rc = conn_abort_due(c, e)) < 0)
+			return rc;
 		piece = len - off > CONN_CHUNK ? CONN_CHUNK : len - off;
 		rc = c->t->write(c->ctx, p + off, piece, conn_slice(c, since),
 		    e);

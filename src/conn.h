@@ -54,7 +54,9 @@ struct conn_params {
 	int	  timeout_ms;		/* per wait without progress */
 	void	(*idle)(void *arg);	/* called between wait slices */
 	void	 *idle_arg;
-	/* Set by a signal handler to stop waiting: waits return E_ABORT. */
+	/* Set by a signal handler to stop waiting: a wait returns E_ABORT
+	 * after its next empty slice, and any read or write once the flag
+	 * has been seen for a slice (a trickling server cannot hold us). */
 	const volatile sig_atomic_t *abort_flag;
 };
 

@@ -68,8 +68,9 @@ struct sync_shared {
 	void			*progress_arg;
 	void			(*idle)(void *arg); /* each second of a wait */
 	void			*idle_arg;
-	/* Set when stopping takes too long: every wait ends at once, even
-	 * in the middle of a message (which is then fetched again). */
+	/* Set when stopping takes too long: every wait ends within a
+	 * second, and a message being written is given up (it is fetched
+	 * again next time). */
 	const volatile sig_atomic_t *hard_abort;
 };
 

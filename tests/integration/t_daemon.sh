@@ -297,6 +297,43 @@ logins=$(grep -c '^C: PASS' "$T_DIR/delay.tr")
 grep -q '^MISMATCH' "$T_DIR/delay.tr" && fail "delay transcript: $(grep -B3 MISMATCH "$T_DIR/delay.tr")"
 ok "CAPA LOGIN-DELAY 4 beats interval 1: $logins logins in 6 s"
 
+# --- 6. SIGTERM while a server trickles a message --------------------------
+
+# One line a second, timeout 3: no wait ever times out and the message
+# would take 40 s.  The daemon must give up on it once the account's
+# timeout has passed after SIGTERM, and exit 0; nothing reaches new/.
+{
+	printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
+	    'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' 'S +OK logged in' \
+	    'R LIST' 'S +OK 1 message' 'S 1 2000' 'S .' 'R UIDL' 'S +OK' \
+	    'S 1 trickle-1' 'S .' 'R RETR 1' 'S +OK 2000 octets' \
+	    'S Subject: trickle' 'S '
+	for i in $(seq 1 40); do
+		printf 'S line %d\nSLEEP 1\n' "$i"
+	done
+	printf '%s\n' 'S .' 'R QUIT' 'S +OK bye'
+} >"$T_DIR/trickle.script"
+server_start trickle "$T_DIR/trickle.script"
+write_config "$T_DIR/trickle.conf" trickle host=127.0.0.1 \
+    port="$trickle_PORT" tls=none allow_plaintext_auth=true auth=user \
+    interval=60 timeout=3 keep=false
+daemon_start "$T_DIR/trickle.conf"
+wait_file "$T_DIR/trickle.tr" '^S: line 3$' 10
+kill -TERM "$DAEMON_PID"
+# timeout (3 s) to notice, up to a second each to break off and for the
+# connection to see it, a little slack.
+daemon_wait 7
+assert_eq "$DAEMON_RC" 0 "exit status after SIGTERM during a trickle"
+grep -q 'stopping: syncs still running after the timeout; breaking off' \
+    "$DAEMON_ERR" || fail "no break-off logged: $(tail -3 "$DAEMON_ERR")"
+[ -z "$(ls -A "$T_DIR/dest/trickle/new" 2>/dev/null)" ] ||
+    fail "a cut message reached new/: $(ls "$T_DIR/dest/trickle/new")"
+[ -z "$(ls -A "$T_DIR/dest/trickle/tmp" 2>/dev/null)" ] ||
+    fail "left in tmp/: $(ls "$T_DIR/dest/trickle/tmp")"
+assert_not_in "$T_DIR/trickle.tr" '^C: DELE'
+ok "SIGTERM during a trickling RETR: broken off after the timeout, exit 0 in $DAEMON_MS ms, nothing in new/ or tmp/, no DELE"
+server_stop trickle
+
 kill -TERM $NOTIFY_PID
 wait $NOTIFY_PID 2>/dev/null
 NOTIFY_PID=

@@ -63,6 +63,7 @@ struct script {
 	size_t		 pos;
 	size_t		 off;
 	size_t		 maxread;	/* 0: as much as the connection asks */
+	int		 read_delay_ms;	/* before handing out data */
 	size_t		 nread;		/* bytes handed out */
 	int		 reads;
 	int		 first_slice;
@@ -130,6 +131,8 @@ script_read(void *ctx, void *buf, size_t len, int timeout_ms, struct err *e)
 	case ST_FILL:
 		break;
 	}
+	if (s->read_delay_ms > 0)
+		sleep_ms(s->read_delay_ms);
 	n = st->len - s->off;
 	if (n > len)
 		n = len;
@@ -517,6 +520,37 @@ test_readline_progress_resets_timeout(void **state)
 	c = script_conn(&s, 300);
 	assert_int_equal(conn_readline(c, &line, &len, &e), E_TIMEOUT);
 	assert_true(s.max_slice <= 300);
+	conn_free(c);
+}
+
+/* A server that trickles a line every 200 ms never leaves a slice empty:
+ * the abort still ends the reading about a slice after it was seen. */
+static void
+test_readline_abort_trickle(void **state)
+{
+	static const char	 lines[] = "l\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\n"
+	    "l\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\nl\r\n";
+	struct script		 s;
+	struct conn		*c;
+	struct err		 e;
+	char			*line;
+	size_t			 len;
+	int			 n = 0, rc;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	script_add(&s, ST_DATA, lines, sizeof(lines) - 1, 0);
+	s.maxread = 3;
+	s.read_delay_ms = 200;
+	c = script_conn(&s, 60000);
+	abort_flag = 1;
+	while ((rc = conn_readline(c, &line, &len, &e)) == 0)
+		n++;
+	assert_int_equal(rc, E_ABORT);
+	assert_non_null(strstr(e.msg, "still sending"));
+	/* About 1000 ms / 200 ms lines, not all 20. */
+	if (n < 3 || n > 8)
+		fail_msg("%d lines read before the abort took effect", n);
 	conn_free(c);
 }
 
@@ -1390,6 +1424,7 @@ main(void)
 		cmocka_unit_test_setup(test_readline_progress_resets_timeout,
 		    reset),
 		cmocka_unit_test_setup(test_readline_abort, reset),
+		cmocka_unit_test_setup(test_readline_abort_trickle, reset),
 		cmocka_unit_test_setup(test_readline_transport_error, reset),
 		cmocka_unit_test_setup(test_read_chunk_leftover, reset),
 		cmocka_unit_test_setup(test_read_chunk_cap, reset),
