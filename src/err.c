@@ -68,6 +68,17 @@ err_prefix(struct err *e, const char *fmt, ...)
 	e->msg[sizeof(e->msg) - 1] = '\0';
 }
 
+const char *
+err_after_prefix(const struct err *e, const char *prefix)
+{
+	size_t	len = strlen(prefix);
+
+	if (strncmp(e->msg, prefix, len) != 0 ||
+	    strncmp(e->msg + len, ": ", 2) != 0)
+		return NULL;
+	return e->msg + len + 2;
+}
+
 void
 err_clear(struct err *e)
 {

@@ -56,6 +56,13 @@ int	 err_set(struct err *e, int code, const char *fmt, ...)
 void	 err_prefix(struct err *e, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * err_after_prefix: the rest of e's message after "prefix: ", or NULL when
+ * the message does not start with it (so a caller can add a prefix only
+ * once, or show the message without one it already carries).
+ */
+const char *err_after_prefix(const struct err *e, const char *prefix);
+
 /* err_clear: reset e to E_OK with an empty message. */
 void	 err_clear(struct err *e);
 

@@ -567,10 +567,8 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	} else {
 		s->fails++;
 		/* The message starts with the account name already. */
-		msg = s->e.msg;
-		if (strncmp(msg, s->name, strlen(s->name)) == 0 &&
-		    strncmp(msg + strlen(s->name), ": ", 2) == 0)
-			msg += strlen(s->name) + 2;
+		if ((msg = err_after_prefix(&s->e, s->name)) == NULL)
+			msg = s->e.msg;
 		snprintf(d->last, sizeof(d->last), "%s failed: %.100s",
 		    s->name, msg);
 	}

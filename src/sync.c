@@ -660,8 +660,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 out:
 	if (rc < 0) {
 		r->errors = 1;
-		if (strncmp(e->msg, a->name, strlen(a->name)) != 0 ||
-		    e->msg[strlen(a->name)] != ':')
+		if (err_after_prefix(e, a->name) == NULL)
 			err_prefix(e, "%s", a->name);
 	}
 	memset(&counts, 0, sizeof(counts));

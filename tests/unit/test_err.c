@@ -112,6 +112,13 @@ test_prefix(void **state)
 	err_prefix(&e, "sync %d", 2);
 	assert_string_equal(e.msg, "sync 2: acct1: PASS: -ERR bad login");
 
+	/* What follows a prefix, only when it is one ("name: "). */
+	assert_string_equal(err_after_prefix(&e, "sync 2"),
+	    "acct1: PASS: -ERR bad login");
+	assert_null(err_after_prefix(&e, "sync"));
+	assert_null(err_after_prefix(&e, "acct1"));
+	assert_null(err_after_prefix(&e, "sync 2: acct1: PASS: -ERR bad login"));
+
 	/* The old message is truncated to fit, still NUL-terminated. */
 	memset(big, 'y', sizeof(big));
 	big[sizeof(big) - 1] = '\0';
