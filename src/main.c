@@ -16,6 +16,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "once.h"
 #include "probe.h"
 #include "sched.h"
 #include "status.h"
@@ -210,7 +211,7 @@ main(int argc, char **argv)
 
 	switch (mode) {
 	case MAIN_DAEMON:
-		rc = sched_daemon(cfg->path, cfg, verbose > 0, &e);
+		rc = sched_daemon(cfg->path, cfg, verbose > 0, NULL, &e);
 		cfg = NULL;	/* the daemon freed it */
 		if (rc < 0)
 			log_error("%s", e.msg);
@@ -238,7 +239,7 @@ main(int argc, char **argv)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = sched_once(cfg, argv + optind, (size_t)(argc - optind),
+		rc = once_run(cfg, argv + optind, (size_t)(argc - optind),
 		    stdout, isatty(STDERR_FILENO) ? stderr : NULL, &main_stop,
 		    &e);
 		/* Every other failure was logged where it happened. */
