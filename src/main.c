@@ -19,6 +19,7 @@
 #include "once.h"
 #include "probe.h"
 #include "sched.h"
+#include "sdnotify.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -137,6 +138,8 @@ main(int argc, char **argv)
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/* Under journald, lines become structured entries (log.h). */
+	log_set_sink(sdnotify_journal);
 	err_clear(&e);
 
 	while ((ch = getopt_long(argc, argv, "c:nvhV", main_options,
@@ -195,7 +198,8 @@ main(int argc, char **argv)
 	if (path == NULL)
 		path = config_default_path();
 	if ((rc = config_load(path, &cfg, &e)) < 0) {
-		fprintf(stderr, "popsyncd: %s\n", e.msg);
+		/* An error, also in the journal (PRIORITY=3). */
+		log_error("%s", e.msg);
 		rc = err_exitcode(rc);
 		goto out;
 	}
