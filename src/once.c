@@ -88,8 +88,11 @@ once_worker(void *arg)
 
 		err_clear(&j->e);
 		j->rc = sync_account(j->a, &o->sh, &j->r, &j->e);
-		if (j->rc < 0)
+		if (j->rc < 0) {
+			log_set_context(j->a->name, NULL);
 			log_error("%s", j->e.msg);
+			log_set_context(NULL, NULL);
+		}
 
 		pthread_mutex_lock(&o->lock);
 		j->end_ms = util_now_ms();
@@ -163,7 +166,8 @@ once_run(const struct config *cfg, char *const *names, size_t n,
 	for (i = 0; i < o.njobs; i++) {
 		progress_summary(line, sizeof(line), o.jobs[i].a->name,
 		    &o.jobs[i].r, o.jobs[i].end_ms - o.jobs[i].start_ms);
-		fprintf(out, "%s\n", line);
+		if (out != NULL)
+			fprintf(out, "%s\n", line);
 		if (o.jobs[i].rc < 0 && rc == 0) {
 			rc = o.jobs[i].rc;
 			*e = o.jobs[i].e;

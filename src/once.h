@@ -22,9 +22,9 @@
 /*
  * once_run: one sync of each account named in names (n of them; n == 0
  * means every account), up to cfg->max_parallel at a time.  When progress
- * is not NULL (a terminal), a progress line per running account is redrawn
- * on it (progress.h).  A summary line per account goes to out at the end,
- * in config order.  abort_flag (may be NULL) stops the syncs after their
+ * is not NULL (a terminal), a line per running account is redrawn on it in
+ * place (progress.h).  A summary line per account goes to out at the end,
+ * in config order, unless out is NULL (-q).  abort_flag (may be NULL) stops the syncs after their
  * current message.
  * Returns 0 when every sync succeeded, else the error of the first account
  * that failed (each failure is also logged with its account name).

@@ -58,6 +58,7 @@ struct sched_acct {
 	int64_t			 next_ms;	/* monotonic time of next poll */
 	int			 fails;		/* consecutive failed polls */
 	char			 lasterr[ERR_MSGLEN];
+	char			 why[ERR_MSGLEN]; /* lasterr without the name */
 	/* The running sync; the worker owns these until done is set. */
 	bool			 running;
 	bool			 done;		/* under d->lock */
@@ -347,8 +348,10 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		/* Out of threads is temporary: try again at the next wake. */
+		log_set_context(s->name, NULL);
 		log_warnx("%s: cannot start a thread: %s; retrying in 10 s",
 		    s->name, strerror(rc));
+		log_set_context(NULL, NULL);
 		sched_cfg_unref(d, s->run_cfg);
 		s->run_cfg = NULL;
 		s->next_ms = now + 10000;
@@ -370,14 +373,22 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	s->running = false;
 	d->running--;
 	progress_summary(line, sizeof(line), s->name, &s->r, now - s->start_ms);
+	/* journalctl ACCOUNT=NAME finds what this thread says of it too. */
+	log_set_context(s->name, NULL);
 
 	if (s->rc == 0) {
-		log_info("%s", line);
+		/* An empty poll is news to nobody: 288 lines a day at 5 min. */
+		if (s->r.fetched + s->r.recovered + s->r.skipped +
+		    s->r.deleted == 0)
+			log_debug("%s", line);
+		else
+			log_info("%s", line);
 		if (s->fails > 0)
 			log_info("%s: ok again after %d failed poll%s",
 			    s->name, s->fails, s->fails == 1 ? "" : "s");
 		s->fails = 0;
 		s->lasterr[0] = '\0';
+		s->why[0] = '\0';
 		snprintf(d->last, sizeof(d->last), "%s ok, %zu new", s->name,
 		    s->r.fetched + s->r.recovered);
 	} else if (s->rc == E_ABORT && sched_sig_term) {
@@ -389,6 +400,7 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 			msg = s->e.msg;
 		snprintf(d->last, sizeof(d->last), "%s failed: %.100s",
 		    s->name, msg);
+		snprintf(s->why, sizeof(s->why), "%s", msg);
 	}
 	delay = sched_delay_ms(s->run_a->interval, s->fails,
 	    s->rc < 0 && err_is_temporary(&s->e), s->r.login_delay,
@@ -414,6 +426,7 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 		TAILQ_REMOVE(&d->accts, s, entry);
 		sched_acct_free(s);
 	}
+	log_set_context(NULL, NULL);
 }
 
 /* SIGHUP: load the config again; keep the old one if the new one fails. */
@@ -450,7 +463,9 @@ sched_reload(struct sched_daemon *d, int64_t now)
 		tmp = TAILQ_NEXT(s, entry);
 		s->a = config_find(cfg, s->name);
 		if (s->a == NULL && !s->running) {
+			log_set_context(s->name, NULL);
 			log_info("%s: removed from the config", s->name);
+			log_set_context(NULL, NULL);
 			TAILQ_REMOVE(&d->accts, s, entry);
 			sched_acct_free(s);
 		}
@@ -460,7 +475,9 @@ sched_reload(struct sched_daemon *d, int64_t now)
 			if (strcmp(s->name, a->name) == 0)
 				break;
 		if (s == NULL) {
+			log_set_context(a->name, NULL);
 			log_info("%s: added", a->name);
+			log_set_context(NULL, NULL);
 			sched_acct_add(d, a, now);
 		}
 	}
@@ -469,33 +486,56 @@ out:
 	sched_status(d, now, true);
 }
 
-/* STATUS=: accounts, the last sync, the next poll; with READY=1 if ready. */
+/*
+ * STATUS=, with READY=1 if ready: how many accounts, how many fail and the
+ * first of them with its reason, what runs now (or the last sync), and
+ * the next poll: "2 accounts, 1 failing (work: authentication failed);
+ * next poll 01:28".
+ */
 static void
 sched_status(struct sched_daemon *d, int64_t now, bool ready)
 {
-	struct sched_acct	*s;
-	char			 status[256], next[16] = "-";
+	struct sched_acct	*s, *fail = NULL, *run = NULL;
+	char			 status[256], next[16];
 	int64_t			 first = INT64_MAX;
 	time_t			 t;
 	struct tm		 tm;
-	size_t			 n = 0;
+	size_t			 n = 0, nfail = 0, nrun = 0;
+	int			 len;
 
 	TAILQ_FOREACH(s, &d->accts, entry) {
 		if (s->a == NULL)
 			continue;
 		n++;
+		if (s->fails > 0 && nfail++ == 0)
+			fail = s;
+		if (s->running && nrun++ == 0)
+			run = s;
 		if (!s->running && s->next_ms < first)
 			first = s->next_ms;
 	}
-	if (first != INT64_MAX) {
-		t = d->clock->wall(d->clock->arg) + (time_t)((first > now ? first - now : 0) /
-		    1000);
+	len = snprintf(status, sizeof(status), "%zu account%s", n,
+	    n == 1 ? "" : "s");
+	if (fail != NULL)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    ", %zu failing (%s: %.60s)", nfail, fail->name, fail->why);
+	if (run != NULL && nrun > 1)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; syncing %s and %zu more", run->name, nrun - 1);
+	else if (run != NULL)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; syncing %s", run->name);
+	else if (fail == NULL)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; last: %s", d->last[0] != '\0' ? d->last : "none");
+	if (first != INT64_MAX && len > 0 && (size_t)len < sizeof(status)) {
+		t = d->clock->wall(d->clock->arg) +
+		    (time_t)((first > now ? first - now : 0) / 1000);
 		localtime_r(&t, &tm);
 		strftime(next, sizeof(next), "%H:%M", &tm);
+		snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; next poll %s", next);
 	}
-	snprintf(status, sizeof(status), "%zu account%s; last: %s; next poll "
-	    "%s", n, n == 1 ? "" : "s", d->last[0] != '\0' ? d->last : "none",
-	    next);
 	if (ready)
 		sdnotify_ready(status);
 	else
@@ -567,7 +607,7 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	struct account		*a;
 	char			 drain[64];
 	int64_t			 now, hard_ms = 0;
-	bool			 done, stopping = false;
+	bool			 done, stopping = false, started = false;
 	int			 rc, i;
 
 	memset(&d, 0, sizeof(d));
@@ -654,6 +694,12 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 			sched_start(&d, best, now);
 			if (!best->running)
 				break;
+			started = true;
+		}
+		/* "syncing NAME", not a next poll that is already past. */
+		if (started) {
+			sched_status(&d, now, false);
+			started = false;
 		}
 		sched_watchdog(&d, now);
 

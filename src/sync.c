@@ -38,6 +38,7 @@ struct sync_run {
 	size_t				 cur;
 	struct maildir_msg		*msg;
 	size_t				 total;	/* for progress */
+	unsigned long long		 total_bytes; /* their LIST sizes */
 	/* Items delivered in this sync, for keep = false. */
 	struct sync_item		**fetched;
 	size_t				 nfetched;
@@ -254,9 +255,11 @@ sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
 			return rc;
 		ents[i].state = STORE_DELIVERED;
 		run->r->recovered++;
+		log_set_context(run->a->name, ents[i].uidl);
 		log_info("%s: %s was delivered as %s by a run that stopped "
 		    "before recording it", run->a->name, ents[i].uidl,
 		    ents[i].filename);
+		log_set_context(run->a->name, NULL);
 	}
 	return 0;
 }
@@ -273,6 +276,7 @@ sync_report(struct sync_run *run)
 	pr.done = run->r->fetched;
 	pr.total = run->total;
 	pr.bytes = run->r->bytes;
+	pr.total_bytes = run->total_bytes;
 	run->sh->progress(run->sh->progress_arg, &pr);
 }
 
@@ -333,12 +337,14 @@ sync_sink_end(void *arg, struct err *e)
 	/* Durable and recorded for the whole batch in sync_settle. */
 	rc = maildir_link(run->msg, e);
 	run->msg = NULL;
-	log_set_context(run->a->name, NULL);
-	if (rc < 0)
+	if (rc < 0) {
+		log_set_context(run->a->name, NULL);
 		return sync_delivery_error(run, rc, e);
+	}
 	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
 	    it->num, it->key != NULL ? it->key : "no UIDL",
 	    run->names[run->cur]);
+	log_set_context(run->a->name, NULL);
 	run->fetched[run->nfetched++] = it;
 	run->r->fetched++;
 	run->cur++;
@@ -393,6 +399,9 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	size_t		 off, i, cnt, done;
 	int64_t		 now = (int64_t)time(NULL);
 	int		 rc = 0;
+
+	for (i = 0; i < n; i++)
+		run->total_bytes += items[i].size;
 
 	run->names = xcalloc(SYNC_BATCH, sizeof(*run->names));
 	nums = xcalloc(SYNC_BATCH, sizeof(*nums));
@@ -452,8 +461,10 @@ sync_skip(struct sync_run *run, const struct sync_plan *plan, struct err *e)
 		snprintf(reason, sizeof(reason), "larger than max_message_size "
 		    "(%llu > %llu octets)", plan->skip[i].size,
 		    (unsigned long long)run->a->max_message_size);
+		log_set_context(run->a->name, plan->skip[i].key);
 		log_warnx("%s: skipping message %lu (%s): %s", run->a->name,
 		    plan->skip[i].num, plan->skip[i].key, reason);
+		log_set_context(run->a->name, NULL);
 		sync_lock(run->sh);
 		rc = store_mark_skipped(run->sh->store, run->a->name,
 		    plan->skip[i].key, (int64_t)plan->skip[i].size, reason,

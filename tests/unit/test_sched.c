@@ -24,8 +24,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "config.h"
 #include "err.h"
+#include "log.h"
 #include "sched.h"
 #include "sync.h"
 
@@ -210,6 +213,112 @@ fake_wait(void *arg, int fd, int timeout_ms, size_t running)
 	return 0;
 }
 
+/*
+ * sd_notify and sd_notifyf are wrapped (-Wl,--wrap): every STATUS= line the
+ * loop sends, in order.
+ */
+int	__wrap_sd_notify(int, const char *);
+int	__wrap_sd_notifyf(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define FAKE_MAXSTATUS	256
+static char	statuses[FAKE_MAXSTATUS][256];
+static size_t	nstatuses;
+
+int
+__wrap_sd_notify(int unset_environment, const char *state)
+{
+	(void)unset_environment;
+	(void)state;
+	return 1;
+}
+
+int
+__wrap_sd_notifyf(int unset_environment, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+	char	*st;
+
+	(void)unset_environment;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((st = strstr(msg, "STATUS=")) != NULL &&
+	    nstatuses < FAKE_MAXSTATUS)
+		snprintf(statuses[nstatuses++], sizeof(statuses[0]), "%s",
+		    st + 7);
+	return 1;
+}
+
+/* The first status line from 'from' on that starts with want, or -1. */
+static int
+status_find(size_t from, const char *want)
+{
+	size_t	i;
+
+	for (i = from; i < nstatuses; i++)
+		if (strncmp(statuses[i], want, strlen(want)) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * The journal as the log sink sees it (JOURNAL_STREAM is pointed at our
+ * stderr so log.c uses the sink): priority, ACCOUNT= and the message.
+ */
+#define FAKE_MAXLINES	256
+static struct {
+	int	 prio;
+	char	 account[32];
+	char	 msg[256];
+} lines[FAKE_MAXLINES];
+static size_t	nlines;
+static pthread_mutex_t lines_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+fake_sink(int prio, const char *account, const char *uidl, const char *msg)
+{
+	(void)uidl;
+	pthread_mutex_lock(&lines_lock);
+	if (nlines < FAKE_MAXLINES) {
+		lines[nlines].prio = prio;
+		snprintf(lines[nlines].account, sizeof(lines[0].account), "%s",
+		    account != NULL ? account : "");
+		snprintf(lines[nlines].msg, sizeof(lines[0].msg), "%s", msg);
+		nlines++;
+	}
+	pthread_mutex_unlock(&lines_lock);
+	return 0;
+}
+
+static void
+fake_journal(enum log_level level)
+{
+	struct stat	st;
+	char		js[64];
+
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init(level);
+	log_set_sink(fake_sink);
+	nlines = 0;
+}
+
+/* The first logged line that contains part, or NULL. */
+static size_t
+line_find(const char *part)
+{
+	size_t	i;
+
+	for (i = 0; i < nlines; i++)
+		if (strstr(lines[i].msg, part) != NULL)
+			return i;
+	return (size_t)-1;
+}
+
 static const struct sched_clock fake_clock = {
 	fake_now, fake_wall, fake_wait, NULL
 };
@@ -270,6 +379,7 @@ fake_run(const char *const *names, const int *intervals, size_t n,
 	fake.nextsig = 0;
 	fake.maxrunning = 0;
 	pthread_mutex_unlock(&fake.lock);
+	nstatuses = 0;
 	cfg = fake_config(names, intervals, n);
 	err_clear(&e);
 	rc = sched_daemon(cfg->path, cfg, true, &fake_clock, &e);
@@ -303,8 +413,10 @@ test_daemon_run_queue(void **state)
 	static const struct fake_signal sigs[] = { { 400000, SIGTERM } };
 	int64_t	at[16] = { 0 };
 	size_t	n, i;
+	int	k;
 
 	(void)state;
+	fake_journal(LOG_LVL_INFO);
 	fake_run(names, intervals, 2, sigs, 1);
 
 	n = fake_polls_of("good", at, 16);
@@ -322,6 +434,35 @@ test_daemon_run_queue(void **state)
 	assert_int_equal(at[1] - at[0], 60000);
 	assert_int_equal(at[2] - at[1], 120000);
 	assert_true(fake.maxrunning <= 2);
+
+	/*
+	 * systemctl status: ready before any sync, then what runs, then
+	 * which account fails and why.  The clock starts at 00:00 UTC.
+	 */
+	assert_int_equal(status_find(0, "2 accounts; last: none; next poll "
+	    "00:00"), 0);
+	k = status_find(0, "2 accounts; syncing ");
+	assert_int_equal(k, 1);
+	assert_true(status_find((size_t)k, "2 accounts, 1 failing (bad: no "
+	    "reply in 30 s); next poll 00:0") > k);
+	assert_true(status_find(0, "2 accounts, 1 failing (bad: no reply in "
+	    "30 s); syncing good; next poll 00:0") > k);
+
+	/*
+	 * journalctl ACCOUNT=bad: the failure, logged by the loop's thread,
+	 * at PRIORITY=3, once however often it repeats.  Empty polls of
+	 * good are not logged at info.
+	 */
+	n = line_find("bad: no reply in 30 s (temporary; next poll in 60 s)");
+	assert_true(n != (size_t)-1);
+	assert_int_equal(lines[n].prio, 3);
+	assert_string_equal(lines[n].account, "bad");
+	assert_true(line_find("bad: no reply in 30 s (temporary; next poll "
+	    "in 120 s)") == (size_t)-1);
+	assert_true(line_find("good: 0 new") == (size_t)-1);
+	log_set_sink(NULL);
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOG_LVL_INFO);
 }
 
 /* SIGUSR1 polls every account at once, whatever its schedule. */
@@ -353,5 +494,8 @@ main(void)
 		cmocka_unit_test(test_daemon_usr1),
 	};
 
+	/* The status line's times are in local time: make it UTC. */
+	setenv("TZ", "UTC", 1);
+	tzset();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
