@@ -21,11 +21,15 @@ struct progress;
 
 /*
  * progress_new: a renderer for naccounts accounts (slots 0..naccounts-1)
- * that draws on fp, a terminal.  Free with progress_free.
+ * that draws on fp, a terminal: one line per running account, cut to the
+ * terminal's width (TIOCGWINSZ, 80 if it does not say) and redrawn in
+ * place, with messages and bytes done, the byte total, the rate and an
+ * estimate of the time left when the LIST sizes are known.  fp is not
+ * written to between the calls.  Free with progress_free.
  */
 struct progress *progress_new(FILE *fp, size_t naccounts);
 
-/* progress_free: clear what is drawn and free p (NULL is fine). */
+/* progress_free: erase what is drawn and free p (NULL is fine). */
 void	 progress_free(struct progress *p);
 
 /* progress_start: the account in slot has started; now_ms is monotonic. */
