@@ -39,7 +39,6 @@ struct once_pool {
 	size_t			 njobs;
 	size_t			 next;		/* the next job to take */
 	pthread_mutex_t		 lock;		/* next, progress */
-	pthread_mutex_t		 store_lock;
 	struct sync_shared	 sh;
 	struct progress		*progress;	/* NULL: not a terminal */
 };
@@ -139,8 +138,6 @@ once_run(const struct config *cfg, char *const *names, size_t n,
 		goto out;
 	}
 	pthread_mutex_init(&o.lock, NULL);
-	pthread_mutex_init(&o.store_lock, NULL);
-	o.sh.store_lock = &o.store_lock;
 	o.sh.abort_flag = abort_flag;
 	o.sh.progress = once_progress;
 	o.sh.progress_arg = &o;
@@ -174,7 +171,6 @@ once_run(const struct config *cfg, char *const *names, size_t n,
 		}
 	}
 	pthread_mutex_destroy(&o.lock);
-	pthread_mutex_destroy(&o.store_lock);
 out:
 	store_close(o.sh.store);
 	free(tids);

@@ -83,7 +83,6 @@ struct sched_daemon {
 	struct sched_cfg_list	 cfgs;
 	struct sched_acct_list	 accts;
 	struct store		*store;
-	pthread_mutex_t		 store_lock;
 	pthread_mutex_t		 lock;		/* done, beat_ms */
 	size_t			 running;
 	int64_t			 wd_ms;		/* watchdog interval, or 0 */
@@ -326,7 +325,6 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	s->run_a = s->a;
 	memset(&s->r, 0, sizeof(s->r));
 	s->sh.store = d->store;
-	s->sh.store_lock = &d->store_lock;
 	s->sh.abort_flag = &sched_sig_term;
 	s->sh.progress = sched_beat_progress;
 	s->sh.progress_arg = s;
@@ -379,7 +377,7 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	if (s->rc == 0) {
 		/* An empty poll is news to nobody: 288 lines a day at 5 min. */
 		if (s->r.fetched + s->r.recovered + s->r.skipped +
-		    s->r.deleted == 0)
+		    s->r.deleted + s->r.failed == 0)
 			log_debug("%s", line);
 		else
 			log_info("%s", line);
@@ -621,7 +619,6 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	d.cur->refs = 1;
 	TAILQ_INSERT_TAIL(&d.cfgs, d.cur, entry);
 	pthread_mutex_init(&d.lock, NULL);
-	pthread_mutex_init(&d.store_lock, NULL);
 	srandom((unsigned)(time(NULL) ^ getpid()));
 
 	/* A second run in one process (the tests) starts afresh. */
@@ -731,7 +728,6 @@ out:
 		free(c);
 	}
 	pthread_mutex_destroy(&d.lock);
-	pthread_mutex_destroy(&d.store_lock);
 	free(d.path);
 	for (i = 0; i < 2; i++)
 		if (sched_pipe[i] != -1) {

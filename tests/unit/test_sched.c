@@ -325,7 +325,7 @@ static const struct sched_clock fake_clock = {
 
 static char	tmpdir[64];
 
-/* A config with the accounts given as "name interval" pairs. */
+/* A config with the accounts named, each its own mailbox and Maildir. */
 static struct config *
 fake_config(const char *const *names, const int *intervals, size_t n)
 {
@@ -342,10 +342,12 @@ fake_config(const char *const *names, const int *intervals, size_t n)
 	fprintf(fp, "state_db = \"%s/state.db\";\nmax_parallel = 4;\n"
 	    "accounts = (\n", tmpdir);
 	for (i = 0; i < n; i++)
+		/* One mailbox (user@host) and one Maildir per account. */
 		fprintf(fp, "%s{ name = \"%s\"; host = \"localhost\"; "
-		    "user = \"u\"; password_command = \"true\"; "
-		    "maildir = \"%s/Mail\"; interval = %d; }\n",
-		    i > 0 ? ", " : "", names[i], tmpdir, intervals[i]);
+		    "user = \"%s\"; password_command = \"true\"; "
+		    "maildir = \"%s/%s\"; interval = %d; }\n",
+		    i > 0 ? ", " : "", names[i], names[i], tmpdir, names[i],
+		    intervals[i]);
 	fprintf(fp, ");\n");
 	fclose(fp);
 	if (config_load(path, &cfg, &e) < 0)
