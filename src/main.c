@@ -4,6 +4,8 @@
 
 #include "autoconf.h"
 
+#include <sys/prctl.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -136,6 +138,13 @@ main(int argc, char **argv)
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/*
+	 * Before any secret is read: no core dump holding a password or
+	 * token, and no ptrace or /proc/PID/mem for other processes of the
+	 * same user (the kernel treats a non-dumpable process as root's).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 	err_clear(&e);
 
 	while ((ch = getopt_long(argc, argv, "c:nvhV", main_options,
