@@ -116,6 +116,38 @@ static const struct conn_transport script_transport = {
 	"script", script_read, script_write, script_close
 };
 
+/* Send the log, at trace level, to a new temporary file. */
+static FILE *
+trace_start(void)
+{
+	FILE	*log;
+
+	log = tmpfile();
+	assert_non_null(log);
+	log_set_output(log);
+	log_set_level(LOG_LVL_TRACE);
+	return log;
+}
+
+/* Put the log back and return what went to log, NUL-terminated. */
+static char *
+trace_end(FILE *log)
+{
+	char	*buf;
+	long	 size;
+
+	log_set_output(NULL);
+	log_set_level(LOG_LVL_INFO);
+	assert_int_equal(fseek(log, 0, SEEK_END), 0);
+	size = ftell(log);
+	rewind(log);
+	buf = calloc(1, (size_t)size + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
+	fclose(log);
+	return buf;
+}
+
 /* A client over steps, served in reads of at most chunk bytes. */
 static struct pop3 *
 start(struct script *s, const struct step *steps, size_t n, size_t chunk)
@@ -1394,13 +1426,9 @@ test_trace_secrets(void **state)
 	struct collect	 c;
 	FILE		*log;
 	char		*buf;
-	long		 size;
 	size_t		 i;
 
-	log = tmpfile();
-	assert_non_null(log);
-	log_set_output(log);
-	log_set_level(LOG_LVL_TRACE);
+	log = trace_start();
 	memset(&c, 0, sizeof(c));
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
@@ -1419,15 +1447,7 @@ test_trace_secrets(void **state)
 	assert_int_equal(pop3_retr(p, 1, &collect_sink, &c, &e), 0);
 	finish(&s, p);
 	free(c.data);
-	log_set_output(NULL);
-	log_set_level(LOG_LVL_INFO);
-
-	fseek(log, 0, SEEK_END);
-	size = ftell(log);
-	rewind(log);
-	buf = calloc(1, (size_t)size + 1);
-	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
-	fclose(log);
+	buf = trace_end(log);
 	for (i = 0; i < NELEM(secrets); i++)
 		if (strstr(buf, secrets[i]) != NULL)
 			fail_msg("secret \"%s\" in the trace:\n%s", secrets[i],
@@ -1483,13 +1503,9 @@ test_auth_echoed_secret(void **state)
 	struct err	 e;
 	FILE		*log;
 	char		*buf, msgs[4 * ERR_MSGLEN] = "";
-	long		 size;
 	size_t		 i;
 
-	log = tmpfile();
-	assert_non_null(log);
-	log_set_output(log);
-	log_set_level(LOG_LVL_TRACE);
+	log = trace_start();
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
 	assert_int_equal(pop3_user(p, "bob", &e), 0);
@@ -1517,16 +1533,7 @@ test_auth_echoed_secret(void **state)
 	assert_int_equal(pop3_pass(p, "OK", &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 	finish(&s, p);
-	log_set_output(NULL);
-	log_set_level(LOG_LVL_INFO);
-
-	assert_int_equal(fseek(log, 0, SEEK_END), 0);
-	size = ftell(log);
-	rewind(log);
-	buf = calloc(1, (size_t)size + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
-	fclose(log);
+	buf = trace_end(log);
 	for (i = 0; i < NELEM(secrets); i++) {
 		if (strstr(buf, secrets[i]) != NULL ||
 		    strstr(msgs, secrets[i]) != NULL)
