@@ -256,6 +256,7 @@ store_open_common(const char *path, bool readonly, struct store **out,
     struct err *e)
 {
 	struct store	*s;
+	struct stat	 st;
 	int		 rc, flags;
 
 	*out = NULL;
@@ -263,9 +264,15 @@ store_open_common(const char *path, bool readonly, struct store **out,
 	s->path = xstrdup(path);
 	s->lockfd = -1;
 
-	if (readonly)
+	if (readonly) {
 		flags = SQLITE_OPEN_READONLY;
-	else {
+		/* SQLite's open would wait for ever on a FIFO. */
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			rc = err_set(e, E_STORE, "%s: the state database is "
+			    "not a regular file; left alone", path);
+			goto out;
+		}
+	} else {
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 		/* The lock comes first, so two openers never both migrate. */
 		if ((rc = store_mkdirs(path, e)) != 0 ||

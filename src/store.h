@@ -159,9 +159,12 @@ int	 store_open(const char *path, struct store **out, struct err *e);
 /*
  * store_open_readonly: open an existing database only to read it (for
  * --status), without the writer lock, so it works while a daemon holds it.
- * The same checks as store_open apply, except quick_check, and the schema
- * must be exactly this build's version (no migration can run here).  Every
- * call that writes fails with E_STORE.
+ * The same checks of the contents as store_open apply, except
+ * quick_check, and the schema must be exactly this build's version (no
+ * migration can run here).  Of the ownership checks only one applies (a
+ * reader deletes nothing, and may be another user reading a copy): a
+ * path that is not a regular file is refused before SQLite opens it, since
+ * a FIFO would block the open.  Every call that writes fails with E_STORE.
  * Errors: E_STORE (also when path does not exist).
  */
 int	 store_open_readonly(const char *path, struct store **out,

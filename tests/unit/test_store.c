@@ -628,6 +628,7 @@ test_open_untrusted(void **state)
 	p = xasprintf("%s/fifo.db", fx->dir);
 	assert_int_equal(mkfifo(p, 0600), 0);
 	FAILS(store_open(p, &fx->s, &e), "not a regular file");
+	FAILS(store_open_readonly(p, &fx->s, &e), "not a regular file");
 	free(p);
 	free(other);
 }
