@@ -10,8 +10,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -208,6 +210,7 @@ static int	 store_trust_dirs(const char *real, struct err *e);
 static int	 store_trust_sidecars(const char *real, bool *wal_data,
 		    struct err *e);
 static long	 store_holder(const struct stat *st);
+static bool	 store_open_to_others(const struct stat *st);
 static int	 store_check(struct store *s, bool readonly, struct err *e);
 static int	 store_migrate(struct store *s, int64_t from, struct err *e);
 static int	 store_pragma(struct store *s, const char *sql, char *out,
@@ -435,7 +438,7 @@ store_trust(const char *path, const struct stat *st, const char *what,
 		    "to this user (uid %ld), so it cannot be trusted; move it "
 		    "away, or chown it if it is yours", path, what,
 		    (long)st->st_uid, (long)geteuid());
-	if ((st->st_mode & 022) != 0)
+	if (store_open_to_others(st))
 		return err_set(e, E_STORE, "%s: the %s is writable by group or "
 		    "others (mode %04o), so it cannot be trusted; chmod 600 %s "
 		    "if nobody else wrote to it", path, what,
@@ -478,7 +481,7 @@ store_trust_dirs(const char *path, struct err *e)
 			    "yours", dir, path, (long)st.st_uid);
 			break;
 		}
-		if ((st.st_mode & 022) != 0 &&
+		if (store_open_to_others(&st) &&
 		    (parent || (st.st_mode & S_ISVTX) == 0)) {
 			rc = err_set(e, E_STORE, "%s: the directory of state "
 			    "database %s is writable by group or others (mode "
@@ -496,6 +499,34 @@ out:
 	free(dir);
 	free(copy);
 	return rc;
+}
+
+/*
+ * Whether someone else may write what st describes: others, or a group
+ * that is not the user's own.  A user private group (named after the
+ * user, the user's primary group, no other members; with umask 002 as on
+ * Fedora) holds nobody else, so its write bit is harmless.
+ */
+static bool
+store_open_to_others(const struct stat *st)
+{
+	struct passwd	 *pw;
+	struct group	 *gr;
+	char		**m;
+
+	if ((st->st_mode & S_IWOTH) != 0)
+		return true;
+	if ((st->st_mode & S_IWGRP) == 0)
+		return false;
+	if (st->st_gid != getegid() || (pw = getpwuid(geteuid())) == NULL ||
+	    pw->pw_gid != st->st_gid || (gr = getgrgid(st->st_gid)) == NULL ||
+	    strcmp(gr->gr_name, pw->pw_name) != 0)
+		return true;
+	for (m = gr->gr_mem; *m != NULL; m++) {
+		if (strcmp(*m, pw->pw_name) != 0)
+			return true;
+	}
+	return false;
 }
 
 /*

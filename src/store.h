@@ -124,7 +124,9 @@ struct store;
  * by this user and not writable by group or others; the directories above
  * it must belong to this user or root, the database's own directory must
  * not be writable by group or others, and the ones above it only if they
- * are sticky (as /tmp is).  Each refusal is an E_STORE naming the path,
+ * are sticky (as /tmp is).  A group is not "others" when it is the user's
+ * private group (named after the user, the primary group, no other
+ * members).  Each refusal is an E_STORE naming the path,
  * why, and the fix.  A missing database is created mode 0600 whatever the
  * umask (and so are its -wal and -shm, which SQLite gives the database's
  * mode).  An existing database of 0 bytes (with no -wal holding its pages)

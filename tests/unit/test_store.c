@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,10 +577,10 @@ static const struct {
 	mode_t		 mode;		/* 0: make it a symbolic link */
 	const char	*want;
 } untrusted[] = {
-	{ "", 0664, "is writable by group or others (mode 0664)" },
+	{ "", 0666, "is writable by group or others (mode 0666)" },
 	{ "", 0606, "is writable by group or others (mode 0606)" },
 	{ "-wal", 0666, "-wal: the wal is writable by group or others" },
-	{ "-shm", 0620, "-shm: the shm is writable by group or others" },
+	{ "-shm", 0602, "-shm: the shm is writable by group or others" },
 	{ "-wal", 0, "-wal: the wal is not a regular file" },
 };
 
@@ -634,20 +635,24 @@ test_open_untrusted(void **state)
 }
 
 /* Directories: the database's own must keep group and others out, even
- * when sticky; those above may be sticky (as /tmp is), not open. */
+ * when sticky; those above may be sticky (as /tmp is), not open.  A group
+ * is "others" unless it is the user's private group; making a directory
+ * another group's takes root. */
 static const struct {
 	mode_t		 parent;
 	mode_t		 above;
+	bool		 foreign;	/* both in group 65534 (root only) */
 	const char	*want;		/* NULL: opens */
 } dir_modes[] = {
-	{ 0700, 0700, NULL },
-	{ 0755, 0755, NULL },
-	{ 0775, 0700, "directory of state database" },
-	{ 0777, 0700, "is writable by group or others (mode 0777)" },
-	{ 01777, 0700, "(mode 1777), who could plant a database" },
-	{ 0700, 01777, NULL },
-	{ 0700, 0777, "chmod go-w" },
-	{ 0700, 0770, "writable by group or others (mode 0770)" },
+	{ 0700, 0700, false, NULL },
+	{ 0755, 0755, false, NULL },
+	{ 0777, 0700, false, "is writable by group or others (mode 0777)" },
+	{ 01777, 0700, false, "(mode 1777), who could plant a database" },
+	{ 0700, 01777, false, NULL },
+	{ 0700, 0777, false, "chmod go-w" },
+	{ 0775, 0700, true, "directory of state database" },
+	{ 0700, 0770, true, "writable by group or others (mode 0770)" },
+	{ 0700, 01770, true, NULL },
 };
 
 static void
@@ -656,6 +661,7 @@ test_open_untrusted_dirs(void **state)
 	struct fx	*fx = *state;
 	struct err	 e;
 	char		*above, *parent, *path;
+	gid_t		 gid;
 	size_t		 i;
 	int		 rc;
 
@@ -665,6 +671,11 @@ test_open_untrusted_dirs(void **state)
 	assert_int_equal(mkdir(above, 0700), 0);
 	assert_int_equal(mkdir(parent, 0700), 0);
 	for (i = 0; i < NITEMS(dir_modes); i++) {
+		if (dir_modes[i].foreign && geteuid() != 0)
+			continue;	/* main() reports the skip */
+		gid = dir_modes[i].foreign ? 65534 : getegid();
+		assert_int_equal(chown(parent, (uid_t)-1, gid), 0);
+		assert_int_equal(chown(above, (uid_t)-1, gid), 0);
 		assert_int_equal(chmod(parent, dir_modes[i].parent), 0);
 		assert_int_equal(chmod(above, dir_modes[i].above), 0);
 		rc = store_open(path, &fx->s, &e);
@@ -705,6 +716,18 @@ test_open_not_ours(void **state)
 	OK(store_open(fx->path, &fx->s, &e));
 	store_close(fx->s);
 	fx->s = NULL;
+
+	/* Group-writable: fine in root's own group (no other members), not
+	 * in another. */
+	assert_int_equal(chmod(fx->path, 0660), 0);
+	OK(store_open(fx->path, &fx->s, &e));
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(chown(fx->path, 0, 65534), 0);
+	FAILS(store_open(fx->path, &fx->s, &e), "writable by group or others "
+	    "(mode 0660)");
+	assert_int_equal(chown(fx->path, 0, 0), 0);
+	assert_int_equal(chmod(fx->path, 0600), 0);
 
 	sub = xasprintf("%s/sub", fx->dir);
 	subdb = xasprintf("%s/state.db", sub);
