@@ -169,7 +169,7 @@ sched_summary(char *buf, size_t len, const char *name,
 int
 sched_once(const struct config *cfg, char *const *names, size_t n,
     FILE *out, FILE *progress, const volatile sig_atomic_t *abort_flag,
-    struct err *e)
+    const volatile sig_atomic_t *hard_abort, struct err *e)
 {
 	struct sched_once	 o;
 	const struct account	*a;
@@ -206,6 +206,7 @@ sched_once(const struct config *cfg, char *const *names, size_t n,
 	pthread_mutex_init(&o.store_lock, NULL);
 	o.sh.store_lock = &o.store_lock;
 	o.sh.abort_flag = abort_flag;
+	o.sh.hard_abort = hard_abort;
 	o.sh.progress = sched_progress;
 	o.sh.progress_arg = &o;
 	o.progress = progress;

@@ -578,6 +578,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	hooks.idle = sh->idle;
 	hooks.idle_arg = sh->idle_arg;
 	hooks.abort_flag = sh->hard_abort;
+	hooks.stop_flag = sh->abort_flag;
 	if ((rc = session_open(a, &hooks, &run.p, NULL, e)) < 0)
 		goto out;
 	r->login_delay = pop3_caps(run.p)->login_delay;

@@ -863,7 +863,7 @@ test_account_secret(void **state)
 		err_clear(&e);
 		out = NULL;
 		t0 = util_now_ms();
-		rc = account_secret(a, &out, &e);
+		rc = account_secret(a, NULL, &out, &e);
 		ms = util_now_ms() - t0;
 		if (c->want != NULL) {
 			if (rc != 0)
@@ -901,7 +901,7 @@ test_account_secret_kills_group(void **state)
 	a->timeout = 1;
 	a->password_command = xasprintf("sleep 30 & echo $! > %s; wait",
 	    pidfile);
-	assert_int_equal(account_secret(a, &out, &e), E_CONFIG);
+	assert_int_equal(account_secret(a, NULL, &out, &e), E_CONFIG);
 	assert_string_equal(e.msg,
 	    "t: password_command failed: timed out after 1 s");
 
@@ -943,7 +943,7 @@ test_account_secret_background(void **state)
 	a->timeout = 10;
 	a->password_command = xstrdup("echo early; sleep 3 &");
 	t0 = util_now_ms();
-	assert_int_equal(account_secret(a, &out, &e), 0);
+	assert_int_equal(account_secret(a, NULL, &out, &e), 0);
 	assert_true(util_now_ms() - t0 < 2000);
 	assert_string_equal(out, "early");
 	freezero(out, 0);
@@ -961,14 +961,14 @@ test_account_secret_file_errors(void **state)
 	a = account_new();
 	a->name = xstrdup("t");
 	a->password_file = tmp_path("nofile");
-	assert_int_equal(account_secret(a, &out, &e), E_CONFIG);
+	assert_int_equal(account_secret(a, NULL, &out, &e), E_CONFIG);
 	strip_tmpdir(e.msg, msg, sizeof(msg));
 	assert_string_equal(msg, "t: password_file nofile: No such file or "
 	    "directory");
 	free(a->password_file);
 
 	a->password_file = write_file("open", "sekrit\n", 0640);
-	assert_int_equal(account_secret(a, &out, &e), E_CONFIG);
+	assert_int_equal(account_secret(a, NULL, &out, &e), E_CONFIG);
 	assert_null(out);
 	strip_tmpdir(e.msg, msg, sizeof(msg));
 	assert_string_equal(msg, "t: open: holds a password but is readable "

@@ -919,12 +919,13 @@ listen_local(int *port)
 static void
 test_net_connect(void **state)
 {
+	struct waiter	w = { .timeout_ms = 2000 };
 	struct err	e;
 	char		buf[8];
 	int		lfd, fd, sfd, port, flags;
 
 	lfd = listen_local(&port);
-	fd = net_connect("127.0.0.1", port, 2000, &e);
+	fd = net_connect("127.0.0.1", port, &w, &e);
 	assert_true(fd >= 0);
 	flags = fcntl(fd, F_GETFL);
 	assert_true(flags & O_NONBLOCK);
@@ -945,7 +946,7 @@ test_net_connect(void **state)
 	close(fd);
 
 	/* A name that may resolve to ::1 first still reaches 127.0.0.1. */
-	fd = net_connect("localhost", port, 2000, &e);
+	fd = net_connect("localhost", port, &w, &e);
 	if (fd < 0)
 		fail_msg("localhost: %s", e.msg);
 	close(fd);
@@ -971,6 +972,7 @@ static const struct {
 static void
 test_net_connect_fail(void **state)
 {
+	struct waiter	w = { .timeout_ms = 2000 };
 	struct err	e;
 	size_t		i, j;
 	int		lfd, port, closed_port, rc;
@@ -982,7 +984,7 @@ test_net_connect_fail(void **state)
 		port = connect_fail_cases[i].port;
 		if (port == -1)
 			port = closed_port;
-		rc = net_connect(connect_fail_cases[i].host, port, 2000, &e);
+		rc = net_connect(connect_fail_cases[i].host, port, &w, &e);
 		check_rc(connect_fail_cases[i].name, rc, E_IO, &e, NULL);
 		for (j = 0; j < 2 && connect_fail_cases[i].msg[j]; j++)
 			check_rc(connect_fail_cases[i].name, rc, E_IO, &e,
