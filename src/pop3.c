@@ -39,8 +39,8 @@
 
 /* Listing lines between two conn_busy() calls: parsing and merging a
  * listing of 200,000 lines is CPU-bound work, which must still show life
- * and hear a stop. */
-#define POP3_BUSY_LINES	4096
+ * and hear a stop.  (A call costs a clock read.) */
+#define POP3_BUSY_LINES	256
 
 #define ST(s)		(1U << (s))
 
@@ -84,7 +84,7 @@ static int	pop3_ml_line(struct pop3 *, const char *, char **,
 		    struct err *);
 static void	pop3_trace_body(const struct pop3 *, const char *, size_t);
 static struct pop3_msg *pop3_listing_slot(struct pop3_listing *,
-		    unsigned long, size_t);
+		    unsigned long, size_t, bool);
 static int	pop3_listing(struct pop3 *, const char *,
 		    struct pop3_listing *, struct err *);
 static int	pop3_one(struct pop3 *, const char *, unsigned long,
@@ -734,20 +734,22 @@ pop3_stat(struct pop3 *p, unsigned long *count, unsigned long long *octets,
 }
 
 /*
- * The entry for num in l, appended when absent.  LIST and UIDL usually
+ * The entry for num in l, appended when absent (or when fresh: num is
+ * past every number in l, so no search is needed).  LIST and UIDL usually
  * list in the same order, so index hint is tried first.  The array grows
  * in powers of two from 16 as lines arrive (struct pop3_listing has no
  * capacity field), never from a count the server claims.
  */
 static struct pop3_msg *
-pop3_listing_slot(struct pop3_listing *l, unsigned long num, size_t hint)
+pop3_listing_slot(struct pop3_listing *l, unsigned long num, size_t hint,
+    bool fresh)
 {
 	struct pop3_msg	*m;
 	size_t		 i;
 
 	if (hint < l->count && l->msgs[hint].num == num)
 		return &l->msgs[hint];
-	for (i = 0; i < l->count; i++)
+	for (i = 0; i < l->count && !fresh; i++)
 		if (l->msgs[i].num == num)
 			return &l->msgs[i];
 	if (l->count == 0 || (l->count >= 16 &&
@@ -768,16 +770,19 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	struct pop3_status	 st;
 	struct pop3_msg		*m;
 	unsigned long long	 size;
-	unsigned long		 num;
+	unsigned long		 num, max = 0;
 	char			*line, uid[POP3_UIDL_MAX + 1];
 	char			 bad[128];
-	size_t			 n = 0, lines = 0;
+	size_t			 n = 0, i, lines = 0;
 	bool			 is_list = strcmp(cmd, "LIST") == 0;
 	int			 rc, bad_rc = 0;
 
 	if ((rc = pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "%s",
 	    cmd)) < 0)
 		return rc;
+	for (i = 0; i < l->count; i++)
+		if (l->msgs[i].num > max)
+			max = l->msgs[i].num;
 	/* A bad line is reported after the terminator, so the session
 	 * stays in step. */
 	while ((rc = pop3_ml_line(p, cmd, &line, e)) == 0) {
@@ -798,7 +803,9 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 			    cmd, bad);
 			continue;
 		}
-		m = pop3_listing_slot(l, num, n++);
+		m = pop3_listing_slot(l, num, n++, num > max);
+		if (num > max)
+			max = num;
 		if (is_list)
 			m->size = size;
 		else

@@ -23,6 +23,9 @@
  *	BIGLINE <bytes>		send that many 'x' without a line end
  *	GARBAGE			send binary junk and a CRLF
  *	BODY <n> <len>		send n lines of len bytes, no terminator
+ *	LISTING <n> <LIST|UIDL>	send n listing lines ("K 100" or "K uid-K"
+ *				for K = 1..n) and the terminator, in large
+ *				writes
  *
  * After the script every further line is still recorded (that is how a
  * test sees a password the client should never have sent) and answered
@@ -307,6 +310,27 @@ fault_step(struct fault *f, char *cmd)
 		for (i = 0; i < n; i++)
 			if (fault_send(f, chunk, len + 2) == -1)
 				break;
+	} else if (strcmp(cmd, "LISTING") == 0) {
+		n = strtoul(arg, &arg, 10);
+		arg += strspn(arg, " ");
+		fprintf(f->tr, "S: <%lu %s lines>\n", n, arg);
+		for (i = 1, len = 0; i <= n + 1; i++) {
+			if (i > n)
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, ".\r\n");
+			else if (strcmp(arg, "UIDL") == 0)
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, "%lu uid-%lu\r\n", i,
+				    i);
+			else
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, "%lu 100\r\n", i);
+			if (len > sizeof(chunk) - 64 || i > n) {
+				if (fault_send(f, chunk, len) == -1)
+					break;
+				len = 0;
+			}
+		}
 	} else {
 		fprintf(f->tr, "BADSCRIPT %s\n", cmd);
 		return -1;

@@ -884,51 +884,6 @@ test_account_secret(void **state)
 	}
 }
 
-/* A timed-out command's whole process group dies, not just the shell. */
-static void
-test_account_secret_kills_group(void **state)
-{
-	struct account	*a;
-	struct err	 e;
-	char		*out = NULL, *pidfile, buf[64], statpath[64], st;
-	FILE		*fp;
-	long		 pid;
-	int		 i;
-
-	pidfile = tmp_path("sleep.pid");
-	a = account_new();
-	a->name = xstrdup("t");
-	a->timeout = 1;
-	a->password_command = xasprintf("sleep 30 & echo $! > %s; wait",
-	    pidfile);
-	assert_int_equal(account_secret(a, NULL, &out, &e), E_CONFIG);
-	assert_string_equal(e.msg,
-	    "t: password_command failed: timed out after 1 s");
-
-	fp = fopen(pidfile, "r");
-	assert_non_null(fp);
-	assert_non_null(fgets(buf, sizeof(buf), fp));
-	fclose(fp);
-	pid = strtol(buf, NULL, 10);
-	assert_true(pid > 1);
-	/* Gone, or a zombie waiting for init: either way no longer running. */
-	snprintf(statpath, sizeof(statpath), "/proc/%ld/stat", pid);
-	for (i = 0; i < 100; i++) {
-		if ((fp = fopen(statpath, "r")) == NULL)
-			break;
-		st = '?';
-		if (fscanf(fp, "%*d (%*[^)]) %c", &st) != 1)
-			st = '?';
-		fclose(fp);
-		if (st == 'Z' || st == 'X')
-			break;
-		usleep(10000);
-	}
-	assert_true(i < 100);
-	free(pidfile);
-	account_free(a);
-}
-
 /* A command that leaves a daemon holding stdout still returns at exit. */
 static void
 test_account_secret_background(void **state)
@@ -1001,8 +956,6 @@ main(void)
 		cmocka_unit_test(test_account_names),
 		cmocka_unit_test_setup_teardown(test_account_secret, tmp_setup,
 		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_account_secret_kills_group, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_account_secret_background,
 		    tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(
