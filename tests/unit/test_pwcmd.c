@@ -22,41 +22,14 @@
 
 #include "account.h"
 #include "pwcmd.h"
+#include "test_hook.h"
 #include "util.h"
 #include "waiter.h"
 #include "xmalloc.h"
 
 #define OUTMAX	64
 
-static char			 tmpdir[] = "/tmp/test_pwcmd.XXXXXX";
-static int			 idle_calls;
-static int			 stop_at;	/* idle call that sets stop */
-static volatile sig_atomic_t	 stop_flag;
-
-static void
-test_idle(void *arg)
-{
-	(void)arg;
-	if (++idle_calls == stop_at)
-		stop_flag = 1;
-}
-
-/* A waiter with the test's hook and stop flag (used as the abort flag). */
-static struct waiter
-test_waiter(int timeout_ms)
-{
-	struct waiter	w;
-
-	memset(&w, 0, sizeof(w));
-	w.timeout_ms = timeout_ms;
-	w.idle = test_idle;
-	w.abort = &stop_flag;
-	w.idle_ms = util_now_ms();
-	idle_calls = 0;
-	stop_at = 0;
-	stop_flag = 0;
-	return w;
-}
+static char	tmpdir[] = "/tmp/test_pwcmd.XXXXXX";
 
 /* Whether pid still runs (a zombie waiting for init does not count). */
 static int
@@ -95,7 +68,7 @@ read_pid(const char *file)
 static void
 test_pwcmd_success(void **state)
 {
-	struct waiter		 w = test_waiter(5000);
+	struct waiter		 w = hook_waiter(5000);
 	struct pwcmd_result	 r;
 	struct err		 e;
 	char			 out[OUTMAX];
@@ -121,7 +94,7 @@ test_pwcmd_success(void **state)
 static void
 test_pwcmd_exit_stderr(void **state)
 {
-	struct waiter		 w = test_waiter(5000);
+	struct waiter		 w = hook_waiter(5000);
 	struct pwcmd_result	 r;
 	struct account		*a;
 	struct err		 e;
@@ -158,7 +131,7 @@ test_pwcmd_exit_stderr(void **state)
 static void
 test_pwcmd_timeout_kills_group(void **state)
 {
-	struct waiter		 w = test_waiter(1000);
+	struct waiter		 w = hook_waiter(1000);
 	struct pwcmd_result	 r;
 	struct err		 e;
 	char			 out[OUTMAX], *cmd, *pidfile;
@@ -180,7 +153,7 @@ test_pwcmd_timeout_kills_group(void **state)
 	assert_string_equal(r.errline, "waiting");
 	assert_true(ms >= 1000 && ms < 2500);
 	/* The idle hook ran while it waited. */
-	assert_true(idle_calls >= 1);
+	assert_true(hook_calls >= 1);
 	pid = read_pid(pidfile);
 	for (i = 0; i < 100 && running(pid); i++)
 		usleep(10000);
@@ -194,7 +167,7 @@ test_pwcmd_timeout_kills_group(void **state)
 static void
 test_pwcmd_stop(void **state)
 {
-	struct waiter		 w = test_waiter(60000);
+	struct waiter		 w = hook_waiter(60000);
 	struct pwcmd_result	 r;
 	struct account		*a;
 	struct err		 e;
@@ -207,7 +180,7 @@ test_pwcmd_stop(void **state)
 	(void)state;
 	pidfile = xasprintf("%s/stopped.pid", tmpdir);
 	cmd = xasprintf("sleep 30 & echo $! > %s; wait", pidfile);
-	stop_at = 2;
+	hook_abort_at = 2;
 	t0 = util_now_ms();
 	assert_int_equal(pwcmd_run(cmd, &w, out, sizeof(out), &len, &r, &e),
 	    E_ABORT);
@@ -220,8 +193,8 @@ test_pwcmd_stop(void **state)
 	assert_false(running(pid));
 
 	/* Through account_secret: E_ABORT, not a config error. */
-	w = test_waiter(60000);
-	stop_flag = 1;
+	w = hook_waiter(60000);
+	hook_abort = 1;
 	a = account_new();
 	a->name = xstrdup("t");
 	a->timeout = 60;
@@ -242,7 +215,7 @@ test_pwcmd_stop(void **state)
 static void
 test_pwcmd_signals_default(void **state)
 {
-	struct waiter		 w = test_waiter(5000);
+	struct waiter		 w = hook_waiter(5000);
 	struct pwcmd_result	 r;
 	struct err		 e;
 	sigset_t		 block, old;
