@@ -169,13 +169,14 @@ TIMEOUT=3 stall_stop trickle "trickled listing"
 
 # --- 5. a listing of 200,000 lines --------------------------------------------
 
-# LIST and UIDL of 200,000 messages each; every RETR then gets -ERR (the
-# script's end), so the sync fails after planning: the point is the
-# listing.  The daemon must show life all through.
+# LIST and UIDL of 200,000 messages each, parsed and merged as they come;
+# the UIDL listing then stalls and the server hangs up, so the sync ends
+# there: the point is the listing (planning and the ledger come after it).
+# The daemon must show life all through.
 {
 	login_script
 	printf '%s\n' 'R LIST' 'S +OK' 'LISTING 200000 LIST' 'R UIDL' 'S +OK' \
-	    'LISTING 200000 UIDL'
+	    'LISTING 200000 UIDL open' 'SLEEP 2' 'DROP'
 } >"$T_DIR/big.script"
 server_start big "$T_DIR/big.script"
 stall_conf big
