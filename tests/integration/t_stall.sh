@@ -237,8 +237,10 @@ sleep 1
 for c in 'RETR 9' DELE QUIT; do
 	assert_not_in "$T_DIR/pipe.tr" "^C: $c"
 done
-assert_eq "$(sqlite3 "$T_DIR/state.db" "SELECT count(*) FROM messages WHERE state = 'delivered';")" 1 \
-    "delivered rows in the ledger"
+expect_rc "--status after the stop" 0 "$POPSYNCD" -c "$T_DIR/pipe.conf" \
+    --status
+assert_eq "$(sed -n 's/.* \([0-9][0-9]*\) delivered in all.*/\1/p' "$T_DIR/out")" 1 \
+    "messages the ledger has delivered"
 ok "SIGTERM with 8 RETRs in flight: message 1 finished and recorded, no RETR 9, no DELE, no QUIT; exit in $DAEMON_MS ms"
 server_stop pipe
 
