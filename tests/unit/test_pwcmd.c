@@ -22,7 +22,7 @@
 
 #include "account.h"
 #include "pwcmd.h"
-#include "test_hook.h"
+#include "idle_hook.h"
 #include "util.h"
 #include "waiter.h"
 #include "xmalloc.h"

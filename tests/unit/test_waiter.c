@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "test_hook.h"
+#include "idle_hook.h"
 #include "util.h"
 #include "waiter.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The popsyncd authors */
-#ifndef POPSYNC_TEST_HOOK_H
-#define POPSYNC_TEST_HOOK_H
+#ifndef POPSYNC_IDLE_HOOK_H
+#define POPSYNC_IDLE_HOOK_H
 
 /*
  * A struct waiter for unit tests: its idle hook counts its calls in
