@@ -29,7 +29,7 @@ secs=${1:-60}
 case $secs in
 *[!0-9]* | '') echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;
 esac
-all="status capa listing body apop sasl config"
+all="status capa listing body apop sasl config session"
 targets=${*:-$all}
 dir=build-fuzz
 
