@@ -19,9 +19,10 @@
 /*
  * Input: byte 0 sets the size of the transport's reads (1..256), the rest
  * is everything the server sends, replies to every command in one stream.
- * The client runs the commands of a sync in order (greeting, CAPA, USER/
- * PASS, STAT, UIDL, LIST, RETR, DELE, QUIT), each whatever the last one
- * gave, traced at the most verbose log level.
+ * The client runs the commands of a sync in order (greeting, CAPA, APOP,
+ * AUTH with each SASL mechanism, USER/PASS, STAT, UIDL, LIST, RETR, DELE,
+ * QUIT), each whatever the last one gave, traced at the most verbose log
+ * level.
  *
  * Invariants: every failure is one of the documented codes with a message
  * of printable bytes; every log line is printable too (a hostile reply
@@ -33,6 +34,8 @@
 
 #define SESSION_USER	"fuzz-user"
 #define SESSION_PASS	"fuzz-s3cret-pw"
+/* AUTH PLAIN's response, base64("\0" SESSION_USER "\0" SESSION_PASS). */
+#define PLAIN_B64	"AGZ1enotdXNlcgBmdXp6LXMzY3JldC1wdw=="
 
 struct server {
 	const uint8_t	*data;
@@ -178,14 +181,18 @@ check_log(const char *log, size_t len, bool secret_sent)
 		FUZZ_CHECK(log[i] == '\n' || ((unsigned char)log[i] >= 0x20 &&
 		    (unsigned char)log[i] < 0x7f), "byte 0x%02x in the log",
 		    (unsigned char)log[i]);
-	FUZZ_CHECK(secret_sent || memmem(log, len, SESSION_PASS,
-	    strlen(SESSION_PASS)) == NULL, "the password in the log");
+	FUZZ_CHECK(secret_sent || (memmem(log, len, SESSION_PASS,
+	    strlen(SESSION_PASS)) == NULL && memmem(log, len, PLAIN_B64,
+	    strlen(PLAIN_B64)) == NULL), "the password in the log");
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned long nums[] = { 1, 2, 3 };
+	static const char *const mechs[] = {
+		"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"
+	};
 	struct server		*srv;
 	struct sink_state	 sink;
 	struct conn_params	 cp;
@@ -196,7 +203,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned long		 count;
 	unsigned long long	 octets;
 	char			*logbuf = NULL;
-	size_t			 loglen = 0, done = 0;
+	size_t			 loglen = 0, done = 0, i;
 	FILE			*logfp;
 	bool			 secret_sent;
 	int			 rc;
@@ -225,6 +232,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_err(rc, &e, secret_sent);
 	rc = pop3_capa(p, &e);
 	check_err(rc, &e, secret_sent);
+	/* The logins in turn, each refused in the wrong phase: so the
+	 * server's bytes decide which one logs in (the SASL loop's
+	 * challenges included). */
+	rc = pop3_apop(p, SESSION_USER, SESSION_PASS, &e);
+	check_err(rc, &e, secret_sent);
+	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+		rc = pop3_auth(p, mechs[i], SESSION_USER, SESSION_PASS, &e);
+		check_err(rc, &e, secret_sent);
+	}
 	rc = pop3_user(p, SESSION_USER, &e);
 	check_err(rc, &e, secret_sent);
 	rc = pop3_pass(p, SESSION_PASS, &e);
