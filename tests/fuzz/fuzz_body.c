@@ -18,14 +18,17 @@
  *
  * Invariants: pop3_body_feed gives the output of a slow, obviously right
  * decoder (reference_decode) whether the body comes in one piece, split
- * in two at every byte, one byte at a time, or in chunks (empty ones too)
- * of seed-chosen sizes; it stops exactly after the first terminator and
+ * in two at every byte (see SPLIT_ALL_MAX), one byte at a time, or in
+ * chunks (empty ones too) of seed-chosen sizes; it stops exactly after the
+ * first terminator and
  * counts the same lines; a call never writes more than it was given room
  * for (inlen bytes).  pop3_multiline_line agrees with the same rules.
  */
 
-/* Split points tried one by one are capped, to keep an input fast. */
-#define SPLIT_ALL_MAX	1024
+/* A body of up to this many bytes is split in two at every byte; a longer
+ * one at this many evenly spaced points (the seeded chunks still cut it
+ * anywhere), to keep an input fast. */
+#define SPLIT_ALL_MAX	256
 
 struct decoded {
 	char			*out;
