@@ -20,9 +20,9 @@
  * decoder (reference_decode) whether the body comes in one piece, split
  * in two at every byte (see SPLIT_ALL_MAX), one byte at a time, or in
  * chunks (empty ones too) of seed-chosen sizes; it stops exactly after the
- * first terminator and
- * counts the same lines; a call never writes more than it was given room
- * for (inlen bytes).  pop3_multiline_line agrees with the same rules.
+ * first terminator and counts the same lines; a call never writes more
+ * than it was given room for (inlen bytes).  pop3_multiline_line agrees
+ * with the same rules.
  */
 
 /* A body of up to this many bytes is split in two at every byte; a longer
