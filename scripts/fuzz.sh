@@ -26,9 +26,14 @@ if [ "${1:-}" = --replay ]; then
 fi
 secs=${1:-60}
 [ $# -gt 0 ] && shift
+# libFuzzer reads -max_total_time=0 as "forever".
 case $secs in
 *[!0-9]* | '') echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;
 esac
+if ! $replay && [ "$secs" -eq 0 ]; then
+	echo "$0: SECONDS must be at least 1" >&2
+	exit 2
+fi
 all="status capa listing body apop sasl config session"
 targets=${*:-$all}
 dir=build-fuzz
