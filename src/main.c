@@ -117,6 +117,7 @@ main_check_config(const struct config *cfg)
 		    a->name, a->user, a->host, a->port,
 		    account_tls_name(a->tls), account_auth_name(a->auth),
 		    a->maildir);
+	status_mailbox_changes(cfg, stderr);
 	return 0;
 }
 

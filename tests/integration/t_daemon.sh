@@ -100,7 +100,8 @@ slow_script()
 	{
 		printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' \
 		    'S USER' 'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
-		    'S +OK logged in' 'R LIST' 'S +OK 1 message' "S 1 $size" \
+		    'S +OK logged in' 'R CAPA' 'S +OK' 'S USER' 'S UIDL' 'S .' \
+		    'R LIST' 'S +OK 1 message' "S 1 $size" \
 		    'S .' 'R UIDL' 'S +OK' "S 1 $uidl" 'S .' 'R RETR 1' \
 		    "S +OK $size octets"
 		for l in "${body[@]}"; do
@@ -236,7 +237,8 @@ server_start term "$T_DIR/term-1.script"
 {
 	sed '/^);$/d' "$T_DIR/main-1.conf"
 	echo ","
-	account_block term host=127.0.0.1 port="$term_PORT" tls=none \
+	# localhost, not 127.0.0.1: one account per mailbox (host, user).
+	account_block term host=localhost port="$term_PORT" tls=none \
 	    allow_plaintext_auth=true auth=user interval=30 timeout=10 keep=false
 	echo
 	echo ");"
@@ -281,7 +283,8 @@ ok "the message being written is finished, no DELE sent, the session ends with Q
 # and at 4 s), where interval alone would give six.
 printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
     'S UIDL' 'S LOGIN-DELAY 4' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
-    'S +OK logged in' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
+    'S +OK logged in' 'R CAPA' 'S +OK' 'S USER' 'S UIDL' \
+    'S LOGIN-DELAY 4' 'S .' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
     'S .' 'R QUIT' 'S +OK bye' >"$T_DIR/delay.script"
 server_start delay "$T_DIR/delay.script" -n 20
 write_config "$T_DIR/delay.conf" delay host=127.0.0.1 port="$delay_PORT" \
@@ -305,6 +308,7 @@ ok "CAPA LOGIN-DELAY 4 beats interval 1: $logins logins in 6 s"
 {
 	printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
 	    'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' 'S +OK logged in' \
+	    'R CAPA' 'S +OK' 'S USER' 'S UIDL' 'S .' \
 	    'R LIST' 'S +OK 1 message' 'S 1 2000' 'S .' 'R UIDL' 'S +OK' \
 	    'S 1 trickle-1' 'S .' 'R RETR 1' 'S +OK 2000 octets' \
 	    'S Subject: trickle' 'S '
