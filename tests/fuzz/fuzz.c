@@ -41,22 +41,22 @@ fuzz_cstr(const uint8_t *data, size_t size)
 
 /* Split the next line off *data. */
 char *
-fuzz_next_line(const uint8_t **data, size_t *size)
+fuzz_next_line(const uint8_t **data, size_t *size, size_t *len)
 {
 	const uint8_t	*nl;
 	char		*line;
-	size_t		 len, skip;
+	size_t		 skip;
 
 	if (*size == 0)
 		return NULL;
 	if ((nl = memchr(*data, '\n', *size)) != NULL) {
-		len = (size_t)(nl - *data);
-		skip = len + 1;
+		*len = (size_t)(nl - *data);
+		skip = *len + 1;
 	} else
-		len = skip = *size;
-	if (len > 0 && (*data)[len - 1] == '\r')
-		len--;
-	line = fuzz_cstr(*data, len);
+		*len = skip = *size;
+	if (*len > 0 && (*data)[*len - 1] == '\r')
+		(*len)--;
+	line = fuzz_cstr(*data, *len);
 	*data += skip;
 	*size -= skip;
 	return line;

@@ -40,9 +40,10 @@ char	*fuzz_cstr(const uint8_t *data, size_t size);
 
 /*
  * fuzz_next_line: the next '\n'-terminated line of *data (without "\n"
- * and one "\r" before it) as a new C string, moving *data and *size past
- * it; NULL when nothing is left.  The caller frees the line.
+ * and one "\r" before it) as a new NUL-terminated string of *len octets
+ * (NULs inside kept, as buf_getline keeps them), moving *data and *size
+ * past it; NULL when nothing is left.  The caller frees the line.
  */
-char	*fuzz_next_line(const uint8_t **data, size_t *size);
+char	*fuzz_next_line(const uint8_t **data, size_t *size, size_t *len);
 
 #endif

@@ -161,7 +161,7 @@ compare(const struct decoded *ref, const struct decoded *got,
 	    "%s %zu: output is no prefix of the reference", how, arg);
 }
 
-/* pop3_multiline_line on each complete line, against RFC 1939 3. */
+/* pop3_multiline_line on each line (NULs and all), against RFC 1939 3. */
 static void
 check_multiline_line(const uint8_t *in, size_t len)
 {
@@ -169,19 +169,20 @@ check_multiline_line(const uint8_t *in, size_t len)
 	size_t	 n, olen;
 	int	 r;
 
-	while ((line = fuzz_next_line(&in, &len)) != NULL) {
-		olen = n = strlen(line);
-		orig = xstrdup(line);
+	while ((line = fuzz_next_line(&in, &len, &olen)) != NULL) {
+		n = olen;
+		orig = fuzz_cstr((const uint8_t *)line, olen);
 		r = pop3_multiline_line(line, &n);
 		if (olen == 1 && orig[0] == '.')
 			FUZZ_CHECK(r == 1, "\".\" is no terminator");
-		else if (orig[0] == '.')
+		else if (olen > 0 && orig[0] == '.')
 			FUZZ_CHECK(r == 0 && n == olen - 1 &&
-			    strcmp(line, orig + 1) == 0,
+			    memcmp(line, orig + 1, n) == 0 && line[n] == '\0',
 			    "a stuffed dot was not removed");
 		else
 			FUZZ_CHECK(r == 0 && n == olen &&
-			    strcmp(line, orig) == 0, "a plain line changed");
+			    memcmp(line, orig, n) == 0 && line[n] == '\0',
+			    "a plain line changed");
 		free(orig);
 		free(line);
 	}

@@ -103,8 +103,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t			 len;
 
 	pop3_capa_init(&c);
-	while ((line = fuzz_next_line(&data, &size)) != NULL) {
-		len = strlen(line);
+	while ((line = fuzz_next_line(&data, &size, &len)) != NULL) {
 		if (pop3_multiline_line(line, &len) == 1) {
 			free(line);
 			break;

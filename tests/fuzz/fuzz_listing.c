@@ -10,21 +10,23 @@
 
 #include "fuzz.h"
 #include "pop3_parse.h"
+#include "xmalloc.h"
 
 /*
  * Input: lines of a listing (as after dot-unstuffing); each line is tried
  * as a STAT reply text, a LIST line and a UIDL line.
  *
  * Invariants: accepted numbers are in range (message numbers 1..
- * POP3_MAX_MESSAGES, a STAT count 0..POP3_MAX_MESSAGES); an accepted
- * unique-id is valid by RFC 1939 and is the second word of the line; and
- * what was parsed, written out again, parses to the same values.
+ * POP3_MAX_MESSAGES, a STAT count 0..POP3_MAX_MESSAGES); a unique-id is
+ * the rest of the line after the number and its blanks, usable exactly
+ * when it is 1..POP3_UIDL_MAX octets without a NUL; and what was parsed,
+ * written out again, parses to the same values.
  */
 
 static void	check_pair(const char *, int (*)(const char *,
 		    unsigned long *, unsigned long long *), unsigned long,
 		    const char *);
-static void	check_uidl(const char *);
+static void	check_uidl(const char *, size_t);
 
 /*
  * A STAT text or LIST line (parsed by parse) round-trips, and its first
@@ -47,43 +49,62 @@ check_pair(const char *line, int (*parse)(const char *, unsigned long *,
 	    size2 == size, "%s \"%s\" reparsed", what, buf);
 }
 
-/* A UIDL line round-trips, its uid is valid and is the line's own. */
+/*
+ * A UIDL line: a usable uid is the octets after the number's blanks, less
+ * trailing blanks, 1..POP3_UIDL_MAX of them without a NUL, and written out
+ * again parses to the same; an unusable one is empty, too long or holds a
+ * NUL; either way the number is in range.
+ */
 static void
-check_uidl(const char *line)
+check_uidl(const char *line, size_t len)
 {
 	unsigned long	 num, num2;
-	char		 uid[POP3_UIDL_MAX + 1], uid2[POP3_UIDL_MAX + 1];
-	char		 buf[128];
-	const char	*p;
+	const char	*uid, *uid2, *p;
+	size_t		 uidlen, uidlen2;
+	char		*buf;
+	int		 rc;
 
-	memset(uid, 'x', sizeof(uid));
-	if (pop3_parse_uidl(line, &num, uid) == -1)
+	rc = pop3_parse_uidl(line, len, &num, &uid, &uidlen);
+	FUZZ_CHECK(rc == -1 || rc == 0 || rc == POP3_UIDL_UNUSABLE,
+	    "UIDL returned %d", rc);
+	if (rc == -1)
 		return;
 	FUZZ_CHECK(num >= 1 && num <= POP3_MAX_MESSAGES, "UIDL number %lu",
 	    num);
-	FUZZ_CHECK(memchr(uid, '\0', sizeof(uid)) != NULL,
-	    "uid not terminated");
-	FUZZ_CHECK(pop3_uidl_valid(uid), "invalid uid \"%s\" accepted", uid);
-	/* The second word: after the digits and the blanks. */
+	/* The uid starts after the digits and the blanks. */
 	p = line + strspn(line, "0123456789");
-	p += strspn(p, " \t");
-	FUZZ_CHECK(strncmp(p, uid, strlen(uid)) == 0 &&
-	    strspn(p + strlen(uid), " \t") == strlen(p + strlen(uid)),
-	    "uid \"%s\" is not the second word of \"%s\"", uid, line);
-	snprintf(buf, sizeof(buf), "%lu %s", num, uid);
-	FUZZ_CHECK(pop3_parse_uidl(buf, &num2, uid2) == 0 && num2 == num &&
-	    strcmp(uid2, uid) == 0, "UIDL \"%s\" reparsed", buf);
+	while (p < line + len && (*p == ' ' || *p == '\t'))
+		p++;
+	FUZZ_CHECK(uid == p && uid + uidlen <= line + len,
+	    "uid not where the line has it");
+	FUZZ_CHECK(strspn(uid + uidlen, " \t") == len - (size_t)(uid +
+	    uidlen - line), "uid cut before its end");
+	if (rc == POP3_UIDL_UNUSABLE) {
+		FUZZ_CHECK(uidlen == 0 || uidlen > POP3_UIDL_MAX ||
+		    memchr(uid, '\0', uidlen) != NULL,
+		    "a usable uid refused");
+		return;
+	}
+	FUZZ_CHECK(uidlen >= 1 && uidlen <= POP3_UIDL_MAX &&
+	    memchr(uid, '\0', uidlen) == NULL && uid[uidlen - 1] != ' ' &&
+	    uid[uidlen - 1] != '\t', "uid of %zu octets", uidlen);
+	buf = xasprintf("%lu %.*s", num, (int)uidlen, uid);
+	FUZZ_CHECK(pop3_parse_uidl(buf, strlen(buf), &num2, &uid2,
+	    &uidlen2) == 0 && num2 == num && uidlen2 == uidlen &&
+	    memcmp(uid2, uid, uidlen) == 0, "UIDL \"%s\" reparsed", buf);
+	free(buf);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	*line;
+	size_t	 len;
 
-	while ((line = fuzz_next_line(&data, &size)) != NULL) {
+	while ((line = fuzz_next_line(&data, &size, &len)) != NULL) {
 		check_pair(line, pop3_parse_stat, 0, "STAT");
 		check_pair(line, pop3_parse_list, 1, "LIST");
-		check_uidl(line);
+		check_uidl(line, len);
 		free(line);
 	}
 	return 0;

@@ -20,7 +20,7 @@
  * Input: byte 0 sets the size of the transport's reads (1..256), the rest
  * is everything the server sends, replies to every command in one stream.
  * The client runs the commands of a sync in order (greeting, CAPA, APOP,
- * AUTH with each SASL mechanism, USER/PASS, STAT, UIDL, LIST, RETR, DELE,
+ * AUTH with each SASL mechanism, USER/PASS, STAT, LIST, UIDL, RETR, DELE,
  * QUIT), each whatever the last one gave, traced at the most verbose log
  * level.
  *
@@ -28,7 +28,7 @@
  * of printable bytes; every log line is printable too (a hostile reply
  * cannot forge lines or send terminal escapes); a message body reaches the
  * sink only between begin and end, never more bytes than the server sent;
- * listings hold valid entries; and the password reaches neither an error
+ * listings hold sound entries (see check_listing); and the password reaches neither an error
  * message nor the log unless the server itself sent it.
  */
 
@@ -46,6 +46,7 @@ struct server {
 
 struct sink_state {
 	bool		 open;
+	bool		 secret_sent;
 	size_t		 bytes;
 	size_t		 limit;
 };
@@ -56,8 +57,10 @@ static void	server_close(void *);
 static int	sink_begin(void *, unsigned long, struct err *);
 static int	sink_write(void *, const char *, size_t, struct err *);
 static int	sink_end(void *, struct err *);
+static int	sink_refused(void *, unsigned long, const struct err *,
+		    struct err *);
 static void	check_err(int, const struct err *, bool);
-static void	check_listing(const struct pop3_listing *);
+static void	check_listing(const struct pop3_listing *, bool);
 static void	check_log(const char *, size_t, bool);
 
 static const struct conn_transport server_transport = {
@@ -65,7 +68,7 @@ static const struct conn_transport server_transport = {
 };
 
 static const struct pop3_sink fuzz_sink = {
-	sink_begin, sink_write, sink_end
+	sink_begin, sink_write, sink_end, sink_refused
 };
 
 /* The server's next bytes, at most one chunk; 0 once all are read. */
@@ -135,6 +138,18 @@ sink_end(void *arg, struct err *e)
 	return 0;
 }
 
+/* A -ERR to one RETR: go on with the next message, as sync.c does. */
+static int
+sink_refused(void *arg, unsigned long num, const struct err *reply,
+    struct err *e)
+{
+	struct sink_state	*s = arg;
+
+	FUZZ_CHECK(!s->open, "refused inside a reply");
+	check_err(reply->code, reply, s->secret_sent);
+	return 0;
+}
+
 /* A failure: a known code and a printable message. */
 static void
 check_err(int rc, const struct err *e, bool secret_sent)
@@ -155,19 +170,40 @@ check_err(int rc, const struct err *e, bool secret_sent)
 	    "the password in an error: %s", e->msg);
 }
 
-/* Listed messages have numbers in range and valid unique-ids. */
+/*
+ * A listing: numbers in range; a message flagged with a usable unique-id
+ * has one of 1..POP3_UIDL_MAX octets, others have none; after a
+ * successful LIST and UIDL, numbers and usable unique-ids are unique.
+ */
 static void
-check_listing(const struct pop3_listing *l)
+check_listing(const struct pop3_listing *l, bool complete)
 {
-	size_t	i;
+	const char	*uid, *other;
+	size_t		 i, j, n;
 
 	for (i = 0; i < l->count; i++) {
 		FUZZ_CHECK(l->msgs[i].num >= 1 &&
 		    l->msgs[i].num <= POP3_MAX_MESSAGES, "message %lu",
 		    l->msgs[i].num);
-		FUZZ_CHECK(l->msgs[i].uidl[0] == '\0' ||
-		    pop3_uidl_valid(l->msgs[i].uidl), "uid %s",
-		    l->msgs[i].uidl);
+		uid = pop3_msg_uidl(l, &l->msgs[i]);
+		if ((l->msgs[i].flags & POP3_MSG_UIDL) == 0 ||
+		    (l->msgs[i].flags & POP3_MSG_BADUIDL) != 0)
+			continue;
+		FUZZ_CHECK(uid != NULL, "message %lu: no unique-id",
+		    l->msgs[i].num);
+		n = strlen(uid);
+		FUZZ_CHECK(n >= 1 && n <= POP3_UIDL_MAX,
+		    "message %lu: unique-id of %zu octets", l->msgs[i].num, n);
+		if (!complete)
+			continue;
+		for (j = 0; j < i; j++) {
+			FUZZ_CHECK(l->msgs[j].num != l->msgs[i].num,
+			    "message %lu listed twice", l->msgs[i].num);
+			other = pop3_msg_uidl(l, &l->msgs[j]);
+			FUZZ_CHECK((l->msgs[j].flags & POP3_MSG_BADUIDL) ||
+			    other == NULL || strcmp(other, uid) != 0,
+			    "unique-id %s used twice", uid);
+		}
 	}
 }
 
@@ -205,7 +241,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char			*logbuf = NULL;
 	size_t			 loglen = 0, done = 0, i;
 	FILE			*logfp;
-	bool			 secret_sent;
+	bool			 secret_sent, listed;
 	int			 rc;
 
 	if (size == 0)
@@ -220,6 +256,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strlen(PLAIN_B64)) != NULL;
 	memset(&sink, 0, sizeof(sink));
 	sink.limit = srv->len;
+	sink.secret_sent = secret_sent;
 	if ((logfp = open_memstream(&logbuf, &loglen)) == NULL)
 		fuzz_fail(__FILE__, __LINE__, "open_memstream");
 	log_set_output(logfp);
@@ -249,15 +286,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_err(rc, &e, secret_sent);
 	rc = pop3_stat(p, &count, &octets, &e);
 	check_err(rc, &e, secret_sent);
+	/* As a sync lists: LIST, then UIDL merged into its entries. */
 	memset(&l, 0, sizeof(l));
-	if ((rc = pop3_uidl(p, &l, &e)) == 0)
-		check_listing(&l);
+	rc = pop3_list(p, &l, &e);
 	check_err(rc, &e, secret_sent);
-	pop3_listing_free(&l);
-	memset(&l, 0, sizeof(l));
-	if ((rc = pop3_list(p, &l, &e)) == 0)
-		check_listing(&l);
+	listed = rc == 0;
+	check_listing(&l, false);
+	rc = pop3_uidl(p, &l, &e);
 	check_err(rc, &e, secret_sent);
+	check_listing(&l, listed && rc == 0);
 	pop3_listing_free(&l);
 	rc = pop3_retr_many(p, nums, 3, &fuzz_sink, &sink, &done, &e);
 	check_err(rc, &e, secret_sent);
