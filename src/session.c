@@ -12,6 +12,7 @@
 #include "err.h"
 #include "log.h"
 #include "pop3.h"
+#include "sasl.h"
 #include "pop3_parse.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -266,7 +267,7 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 	} else if (strcmp(m, "APOP") == 0)
 		rc = pop3_apop(p, a->user, secret, e);
 	else
-		rc = pop3_auth(p, m, a->user, secret, e);
+		rc = sasl_auth(p, m, a->user, secret, e);
 	/* RFC 2449: what a server offers may change after login (behind a
 	 * proxy the first list is the proxy's own), so ask again. */
 	if (rc == 0 && knew_capa)
