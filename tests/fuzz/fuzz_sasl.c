@@ -16,7 +16,7 @@
 #include "xmalloc.h"
 
 /*
- * Input: a server line during AUTH, as pop3_auth reads it.
+ * Input: a server line during AUTH, as sasl_auth reads it.
  *
  * Invariants: base64 is strict both ways (a decoded challenge encodes back
  * to exactly the text it came from, and any bytes encode and decode back

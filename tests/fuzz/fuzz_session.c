@@ -14,6 +14,7 @@
 #include "fuzz.h"
 #include "log.h"
 #include "pop3.h"
+#include "sasl.h"
 #include "xmalloc.h"
 
 /*
@@ -277,7 +278,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = pop3_apop(p, SESSION_USER, SESSION_PASS, &e);
 	check_err(rc, &e, secret_sent);
 	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
-		rc = pop3_auth(p, mechs[i], SESSION_USER, SESSION_PASS, &e);
+		rc = sasl_auth(p, mechs[i], SESSION_USER, SESSION_PASS, &e);
 		check_err(rc, &e, secret_sent);
 	}
 	rc = pop3_user(p, SESSION_USER, &e);
