@@ -102,8 +102,8 @@ fi
 
 # make distcheck: the tarball must hold every file, build out of tree,
 # pass its tests, install (units under its own prefix) and uninstall
-# cleanly.  The full suite already ran twice above, so the tarball runs
-# only the unit tests and one integration test.  TESTS is expanded in
+# cleanly.  The full suite already ran three times above, so the tarball
+# runs only the unit tests and one integration test.  TESTS is expanded in
 # tests/Makefile, where UNIT_TESTS is the list of unit tests.
 echo "=== make distcheck in build"
 if (cd build && make -s -j"$jobs" distcheck \
