@@ -89,8 +89,14 @@ main_root_check(const struct config *cfg)
 {
 	if (geteuid() != 0 || cfg->allow_root)
 		return 0;
-	fprintf(stderr, "popsyncd: refusing to run as root; set allow_root = "
-	    "true in %s to allow it\n", cfg->path);
+	/* The fix is nearly always to run it as the mail's owner: say so
+	 * before the way around the check. */
+	fprintf(stderr, "popsyncd: refusing to run as root: mail belongs to "
+	    "a user, and so should the files popsyncd writes.\n"
+	    "popsyncd: run it as that user (systemctl --user enable --now "
+	    "popsyncd), or from root as the system service popsyncd@USER "
+	    "(systemctl enable --now popsyncd@alice); only if it must run as "
+	    "root, set allow_root = true in %s\n", cfg->path);
 	return 2;
 }
 

@@ -305,6 +305,7 @@ struct sched_daemon {
 	int64_t			 wd_ms;		/* watchdog interval, or 0 */
 	int64_t			 wd_next_ms;
 	char			 last[160];	/* the last sync, for STATUS */
+	char			 reload_err[ERR_MSGLEN]; /* until a reload works */
 };
 
 static volatile sig_atomic_t	 sched_sig_term;
@@ -612,8 +613,10 @@ sched_reload(struct sched_daemon *d, int64_t now)
 	log_info("reloading %s", d->path);
 	if (config_load(d->path, &cfg, &e) < 0) {
 		log_error("reload: %s; keeping the old config", e.msg);
+		snprintf(d->reload_err, sizeof(d->reload_err), "%s", e.msg);
 		goto out;
 	}
+	d->reload_err[0] = '\0';
 	if (strcmp(cfg->state_db, d->cur->cfg->state_db) != 0)
 		log_warnx("reload: state_db changed to %s; still using %s "
 		    "until a restart", cfg->state_db, d->cur->cfg->state_db);
@@ -656,7 +659,7 @@ static void
 sched_status(struct sched_daemon *d, int64_t now, bool ready)
 {
 	struct sched_acct	*s;
-	char			 status[256], next[16] = "-";
+	char			 status[ERR_MSGLEN + 256], next[16] = "-";
 	int64_t			 first = INT64_MAX;
 	time_t			 t;
 	struct tm		 tm;
@@ -675,9 +678,12 @@ sched_status(struct sched_daemon *d, int64_t now, bool ready)
 		localtime_r(&t, &tm);
 		strftime(next, sizeof(next), "%H:%M", &tm);
 	}
-	snprintf(status, sizeof(status), "%zu account%s; last: %s; next poll "
-	    "%s", n, n == 1 ? "" : "s", d->last[0] != '\0' ? d->last : "none",
-	    next);
+	/* A rejected reload stays in view until a reload succeeds. */
+	snprintf(status, sizeof(status), "%s%s%s%zu account%s; last: %s; "
+	    "next poll %s", d->reload_err[0] != '\0' ? "reload failed, old "
+	    "config running: " : "", d->reload_err,
+	    d->reload_err[0] != '\0' ? "; " : "", n, n == 1 ? "" : "s",
+	    d->last[0] != '\0' ? d->last : "none", next);
 	if (ready)
 		sdnotify_ready(status);
 	else

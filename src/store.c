@@ -334,8 +334,15 @@ store_lock(struct store *s, struct err *e)
 		buf[strcspn(buf, "\n")] = '\0';
 		if (util_strtonum(buf, 1, INT32_MAX, &pid) == -1)
 			pid = 0;
-		rc = err_set(e, E_STORE, "%s is in use by another popsyncd "
-		    "(pid %lld)", s->path, pid);
+		/* Who runs a second one usually wants mail now: say how
+		 * to get it from the first. */
+		if (pid > 0)
+			rc = err_set(e, E_STORE, "%s is in use by another "
+			    "popsyncd (pid %lld); to make it poll now: kill "
+			    "-USR1 %lld", s->path, pid, pid);
+		else
+			rc = err_set(e, E_STORE, "%s is in use by another "
+			    "popsyncd; SIGUSR1 makes it poll now", s->path);
 		goto out;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());

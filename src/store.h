@@ -123,7 +123,7 @@ struct store;
  * "<path>.lock" (created 0600; it holds the owner's pid and is never
  * removed, because unlinking a lock file races with the next opener).  When
  * another process holds it the error is "<path> is in use by another
- * popsyncd (pid N)".
+ * popsyncd (pid N); to make it poll now: kill -USR1 N".
  *
  * The database runs in WAL mode with synchronous=FULL: every commit is one
  * fsync of the log, so committing once per delivered message stays cheap,

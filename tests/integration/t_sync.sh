@@ -264,6 +264,7 @@ ACCOUNTS+=("bad password=wrong-$ALICE_PASS")
 sync_config "max_parallel = 2;" "${ACCOUNTS[@]}"
 expect_rc "--status" 0 "$POPSYNCD" -c "$CONF" --status
 cat >"$T_DIR/want" <<-EOF
+	state database: $T_DIR/state.db
 	a1: last sync DATE, ok in N s: 0 new, 0 skipped, 0 deleted
 	  5 messages known, 30 delivered in all, 1 deletions pending
 	b1: last sync DATE, ok in N s: 0 new, 0 skipped, 0 deleted
@@ -292,6 +293,7 @@ bad:*'Authentication failed'*) ;;
 *) fail "--status last error: '$bad_err'" ;;
 esac
 cat >"$T_DIR/want" <<-EOF
+	state database: $T_DIR/state.db
 	a1: last sync DATE, ok in N s: 0 new, 0 skipped, 1 deleted
 	  5 messages known, 30 delivered in all, 0 deletions pending
 	b1: last sync DATE, ok in N s: 1 new, 0 skipped, 0 deleted
@@ -311,7 +313,7 @@ expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
 json_err=$(printf '%s' "$bad_err" | sed 's/\\/\\\\/g; s/"/\\"/g')
 T='"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"'
 cat >"$T_DIR/want" <<-EOF
-	{"accounts": [
+	{"version": 1, "state_db": "$T_DIR/state.db", "accounts": [
 	    {"name": "a1", "last_start": T, "last_end": T, "result": "ok", "known": 5, "delivered_total": 30, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 1, "last_error": null},
 	    {"name": "b1", "last_start": T, "last_end": T, "result": "ok", "known": 13, "delivered_total": 12, "pending_deletions": 0, "last_new": 1, "last_skipped": 0, "last_deleted": 0, "last_error": null},
 	    {"name": "bad", "last_start": T, "last_end": T, "result": "error", "known": 0, "delivered_total": 0, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 0, "last_error": "$json_err"}
