@@ -16,14 +16,6 @@ T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/popsyncd-$T_NAME.XXXXXX")
 trap 'rm -rf "$T_DIR"' EXIT
 DEST=$T_DIR/dest
 
-# mk: VAR: the value make uses for VAR in the build tree.
-mk()
-{
-	printf 'print-var:\n\t@echo $(%s)\n' "$1" |
-	    make -s -C "$top_builddir" --no-print-directory -f Makefile -f - \
-	    print-var
-}
-
 bindir=$(mk bindir)
 sysunitdir=$(mk systemdsystemunitdir)
 userunitdir=$(mk systemduserunitdir)
