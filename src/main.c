@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "check.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -108,21 +109,19 @@ main_on_signal(int sig)
 	main_stop = 1;
 }
 
-/* --check-config: the config loaded, so say what it holds. */
+/* --check-config: the config loaded; check what can be checked offline,
+ * then say what it holds. */
 static int
 main_check_config(const struct config *cfg)
 {
-	const struct account	*a;
-	int			 n = 0;
+	int	errors;
 
-	TAILQ_FOREACH(a, &cfg->accounts, entry)
-		n++;
-	printf("%s: ok, %d account%s\n", cfg->path, n, n == 1 ? "" : "s");
-	TAILQ_FOREACH(a, &cfg->accounts, entry)
-		printf("  %s: %s@%s:%d, tls %s, auth %s, maildir %s\n",
-		    a->name, a->user, a->host, a->port,
-		    account_tls_name(a->tls), account_auth_name(a->auth),
-		    a->maildir);
+	if ((errors = check_config(cfg, stderr)) > 0) {
+		fprintf(stderr, "popsyncd: %s: %d error%s\n", cfg->path, errors,
+		    errors == 1 ? "" : "s");
+		return 2;
+	}
+	check_summary(cfg, stdout);
 	return 0;
 }
 

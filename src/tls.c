@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "log.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
@@ -117,7 +118,8 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 			    NULL)) {
 				tls_errstr(why, sizeof(why));
 				rc = err_set(e, E_TLS, "cannot load CA file "
-				    "%s: %s", p->ca_file, why);
+				    "%s: %s%s", p->ca_file, why,
+				    util_private_tmp_hint(p->ca_file));
 				goto out;
 			}
 		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
@@ -480,6 +482,26 @@ tls_pending(const struct tls *t)
 	int	n = SSL_pending(t->ssl);
 
 	return n > 0 ? (size_t)n : 0;
+}
+
+int
+tls_check_ca_file(const char *path, struct err *e)
+{
+	X509_STORE	*st;
+	char		 why[256];
+	int		 rc = 0;
+
+	ERR_clear_error();
+	if ((st = X509_STORE_new()) == NULL)
+		fatalx("%s: X509_STORE_new", __func__);
+	if (!X509_STORE_load_file(st, path)) {
+		tls_errstr(why, sizeof(why));
+		rc = err_set(e, E_CONFIG, "cannot load it: %s", why);
+	} else if (sk_X509_OBJECT_num(X509_STORE_get0_objects(st)) <= 0)
+		rc = err_set(e, E_CONFIG, "holds no certificate");
+	X509_STORE_free(st);
+	ERR_clear_error();
+	return rc;
 }
 
 /* A certificate name in one-line RFC 2253 form, escaped for logs. */

@@ -71,6 +71,14 @@ int	 tls_write(struct tls *t, const void *buf, size_t len, int timeout_ms,
 /* tls_pending: bytes already decrypted and waiting inside OpenSSL. */
 size_t	 tls_pending(const struct tls *t);
 
+/*
+ * tls_check_ca_file: whether path holds at least one certificate (PEM) that
+ * OpenSSL can load as a trust anchor; for --check-config, which does not
+ * connect.  Errors: E_CONFIG (the message is OpenSSL's reason, or "holds
+ * no certificate"; the caller adds the key and the path).
+ */
+int	 tls_check_ca_file(const char *path, struct err *e);
+
 /* tls_get_info: fill *info for the established session. */
 void	 tls_get_info(const struct tls *t, struct tls_info *info);
 
