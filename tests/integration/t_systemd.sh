@@ -280,6 +280,18 @@ grep '"SYSLOG_IDENTIFIER":"popsyncd"' "$T_DIR/journal.json" |
     grep -q '"PRIORITY":"6"' || fail "no info entry from popsyncd"
 ok "journalctl -o json: bad's failure at PRIORITY=3 with command and reply, ACCOUNT=bad, ACCOUNT=good with UIDL=, info at 6"
 
+# A CA file under /tmp exists for root, but the template's PrivateTmp=yes
+# hides it: the reload fails, and says why.
+in_ns install -m 644 /dev/stdin /tmp/popsyncd-ca.crt <"$T_DIR/ca.crt"
+put_conf good bad
+in_ns sed -i "s|$TU_HOME/ca.crt|/tmp/popsyncd-ca.crt|" "$TU_CONF"
+run "${NS[@]}" systemctl reload "$SVC"
+[ "$RC" -ne 0 ] || fail "systemctl reload with a ca_file in /tmp succeeded"
+in_ns journalctl -q -u "$SVC" -o cat --no-pager >"$T_DIR/journal.txt"
+grep -q 'ca_file: /tmp/popsyncd-ca.crt: No such file or directory (popsyncd runs under systemd here, and a unit with PrivateTmp=yes' \
+    "$T_DIR/journal.txt" || fail "no PrivateTmp hint for a ca_file in /tmp"
+ok "a ca_file under /tmp: the template's reload fails and names PrivateTmp"
+
 # A broken config: the reload's --check-config fails it, no SIGHUP is sent.
 in_ns sh -c "printf 'accounts = (\n  { name = \"x\"; oops }\n);\n' >>$TU_CONF"
 run "${NS[@]}" systemctl reload "$SVC"
