@@ -254,6 +254,14 @@ prop()
 	in_ns systemctl show -P "$2" "$1"
 }
 
+# journal_has: MATCH ERE: a journal message of MATCH (journalctl's
+# arguments: "-u UNIT" or "FIELD=VALUE") matches.
+journal_has()
+{
+	local ere=${*: -1}
+	in_ns journalctl -q -o cat --no-pager "${@:1:$#-1}" | grep -Eq -- "$ere"
+}
+
 # status_has: UNIT ERE: the unit's STATUS= matches.
 status_has()
 {
@@ -267,7 +275,7 @@ assert_eq "$(prop "$SVC" Type)" notify "$SVC type"
 pid=$(prop "$SVC" MainPID)
 ok "$SVC: start returns once popsyncd is ready (Type=notify), pid $pid"
 wait_for 30 "good's mail" files_in "$TU_HOME/Mail/good" 2
-wait_for 10 "good's result in the status line" status_has "$SVC" 'good ok'
+wait_for 10 "good's summary line" journal_has -u "$SVC" '^good: 2 new, '
 
 # A good reload adds "bad", which is polled at once and fails.
 put_conf good bad
@@ -381,7 +389,8 @@ expect_rc "systemctl --user start popsyncd" 0 \
     "${AS_TU[@]}" systemctl --user start popsyncd.service
 assert_eq "$(uprop ActiveState)" active "the user unit after start"
 upid=$(uprop MainPID)
-wait_for 30 "the user unit's first poll" ustatus 'good ok'
+wait_for 30 "the user unit's first poll" \
+    journal_has _SYSTEMD_USER_UNIT=popsyncd.service '^good: 0 new, '
 ok "user unit under the lingering user manager: ready, '$(uprop StatusText)'"
 
 in_ns sh -c "echo 'oops' >>$TU_CONF"
