@@ -68,8 +68,8 @@ ns_stop()
 trap 'rc=$?; ns_stop; (exit "$rc"); cleanup' EXIT
 
 # NS: the command prefix that runs a command inside the container as
-# root; AS_TU: as the test user, with the environment "systemctl --user"
-# needs to find the user's manager (arrays, so that run and expect_rc
+# root; AS_TU: as the test user, with the XDG_RUNTIME_DIR where
+# "systemctl --user" finds the user manager's socket (arrays, so that run and expect_rc
 # take them).  in_ns and as_tu: the same as functions.
 NS=()
 AS_TU=()
@@ -187,8 +187,7 @@ grep -q "^# $sysunitdir/popsyncd@.service" "$T_DIR/out" ||
 
 in_ns useradd -m -s /bin/bash "$TU" || fail "useradd $TU in the container"
 TU_UID=$(in_ns id -u "$TU")
-AS_TU=("${NS[@]}" runuser -u "$TU" -- env XDG_RUNTIME_DIR="/run/user/$TU_UID"
-    DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$TU_UID/bus")
+AS_TU=("${NS[@]}" runuser -u "$TU" -- env XDG_RUNTIME_DIR="/run/user/$TU_UID")
 in_ns install -d -o "$TU" -g "$TU" -m 700 "$TU_HOME/.config" \
     "$TU_HOME/.config/popsyncd"
 in_ns install -o "$TU" -g "$TU" -m 644 /dev/stdin "$TU_HOME/ca.crt" \
