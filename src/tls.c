@@ -591,8 +591,8 @@ tls_cert_names(X509 *cert, char *dst, size_t len)
 		} else if (g->type == GEN_IPADD) {
 			d = ASN1_STRING_get0_data(g->d.iPAddress);
 			n = ASN1_STRING_length(g->d.iPAddress);
-			if (inet_ntop(n == 16 ? AF_INET6 : AF_INET, d, ip,
-			    sizeof(ip)) == NULL || (n != 4 && n != 16))
+			if ((n != 4 && n != 16) || inet_ntop(n == 16 ?
+			    AF_INET6 : AF_INET, d, ip, sizeof(ip)) == NULL)
 				continue;
 			n = snprintf(dst + off, len - off, "%sIP:%s",
 			    off > 0 ? ", " : "", ip);
