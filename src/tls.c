@@ -6,14 +6,12 @@
 
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -22,13 +20,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
-
-#define TLS_SHA256_LEN	32
 
 /* How the messages tls_failure_kind recognizes start (or contain). */
 #define TLS_MSG_CHAIN	"certificate verify failed: "
@@ -43,11 +40,10 @@ struct tls {
 	char	*host;		/* for messages */
 };
 
-static int	tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN]);
 static void	tls_format_fp(const unsigned char *md, size_t len, char *dst,
 		    size_t dstlen);
 static int	tls_leaf_sha256(const SSL *ssl,
-		    unsigned char out[TLS_SHA256_LEN]);
+		    unsigned char out[CRYPTO_SHA256_LEN]);
 static bool	tls_is_ip(const char *host);
 static void	tls_errstr(char *dst, size_t len);
 static int	tls_wait(struct tls *t, int want_write, int64_t deadline,
@@ -63,7 +59,7 @@ static int	tls_check_pin(struct tls *t, const unsigned char *pin,
 static int	tls_io_error(struct tls *t, int ret, const char *what,
 		    int saved_errno, struct err *e);
 static void	tls_name_oneline(const X509_NAME *name, char *dst, size_t len);
-static int	tls_cert_sha256(X509 *cert, unsigned char out[TLS_SHA256_LEN]);
+static int	tls_cert_sha256(X509 *cert, unsigned char out[CRYPTO_SHA256_LEN]);
 static void	tls_time_str(const ASN1_TIME *t, char *dst, size_t len);
 static void	tls_cert_names(X509 *cert, char *dst, size_t len);
 static void	tls_cert_fill(X509 *cert, struct tls_cert *c);
@@ -74,7 +70,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 {
 	SSL_CTX		*ctx = NULL;
 	struct tls	*t = NULL;
-	unsigned char	 pin[TLS_SHA256_LEN];
+	unsigned char	 pin[CRYPTO_SHA256_LEN];
 	const char	*host = p->host != NULL ? p->host : "";
 	char		 why[256];
 	int		 rc, version, ok;
@@ -83,7 +79,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 	*out = NULL;
 	ERR_clear_error();
 	if (p->fingerprint != NULL &&
-	    tls_parse_pin(p->fingerprint, pin) == -1) {
+	    crypto_pin_parse(p->fingerprint, pin) == -1) {
 		rc = err_set(e, E_TLS, "invalid fingerprint pin: expected "
 		    "\"sha256:\" and 64 hex digits");
 		goto out;
@@ -255,7 +251,7 @@ tls_check_verify(struct tls *t, struct err *e)
 static int
 tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 {
-	unsigned char	md[TLS_SHA256_LEN];
+	unsigned char	md[CRYPTO_SHA256_LEN];
 	char		want[7 + 95 + 1], got[7 + 95 + 1];
 
 	if (tls_leaf_sha256(t->ssl, md) == -1)
@@ -263,38 +259,10 @@ tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 		    t->host);
 	if (memcmp(md, pin, sizeof(md)) == 0)
 		return 0;
-	tls_format_fp(pin, TLS_SHA256_LEN, want, sizeof(want));
+	tls_format_fp(pin, CRYPTO_SHA256_LEN, want, sizeof(want));
 	tls_format_fp(md, sizeof(md), got, sizeof(got));
 	return err_set(e, E_TLS, TLS_MSG_PIN " for %s: expected %s, got %s",
 	    t->host, want, got);
-}
-
-/*
- * Parse "sha256:HEX" with 64 hex digits in either case, optionally with a
- * colon between bytes.  Returns 0 or -1.
- */
-static int
-tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN])
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const char		*hi, *lo;
-	size_t			 i;
-
-	if (strncasecmp(s, "sha256:", 7) != 0)
-		return -1;
-	s += 7;
-	for (i = 0; i < TLS_SHA256_LEN; i++) {
-		if (i > 0 && *s == ':')
-			s++;
-		if (s[0] == '\0' ||
-		    (hi = strchr(hex, tolower((unsigned char)s[0]))) == NULL ||
-		    s[1] == '\0' ||
-		    (lo = strchr(hex, tolower((unsigned char)s[1]))) == NULL)
-			return -1;
-		out[i] = (unsigned char)((hi - hex) << 4 | (lo - hex));
-		s += 2;
-	}
-	return *s == '\0' ? 0 : -1;
 }
 
 /* "sha256:AB:CD:..." from a digest. */
@@ -311,7 +279,7 @@ tls_format_fp(const unsigned char *md, size_t len, char *dst, size_t dstlen)
 
 /* SHA-256 of the peer's leaf certificate (DER).  Returns 0 or -1. */
 static int
-tls_leaf_sha256(const SSL *ssl, unsigned char out[TLS_SHA256_LEN])
+tls_leaf_sha256(const SSL *ssl, unsigned char out[CRYPTO_SHA256_LEN])
 {
 	X509	*cert;
 
@@ -322,12 +290,12 @@ tls_leaf_sha256(const SSL *ssl, unsigned char out[TLS_SHA256_LEN])
 
 /* SHA-256 of a certificate (DER).  Returns 0 or -1. */
 static int
-tls_cert_sha256(X509 *cert, unsigned char out[TLS_SHA256_LEN])
+tls_cert_sha256(X509 *cert, unsigned char out[CRYPTO_SHA256_LEN])
 {
 	unsigned int	n = 0;
 
 	if (!X509_digest(cert, EVP_sha256(), out, &n) ||
-	    n != TLS_SHA256_LEN)
+	    n != CRYPTO_SHA256_LEN)
 		return -1;
 	return 0;
 }
@@ -615,7 +583,7 @@ tls_cert_names(X509 *cert, char *dst, size_t len)
 static void
 tls_cert_fill(X509 *cert, struct tls_cert *c)
 {
-	unsigned char	md[TLS_SHA256_LEN];
+	unsigned char	md[CRYPTO_SHA256_LEN];
 
 	memset(c, 0, sizeof(*c));
 	tls_name_oneline(X509_get_subject_name(cert), c->subject,
@@ -645,7 +613,7 @@ tls_get_info(const struct tls *t, struct tls_info *info)
 	snprintf(info->cipher, sizeof(info->cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
 	/* On a client the chain starts with the server's own certificate;
-	 * a resumed session has only that one. */
+	 * without a chain (none kept) show that one alone. */
 	if ((chain = SSL_get_peer_cert_chain(t->ssl)) != NULL &&
 	    (n = sk_X509_num(chain)) > 0) {
 		info->chain_len = (size_t)n;
