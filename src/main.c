@@ -4,6 +4,8 @@
 
 #include "autoconf.h"
 
+#include <sys/prctl.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,6 +149,13 @@ main(int argc, char **argv)
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/*
+	 * Before any secret is read: no core dump holding a password or
+	 * token, and no ptrace or /proc/PID/mem for other processes of the
+	 * same user (the kernel treats a non-dumpable process as root's).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 	/* Under journald, lines become structured entries (log.h). */
 	log_set_sink(sdnotify_journal);
 	err_clear(&e);

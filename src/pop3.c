@@ -39,6 +39,9 @@
 
 #define ST(s)		(1U << (s))
 
+/* Secrets hidden at once: the secret, its base64, a few responses. */
+#define POP3_HIDE_MAX	8
+
 /* A listing entry's number and position, to look entries up by number. */
 struct pop3_key {
 	unsigned long	num;
@@ -59,6 +62,9 @@ struct pop3 {
 							 * sanitized */
 	char			*body;		/* CONN_CHUNK bytes of decoded
 						 * body, reused */
+	/* During a login, the secrets (as sent and in base64) to cut out
+	 * of every server reply before it is traced or reported. */
+	char			*hide[POP3_HIDE_MAX];
 };
 
 static void	pop3_set_state(struct pop3 *, enum pop3_state);
@@ -113,6 +119,11 @@ static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
 		    const struct pop3_sink *, void *, struct err *),
 		    const struct pop3_sink *, void *, size_t *, struct err *);
 
+static void	pop3_hide(struct pop3 *, const char *);
+static void	pop3_hide_b64(struct pop3 *, const void *, size_t);
+static void	pop3_unhide(struct pop3 *);
+static void	pop3_redact(const struct pop3 *, char *);
+
 static const char *const pop3_state_names[] = {
 	"GREETING", "AUTH", "TRANSACTION", "UPDATE", "CLOSED"
 };
@@ -138,6 +149,7 @@ pop3_free(struct pop3 *p)
 	if (p == NULL)
 		return;
 	conn_free(p->conn);
+	pop3_unhide(p);
 	free(p->name);
 	free(p->body);
 	free(p);
@@ -288,6 +300,12 @@ pop3_read_status(struct pop3 *p, const char *label, bool cont,
 	if ((rc = conn_readline(p->conn, &line, NULL, e)) < 0)
 		return pop3_broken(p, label, rc, e);
 	parsed = pop3_parse_status(line, st);
+	/* Only the text: a secret "OK" must not unmake "+OK", and a
+	 * challenge is never shown, only decoded. */
+	if (parsed == -1)
+		pop3_redact(p, line);
+	else if (st->kind != POP3_CONT)
+		pop3_redact(p, line + (st->text - line));
 	if (parsed == 0 && st->kind == POP3_CONT) {
 		log_debug("%s: < + ****", p->name);
 		snprintf(p->reply, sizeof(p->reply), "+ ****");
@@ -507,6 +525,88 @@ pop3_login_reply(struct pop3 *p, const char *label, enum pop3_state next,
 	return 0;
 }
 
+void
+pop3_secret_hide(struct pop3 *p, const char *secret)
+{
+	pop3_hide(p, secret);
+	if (secret != NULL)
+		pop3_hide_b64(p, secret, strlen(secret));
+}
+
+void
+pop3_secret_unhide(struct pop3 *p)
+{
+	pop3_unhide(p);
+}
+
+void
+pop3_secret_redact(const struct pop3 *p, char *text)
+{
+	pop3_redact(p, text);
+}
+
+/* Cut s, from now until pop3_unhide, out of every server reply. */
+static void
+pop3_hide(struct pop3 *p, const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || *s == '\0')
+		return;
+	for (i = 0; i < POP3_HIDE_MAX && p->hide[i] != NULL; i++) {
+		if (strcmp(p->hide[i], s) == 0)
+			return;
+	}
+	/* Full only if a server keeps asking; the answers then repeat. */
+	if (i < POP3_HIDE_MAX)
+		p->hide[i] = xstrdup(s);
+}
+
+/* pop3_hide of data's base64 form, as it went over the wire. */
+static void
+pop3_hide_b64(struct pop3 *p, const void *data, size_t len)
+{
+	char	*b64;
+
+	b64 = crypto_base64_encode(data, len);
+	pop3_hide(p, b64);
+	freezero(b64, 0);
+}
+
+/* The login is over: forget (and wipe) what was hidden. */
+static void
+pop3_unhide(struct pop3 *p)
+{
+	size_t	i;
+
+	for (i = 0; i < POP3_HIDE_MAX && p->hide[i] != NULL; i++) {
+		freezero(p->hide[i], 0);
+		p->hide[i] = NULL;
+	}
+}
+
+/*
+ * Replace each hidden secret in line with "****", in place (the line only
+ * shrinks).  A server may quote what the client sent in its -ERR or its
+ * OAuth error challenge; from there it would reach the trace, the error
+ * message, the journal, the state database and --status.
+ */
+static void
+pop3_redact(const struct pop3 *p, char *line)
+{
+	char	*at;
+	size_t	 i, len, mask;
+
+	for (i = 0; i < POP3_HIDE_MAX && p->hide[i] != NULL; i++) {
+		len = strlen(p->hide[i]);
+		mask = len < 4 ? len : 4;
+		while ((at = strstr(line, p->hide[i])) != NULL) {
+			memset(at, '*', mask);
+			memmove(at + mask, at + len, strlen(at + len) + 1);
+		}
+	}
+}
+
 /* PASS or RPOP (RFC 1081): only after USER got +OK. */
 static int
 pop3_after_user(struct pop3 *p, const char *cmd, const char *arg,
@@ -519,9 +619,15 @@ pop3_after_user(struct pop3 *p, const char *cmd, const char *arg,
 	if (!p->user_ok)
 		return err_set(e, E_PROTO, "%s: no accepted USER before", cmd);
 	p->user_ok = false;
-	if ((rc = pop3_sendf(p, cmd, trace, e, "%s %s", cmd, arg)) < 0)
-		return rc;
-	return pop3_login_reply(p, cmd, POP3_ST_TRANSACTION, e);
+	/* RPOP's argument is a user name; PASS's is the secret. */
+	if (trace != NULL) {
+		pop3_hide(p, arg);
+		pop3_hide_b64(p, arg, strlen(arg));
+	}
+	if ((rc = pop3_sendf(p, cmd, trace, e, "%s %s", cmd, arg)) == 0)
+		rc = pop3_login_reply(p, cmd, POP3_ST_TRANSACTION, e);
+	pop3_unhide(p);
+	return rc;
 }
 
 int
@@ -586,6 +692,7 @@ pop3_auth_begin(struct pop3 *p, const char *mech, const unsigned char *initial,
 		return rc;
 	if (initial != NULL) {
 		b64 = crypto_base64_encode(initial, len);
+		pop3_hide(p, b64);
 		/* RFC 5034 section 4: the initial response rides on the
 		 * AUTH line only if the line stays within 255 octets. */
 		if (strlen(label) + 1 + (len == 0 ? 1 : strlen(b64)) + 2 <=
@@ -638,6 +745,7 @@ pop3_auth_send(struct pop3 *p, const char *mech, const unsigned char *resp,
 
 	snprintf(label, sizeof(label), "AUTH %s", mech);
 	b64 = crypto_base64_encode(resp, len);
+	pop3_hide(p, b64);
 	rc = pop3_write_line(p, label, b64, "****", e);
 	freezero(b64, 0);
 	return rc;
