@@ -34,19 +34,18 @@ static void	 check_say(struct check *, bool, const struct account *,
 static void	 check_path(struct check *, const struct account *,
 		    const char *, const char *);
 static void	 check_ca_file(struct check *, const struct account *);
-static void	 check_password_file(struct check *, const struct account *);
 static char	*check_canon(const char *);
 static void	 check_shared_maildirs(struct check *);
 static void	 check_keep(const struct account *, char *, size_t);
 
-/* One finding: "popsyncd: [warning: ]FILE[:LINE]: text". */
+/* One finding: "popsyncd: error: FILE[:LINE]: text" (or "warning: "). */
 static void
 check_say(struct check *c, bool error, const struct account *a,
     const char *fmt, ...)
 {
 	va_list	ap;
 
-	fprintf(c->errs, "popsyncd: %s", error ? "" : "warning: ");
+	fprintf(c->errs, "popsyncd: %s", error ? "error: " : "warning: ");
 	if (a != NULL)
 		fprintf(c->errs, "%s:%d: ", a->file, a->line);
 	else
@@ -89,24 +88,6 @@ check_ca_file(struct check *c, const struct account *a)
 		    a->ca_file);
 	else if (tls_check_ca_file(a->ca_file, &e) < 0)
 		check_say(c, true, a, "ca_file: %s: %s", a->ca_file, e.msg);
-}
-
-/* A password_file must be a file (account_check saw it exists). */
-static void
-check_password_file(struct check *c, const struct account *a)
-{
-	struct stat	sb;
-
-	if (a->password_file == NULL)
-		return;
-	if (stat(a->password_file, &sb) == -1)
-		check_say(c, true, a, "password_file: %s: %s%s",
-		    a->password_file, strerror(errno),
-		    util_private_tmp_hint(a->password_file));
-	else if (!S_ISREG(sb.st_mode))
-		check_say(c, true, a, "password_file: %s is %s, not a file "
-		    "holding the password", a->password_file,
-		    S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
 }
 
 /* A Maildir path in one spelling: resolved if it exists, else without
@@ -190,7 +171,6 @@ check_config(const struct config *cfg, FILE *errs)
 		check_path(&c, a, "ca_file", a->ca_file);
 		check_path(&c, a, "password_file", a->password_file);
 		check_ca_file(&c, a);
-		check_password_file(&c, a);
 	}
 	check_shared_maildirs(&c);
 	return c.errors;

@@ -12,9 +12,10 @@
  * offline, without a server, in the file system.
  *
  * Errors (the config would fail at run time): no accounts; a ca_file that
- * is missing, not a regular file or holds no certificate; a password_file
- * that is not a regular file; two accounts on one Maildir whose keep or
- * delete_after_days differ (one would delete what the other keeps).
+ * is missing, not a regular file or holds no certificate; two accounts on
+ * one Maildir whose keep or delete_after_days differ (one would delete
+ * what the other keeps).  (A password_file that is missing, a directory or
+ * readable by others is account_check's, so config_load's.)
  * Warnings (it runs, but maybe not as meant): a relative path (maildir,
  * ca_file, password_file, state_db), which depends on the directory popsyncd
  * starts in (under systemd: /).  A missing file under /tmp or /var/tmp
@@ -23,9 +24,10 @@
 
 /*
  * check_config: run the checks on cfg and print each finding to errs as
- * "popsyncd: FILE:LINE: ..." (errors) or "popsyncd: warning: FILE:LINE:
- * ..." (warnings); FILE:LINE is where the account starts, or the config
- * file alone for a global setting.  Returns the number of errors.
+ * "popsyncd: error: FILE:LINE: ..." or "popsyncd: warning: FILE:LINE:
+ * ...", as log.c writes config errors; FILE:LINE is where the account
+ * starts, or the config file alone for a global setting.  Returns the
+ * number of errors.
  */
 int	 check_config(const struct config *cfg, FILE *errs);
 

@@ -124,8 +124,8 @@ main_check_config(const struct config *cfg)
 	int	errors;
 
 	if ((errors = check_config(cfg, stderr)) > 0) {
-		fprintf(stderr, "popsyncd: %s: %d error%s\n", cfg->path, errors,
-		    errors == 1 ? "" : "s");
+		fprintf(stderr, "popsyncd: error: %s: %d error%s\n", cfg->path,
+		    errors, errors == 1 ? "" : "s");
 		return 2;
 	}
 	check_summary(cfg, stdout);

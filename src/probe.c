@@ -129,9 +129,9 @@ probe_explain_cert(const struct account *a, enum tls_failure kind,
 		    "\"%s\"\n", a->host, fp);
 		break;
 	case TLS_FAIL_PIN:
-		fprintf(out, "fix:          the server's certificate is not the "
-		    "one tls_fingerprint pins; if it changed and you trust the "
-		    "new one, set tls_fingerprint = \"%s\"\n", fp);
+		fprintf(out, "fix:          the server's certificate is not "
+		    "the one tls_fingerprint pins; if it changed and you trust "
+		    "the new one, set tls_fingerprint = \"%s\"\n", fp);
 		break;
 	default:
 		if (strstr(e->msg, "expired") != NULL ||
@@ -142,13 +142,14 @@ probe_explain_cert(const struct account *a, enum tls_failure kind,
 			    "tls_fingerprint = \"%s\" with tls_verify = "
 			    "false\n", fp);
 		else
-			fprintf(out, "fix:          the chain does not lead to "
-			    "a CA this account trusts (%s%s): set ca_file to "
-			    "the CA certificate that issued the last one above; "
-			    "or pin the server's certificate: tls_fingerprint = "
-			    "\"%s\" with tls_verify = false\n",
-			    a->ca_file != NULL ? "ca_file " : "the system store",
-			    a->ca_file != NULL ? a->ca_file : "", fp);
+			fprintf(out, "fix:          the chain does not lead "
+			    "to a CA this account trusts (%s%s): set ca_file "
+			    "to the CA certificate that issued the last one "
+			    "above; or pin the server's certificate: "
+			    "tls_fingerprint = \"%s\" with tls_verify = "
+			    "false\n", a->ca_file != NULL ? "ca_file " :
+			    "the system store", a->ca_file != NULL ?
+			    a->ca_file : "", fp);
 		break;
 	}
 out:

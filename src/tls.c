@@ -59,7 +59,8 @@ static int	tls_check_pin(struct tls *t, const unsigned char *pin,
 static int	tls_io_error(struct tls *t, int ret, const char *what,
 		    int saved_errno, struct err *e);
 static void	tls_name_oneline(const X509_NAME *name, char *dst, size_t len);
-static int	tls_cert_sha256(X509 *cert, unsigned char out[CRYPTO_SHA256_LEN]);
+static int	tls_cert_sha256(X509 *cert,
+		    unsigned char out[CRYPTO_SHA256_LEN]);
 static void	tls_time_str(const ASN1_TIME *t, char *dst, size_t len);
 static void	tls_cert_names(X509 *cert, char *dst, size_t len);
 static void	tls_cert_fill(X509 *cert, struct tls_cert *c);

@@ -34,12 +34,12 @@ line_of()
 
 write_accounts "$CONF" ""
 expect_rc "no accounts" 2 "$POPSYNCD" -c "$CONF" --check-config
-assert_err "^popsyncd: $CONF: no accounts: nothing to fetch"
-assert_err "^popsyncd: $CONF: 1 error$"
+assert_err "^popsyncd: error: $CONF: no accounts: nothing to fetch"
+assert_err "^popsyncd: error: $CONF: 1 error$"
 ok "no accounts: exit 2"
 
 check 2 "a ca_file=$T_DIR/no-such-ca.pem"
-assert_err "^popsyncd: $CONF:$(line_of a): ca_file: $T_DIR/no-such-ca.pem: No such file or directory$"
+assert_err "^popsyncd: error: $CONF:$(line_of a): ca_file: $T_DIR/no-such-ca.pem: No such file or directory$"
 ok "a missing ca_file: exit 2, FILE:LINE, the reason"
 
 # ExecReload's --check-config under popsyncd@.service: systemd set
@@ -52,7 +52,7 @@ ok "a missing ca_file under /tmp, under systemd: the PrivateTmp hint"
 
 printf 'not a certificate\n' >"$T_DIR/junk.pem"
 check 2 "a ca_file=$T_DIR/junk.pem"
-assert_err "^popsyncd: $CONF:$(line_of a): ca_file: $T_DIR/junk.pem: cannot load it: .*no certificate"
+assert_err "^popsyncd: error: $CONF:$(line_of a): ca_file: $T_DIR/junk.pem: cannot load it: .*no certificate"
 check 2 "a ca_file=$T_DIR"
 assert_err "ca_file: $T_DIR is not a regular file$"
 # Not used without verification, or without TLS: not checked.
@@ -61,12 +61,12 @@ ok "a ca_file without a certificate, or a directory: exit 2; unused: not checked
 
 mkdir -m 700 "$T_DIR/pwdir"
 check 2 "a password= password_file=$T_DIR/pwdir"
-assert_err "^popsyncd: $CONF:$(line_of a): password_file: $T_DIR/pwdir is a directory, not a file holding the password$"
+assert_err "$CONF:$(line_of a): password_file: $T_DIR/pwdir: not a regular file"
 ok "a password_file that is a directory: exit 2"
 
 B="user=bob password=$BOB_PASS"
 check 2 "a maildir=$T_DIR/md" "b maildir=$T_DIR//md/ keep=false $B"
-assert_err "^popsyncd: $CONF:$(line_of b): maildir: $T_DIR//md/ is also the Maildir of account a \\($CONF:$(line_of a)\\) with keep, but this one has delete: "
+assert_err "^popsyncd: error: $CONF:$(line_of b): maildir: $T_DIR//md/ is also the Maildir of account a \\($CONF:$(line_of a)\\) with keep, but this one has delete: "
 check 2 "a maildir=$T_DIR/md delete_after_days=7" "b maildir=$T_DIR/md $B"
 assert_err "Maildir of account a .* with keep, delete after 7 days, but this one has keep: "
 check 0 "a maildir=$T_DIR/md keep=false" "b maildir=$T_DIR/md keep=false $B"

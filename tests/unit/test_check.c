@@ -129,8 +129,8 @@ test_no_accounts(void **state)
 
 	run_checks(fx);
 	assert_int_equal(fx->errors, 1);
-	want = xasprintf("popsyncd: %s: no accounts: nothing to fetch; add "
-	    "one to \"accounts = ( ... );\"\n", fx->cfg->path);
+	want = xasprintf("popsyncd: error: %s: no accounts: nothing to "
+	    "fetch; add one to \"accounts = ( ... );\"\n", fx->cfg->path);
 	assert_string_equal(fx->errs, want);
 	free(want);
 }
@@ -158,8 +158,8 @@ test_ca_file(void **state)
 	a->ca_file = path_in(fx, "ca.pem");
 	run_checks(fx);
 	assert_int_equal(fx->errors, 1);
-	want = xasprintf("popsyncd: %s:10: ca_file: %s: No such file or "
-	    "directory\n", fx->cfg->path, a->ca_file);
+	want = xasprintf("popsyncd: error: %s:10: ca_file: %s: No such file "
+	    "or directory\n", fx->cfg->path, a->ca_file);
 	assert_string_equal(fx->errs, want);
 	free(want);
 
@@ -170,8 +170,8 @@ test_ca_file(void **state)
 	fclose(fp);
 	run_checks(fx);
 	assert_int_equal(fx->errors, 1);
-	want = xasprintf("popsyncd: %s:10: ca_file: %s: cannot load it: ",
-	    fx->cfg->path, a->ca_file);
+	want = xasprintf("popsyncd: error: %s:10: ca_file: %s: cannot load "
+	    "it: ", fx->cfg->path, a->ca_file);
 	assert_true(strncmp(fx->errs, want, strlen(want)) == 0);
 	free(want);
 
@@ -217,27 +217,6 @@ test_private_tmp(void **state)
 	unsetenv("INVOCATION_ID");
 }
 
-static void
-test_password_file(void **state)
-{
-	struct fx	*fx = *state;
-	struct account	*a = add(fx, "a", "alice");
-	char		*want;
-
-	free(a->password);
-	a->password = NULL;
-	a->password_file = path_in(fx, "pw");
-	if (mkdir(a->password_file, 0700) == -1)
-		fail_msg("mkdir");
-	run_checks(fx);
-	assert_int_equal(fx->errors, 1);
-	want = xasprintf("popsyncd: %s:10: password_file: %s is a directory, "
-	    "not a file holding the password\n", fx->cfg->path,
-	    a->password_file);
-	assert_string_equal(fx->errs, want);
-	free(want);
-}
-
 /* One Maildir, however spelt, with two keep settings. */
 static void
 test_shared_maildir(void **state)
@@ -259,9 +238,10 @@ test_shared_maildir(void **state)
 	c->delete_after_days = 7;
 	run_checks(fx);
 	assert_int_equal(fx->errors, 3);
-	want = xasprintf("popsyncd: %s:20: maildir: %s is also the Maildir of "
-	    "account a (%s:10) with keep, but this one has delete: give both "
-	    "the same keep and delete_after_days, or each its own Maildir\n",
+	want = xasprintf("popsyncd: error: %s:20: maildir: %s is also the "
+	    "Maildir of account a (%s:10) with keep, but this one has delete: "
+	    "give both the same keep and delete_after_days, or each its own "
+	    "Maildir\n",
 	    fx->cfg->path, b->maildir, fx->cfg->path);
 	assert_non_null(strstr(fx->errs, want));
 	free(want);
@@ -375,8 +355,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_tmp, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_password_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_shared_maildir, setup,
 		    teardown),
