@@ -37,6 +37,11 @@
 /* How much of one body line a trace shows. */
 #define POP3_TRACE_BODY	200
 
+/* Listing lines between two conn_busy() calls: parsing and merging a
+ * listing of 200,000 lines is CPU-bound work, which must still show life
+ * and hear a stop.  (A call costs a clock read.) */
+#define POP3_BUSY_LINES	256
+
 #define ST(s)		(1U << (s))
 
 /* Secrets hidden at once: the secret, its base64, a few responses. */
@@ -117,7 +122,10 @@ static int	pop3_dele_reply(struct pop3 *, unsigned long,
 static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
 		    size_t, int (*)(struct pop3 *, unsigned long,
 		    const struct pop3_sink *, void *, struct err *),
-		    const struct pop3_sink *, void *, size_t *, struct err *);
+		    const struct pop3_sink *, void *, bool, size_t *,
+		    struct err *);
+static int	pop3_stopped(struct pop3 *, const char *, size_t,
+		    struct err *);
 
 static void	pop3_hide(struct pop3 *, const char *);
 static void	pop3_hide_b64(struct pop3 *, const void *, size_t);
@@ -931,7 +939,7 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	const char		*uid;
 	char			*line, bad[128];
 	struct pop3_key		*idx = NULL;
-	size_t			 n = 0, len, uidlen;
+	size_t			 n = 0, len, uidlen, lines = 0;
 	bool			 is_list = strcmp(cmd, "LIST") == 0;
 	bool			 merge = !is_list && l->count > 0;
 	bool			 sorted = true;
@@ -950,6 +958,11 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	/* A bad line is reported after the terminator, so the session
 	 * stays in step. */
 	while ((rc = pop3_ml_line(p, cmd, &line, &len, e)) == 0) {
+		if (++lines % POP3_BUSY_LINES == 0 &&
+		    (rc = conn_busy(p->conn, e)) < 0) {
+			pop3_broken(p, cmd, rc, e);
+			break;
+		}
 		if (bad_rc != 0)
 			continue;
 		if (n == POP3_MAX_MESSAGES) {
@@ -1086,16 +1099,22 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 	if (sink != NULL && sink->begin != NULL &&
 	    (sink_rc = sink->begin(arg, num, &se)) < 0)
 		sink = NULL;
+	/* A message being written is finished before a stop takes effect:
+	 * it is complete in new/ or not there at all. */
+	conn_hold(p->conn, sink != NULL);
 	pop3_body_init(&body);
 	do {
 		/* The sink gave up on the session: read nothing more. */
 		if (sink_rc == E_ABORT) {
+			conn_hold(p->conn, false);
 			if (e != NULL)
 				*e = se;
 			return pop3_broken(p, label, E_ABORT, NULL);
 		}
-		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0)
+		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0) {
+			conn_hold(p->conn, false);
 			return pop3_broken(p, label, rc, e);
+		}
 		done = pop3_body_feed(&body, data, len, p->body, &outlen,
 		    &used);
 		conn_consume(p->conn, used);
@@ -1104,6 +1123,7 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 		    (sink_rc = sink->write(arg, p->body, outlen, &se)) < 0)
 			sink = NULL;
 	} while (!done);
+	conn_hold(p->conn, false);
 	log_debug("%s: %s: %llu lines", p->name, label, body.lines);
 	if (sink != NULL && sink->end != NULL)
 		sink_rc = sink->end(arg, &se);
@@ -1176,12 +1196,19 @@ pop3_dele_reply(struct pop3 *p, unsigned long num,
  * in flight, so the window bounds what the server must buffer; otherwise
  * strictly one at a time.  At the first failure the replies still in
  * flight are read and discarded, unless the link itself failed.
+ *
+ * With stoppable set, a stop request (conn_stop_requested) ends the batch
+ * between two replies: no further command is sent, and replies still in
+ * flight are not read (each would be a whole message, fetched only to be
+ * thrown away): the link is closed instead, which also leaves any QUIT,
+ * and so any deletion, unsent.
  */
 static int
 pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
     size_t n, int (*fn)(struct pop3 *, unsigned long,
     const struct pop3_sink *, void *, struct err *),
-    const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
+    const struct pop3_sink *sink, void *arg, bool stoppable, size_t *done,
+    struct err *e)
 {
 	struct err	e2;
 	char		label[64];
@@ -1193,6 +1220,8 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 		return rc;
 	window = p->caps.flags & POP3_CAPA_PIPELINING ? POP3_PIPE_WINDOW : 1;
 	while (recv < n) {
+		if (stoppable && conn_stop_requested(p->conn))
+			return pop3_stopped(p, cmd, sent - recv, e);
 		while (sent < n && sent - recv < window) {
 			snprintf(label, sizeof(label), "%s %lu", cmd,
 			    nums[sent]);
@@ -1208,6 +1237,8 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 	}
 	if (rc == 0 || p->state == POP3_ST_CLOSED)
 		return rc;
+	if (stoppable && conn_stop_requested(p->conn))
+		return pop3_stopped(p, cmd, sent - recv - 1, e);
 	/* The failed reply was read whole; drain the others in flight. */
 	for (recv++; recv < sent; recv++) {
 		if ((rc2 = fn(p, nums[recv], NULL, NULL, &e2)) < 0 &&
@@ -1220,12 +1251,29 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 	return rc;
 }
 
+/*
+ * A stop request between two replies of a batch: with none in flight the
+ * session stays usable (for QUIT); otherwise the link is given up.
+ */
+static int
+pop3_stopped(struct pop3 *p, const char *cmd, size_t inflight,
+    struct err *e)
+{
+	if (inflight == 0)
+		return err_set(e, E_ABORT, "%s: stopped by a signal", cmd);
+	log_debug("%s: stopping with %zu %s replies in flight: closing the "
+	    "link", p->name, inflight, cmd);
+	pop3_set_state(p, POP3_ST_CLOSED);
+	return err_set(e, E_ABORT, "%s: stopped by a signal with %zu "
+	    "replies in flight; link closed", cmd, inflight);
+}
+
 int
 pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
     const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
 {
-	return pop3_pipe(p, "RETR", nums, n, pop3_retr_reply, sink, arg, done,
-	    e);
+	return pop3_pipe(p, "RETR", nums, n, pop3_retr_reply, sink, arg, true,
+	    done, e);
 }
 
 int
@@ -1242,7 +1290,7 @@ pop3_dele_many(struct pop3 *p, const unsigned long *nums, size_t n,
     size_t *done, struct err *e)
 {
 	return pop3_pipe(p, "DELE", nums, n, pop3_dele_reply, NULL, NULL,
-	    done, e);
+	    false, done, e);
 }
 
 int

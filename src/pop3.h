@@ -228,7 +228,10 @@ int	 pop3_top(struct pop3 *p, unsigned long num, unsigned long lines,
  * advertised, up to POP3_PIPE_WINDOW commands are in flight; without it,
  * one at a time.  Stops at the first failure: replies still in flight are
  * read and discarded, and *done says how many messages were fully
- * delivered through sink.
+ * delivered through sink.  A stop request (the connection's stop or abort
+ * flag) is heard between messages: the message being written is finished,
+ * no further RETR is sent, and if replies are still in flight the link is
+ * closed (CLOSED: no QUIT, so no deletion) rather than read; E_ABORT.
  */
 #define POP3_PIPE_WINDOW	8
 int	 pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
