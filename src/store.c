@@ -68,6 +68,14 @@ static const char *const store_migrations[] = {
 	"  skip_reason TEXT,"
 	"  PRIMARY KEY (account, uidl)"
 	") WITHOUT ROWID;",
+	/* 2: UIDLs imported from another fetcher's state (--import). */
+	"CREATE TABLE imported ("
+	"  host TEXT NOT NULL,"			/* lower case */
+	"  user TEXT NOT NULL,"
+	"  format TEXT NOT NULL,"		/* fetchmail, mpop, ... */
+	"  uidl TEXT NOT NULL,"			/* as the peer wrote it */
+	"  PRIMARY KEY (host, user, format, uidl)"
+	") WITHOUT ROWID;",
 };
 
 /* The cached statements; each is prepared on first use. */
@@ -97,6 +105,10 @@ enum store_stmt {
 	ST_PRUNE,
 	ST_FIRST_SEEN,
 	ST_STATUS,
+	ST_IMPORT_ADD,
+	ST_IMPORT_LOAD,
+	ST_IMPORT_DROP,
+	ST_SEEN,
 	ST_COUNT
 };
 
@@ -174,6 +186,18 @@ static const struct {
 	    " (SELECT count(*) FROM messages m WHERE m.account = a.name"
 	    "  AND m.state = 'dele_sent')"
 	    " FROM accounts a ORDER BY a.name" },
+	[ST_IMPORT_ADD] = { "import",
+	    "INSERT OR IGNORE INTO imported (host, user, format, uidl)"
+	    " VALUES (?1, ?2, ?3, ?4)" },
+	[ST_IMPORT_LOAD] = { "load imported",
+	    "SELECT format, uidl FROM imported WHERE host = ?1 AND user = ?2"
+	    " ORDER BY format, uidl" },
+	[ST_IMPORT_DROP] = { "drop imported",
+	    "DELETE FROM imported WHERE host = ?1 AND user = ?2" },
+	[ST_SEEN] = { "mark seen",
+	    "INSERT INTO messages (account, uidl, state, size, first_seen)"
+	    " VALUES (?1, ?2, 'delivered', ?3, ?4)"
+	    " ON CONFLICT (account, uidl) DO NOTHING" },
 };
 
 /* Indexed by enum store_state; the strings the CHECK constraint allows. */
@@ -1069,4 +1093,94 @@ store_state_name(enum store_state st)
 	if ((size_t)st >= NITEMS(store_state_names))
 		return "unknown";
 	return store_state_names[st];
+}
+
+/* Record a peer's UIDLs for one mailbox, all or none. */
+int
+store_import_add(struct store *s, const char *host, const char *user,
+    const char *format, const char *const *uidls, size_t n, size_t *added,
+    struct err *e)
+{
+	size_t	i;
+	int	rc;
+
+	*added = 0;
+	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
+		return rc;
+	for (i = 0; i < n && rc >= 0; i++)
+		if ((rc = store_run(s, ST_IMPORT_ADD, e, "ssss", host, user,
+		    format, uidls[i])) > 0)
+			(*added)++;
+	if ((rc = store_tx_end(s, rc < 0 ? rc : 0, e)) < 0)
+		*added = 0;
+	return rc;
+}
+
+/* The imported UIDLs of one mailbox, ordered by format, then UIDL. */
+int
+store_import_load(struct store *s, const char *host, const char *user,
+    struct store_import **entries, size_t *n, struct err *e)
+{
+	sqlite3_stmt		*st;
+	struct store_import	*v = NULL;
+	size_t			 len = 0, cap = 0;
+	int			 rc;
+
+	*entries = NULL;
+	*n = 0;
+	if ((st = store_stmt(s, ST_IMPORT_LOAD, e, "ss", host, user)) == NULL)
+		return E_STORE;
+	while ((rc = store_step(s, st, ST_IMPORT_LOAD, e)) == 1) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[len].format = store_col_str(st, 0);
+		v[len].uidl = store_col_str(st, 1);
+		len++;
+	}
+	if (rc < 0) {
+		store_import_free(v, len);
+		return rc;
+	}
+	*entries = v;
+	*n = len;
+	return 0;
+}
+
+/* Free a store_import_load result. */
+void
+store_import_free(struct store_import *entries, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(entries[i].format);
+		free(entries[i].uidl);
+	}
+	free(entries);
+}
+
+/* Forget every imported UIDL of one mailbox. */
+int
+store_import_drop(struct store *s, const char *host, const char *user,
+    struct err *e)
+{
+	return store_run(s, ST_IMPORT_DROP, e, "ss", host, user) < 0 ?
+	    E_STORE : 0;
+}
+
+/* A message fetched by other means: delivered, with no file. */
+int
+store_mark_seen(struct store *s, const char *account, const char *uidl,
+    int64_t size, int64_t now, int *added, struct err *e)
+{
+	int	n;
+
+	if ((n = store_run(s, ST_SEEN, e, "ssii", account, uidl, size,
+	    now)) < 0)
+		return n;
+	if (added != NULL)
+		*added = n > 0;
+	return 0;
 }

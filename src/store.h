@@ -313,6 +313,59 @@ int	 store_status(struct store *s, struct store_status **rows, size_t *n,
 /* store_status_free: free a store_status result; accepts NULL. */
 void	 store_status_free(struct store_status *rows, size_t n);
 
+/*
+ * Imported state (--import): the UIDLs another fetcher (fetchmail, mpop,
+ * getmail, fdm) had seen in one mailbox, as that fetcher wrote them, kept
+ * apart from the ledger until a sync matches them against a listing
+ * (import.h).  A mailbox is its host in lower case and its user, so that
+ * every account on it shares them; format is the fetcher's name.
+ */
+struct store_import {
+	char		*format;
+	char		*uidl;
+};
+
+/*
+ * store_import_add: record the n UIDLs of format for the mailbox host
+ * (lower case) and user; *added says how many were not there already, so
+ * importing the same file twice adds nothing.  All or nothing.
+ * Errors: E_STORE.
+ */
+int	 store_import_add(struct store *s, const char *host, const char *user,
+	    const char *format, const char *const *uidls, size_t n,
+	    size_t *added, struct err *e);
+
+/*
+ * store_import_load: the imported UIDLs of the mailbox, sorted by format,
+ * then by UIDL in strcmp() order.  Free with store_import_free.
+ * Errors: E_STORE.
+ */
+int	 store_import_load(struct store *s, const char *host,
+	    const char *user, struct store_import **entries, size_t *n,
+	    struct err *e);
+
+/* store_import_free: free a store_import_load result; accepts NULL. */
+void	 store_import_free(struct store_import *entries, size_t n);
+
+/*
+ * store_import_drop: forget every imported UIDL of the mailbox.
+ * Errors: E_STORE.
+ */
+int	 store_import_drop(struct store *s, const char *host,
+	    const char *user, struct err *e);
+
+/*
+ * store_mark_seen: uidl (size octets, -1 if unknown) was fetched by other
+ * means (an imported peer state, --mark-seen): create it as delivered with
+ * no file and first_seen = now, without counting a delivery.  A UIDL
+ * already in the ledger keeps its row, whatever its state; *added (when
+ * not NULL) is 1 if a row was created, else 0.
+ * Errors: E_STORE.
+ */
+int	 store_mark_seen(struct store *s, const char *account,
+	    const char *uidl, int64_t size, int64_t now, int *added,
+	    struct err *e);
+
 /* store_state_name: "fetching", "delivered", ... as stored in the file. */
 const char *store_state_name(enum store_state st);
 

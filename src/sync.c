@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "err.h"
+#include "import.h"
 #include "log.h"
 #include "maildir.h"
 #include "pop3.h"
@@ -606,6 +607,12 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	if (!uidl) {
 		rc = sync_no_uidl(&run, &l, e);
 	} else {
+		/* Another fetcher's imported state (import.h), before the plan. */
+		sync_lock(sh);
+		rc = import_apply(sh->store, a, &l, &ents, &nents, NULL, e);
+		sync_unlock(sh);
+	}
+	if (uidl && rc == 0) {
 		sync_plan_make(a, &l, ents, nents, (int64_t)time(NULL), &plan);
 		if (plan.dup > 0)
 			log_warnx("%s: the server lists %zu message(s) under a "

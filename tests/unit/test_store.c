@@ -308,7 +308,7 @@ test_open_creates(void **state)
 	fx->s = NULL;
 	/* Closed cleanly, the WAL is checkpointed into the file. */
 	assert_false(exists(path, "-wal"));
-	assert_int_equal(store_schema_version(), 1);
+	assert_int_equal(store_schema_version(), 2);
 	assert_int_equal(hdr_get(path, HDR_USER_VER, 4),
 	    store_schema_version());
 	assert_int_equal(hdr_get(path, HDR_APP_ID, 4), 0x50535944);
