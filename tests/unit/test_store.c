@@ -415,7 +415,7 @@ static const struct {
 	uint32_t	 value;
 	const char	*want;
 } bad_headers[] = {
-	{ HDR_USER_VER, 2, "schema version 2 is newer" },
+	{ HDR_USER_VER, 3, "schema version 3 is newer" },
 	{ HDR_USER_VER, 0x7fffffff, "is newer than this popsyncd" },
 	{ HDR_APP_ID, 0x12345678, "not a popsyncd state database" },
 	{ HDR_APP_ID, 0, "not a popsyncd state database" },
