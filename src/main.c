@@ -14,6 +14,7 @@
 
 #include "account.h"
 #include "config.h"
+#include "dryrun.h"
 #include "err.h"
 #include "import.h"
 #include "log.h"
@@ -52,6 +53,7 @@ static const struct option main_options[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "import", required_argument, NULL, 'I' },
 	{ "mark-seen", required_argument, NULL, 'M' },
+	{ "dry-run", no_argument, NULL, 'D' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -65,6 +67,8 @@ main_usage(FILE *fp)
 	fprintf(fp,
 	    "usage: popsyncd [-c FILE] [-v[v]]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
+	    "       popsyncd [-c FILE] [-v[v]] --once --dry-run [--json] "
+	    "[NAME...]\n"
 	    "       popsyncd [-c FILE] --status [--json]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
@@ -79,9 +83,13 @@ main_usage(FILE *fp)
 	    "$XDG_CONFIG_HOME/popsyncd/config)\n"
 	    "      --once [NAME...] sync the named accounts (default: all) "
 	    "once\n"
+	    "      --dry-run       with --once: log in, list and print what a "
+	    "sync\n"
+	    "                      would fetch, skip and delete, and why; "
+	    "change nothing\n"
 	    "      --status        what the state database says of each "
 	    "account\n"
-	    "      --json          with --status: as JSON\n"
+	    "      --json          with --status or --dry-run: as JSON\n"
 	    "  -n, --check-config  validate the config and exit (0 ok, 2 "
 	    "errors)\n"
 	    "      --probe NAME    connect to account NAME, show the server, "
@@ -229,7 +237,7 @@ main(int argc, char **argv)
 	char		*path = NULL;
 	const char	*probe_name = NULL, *import_format = NULL;
 	struct sigaction sa;
-	bool		 json = false;
+	bool		 json = false, dry_run = false;
 	int		 ch, verbose = 0, rc;
 
 	/* A server that hangs up must not kill us while we write to it. */
@@ -268,6 +276,9 @@ main(int argc, char **argv)
 			mode = MAIN_MARK_SEEN;
 			probe_name = optarg;
 			break;
+		case 'D':
+			dry_run = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -285,8 +296,14 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (json && mode != MAIN_STATUS) {
-		fprintf(stderr, "popsyncd: --json goes with --status\n");
+	if (dry_run && mode != MAIN_ONCE) {
+		fprintf(stderr, "popsyncd: --dry-run goes with --once\n");
+		rc = 2;
+		goto out;
+	}
+	if (json && mode != MAIN_STATUS && !dry_run) {
+		fprintf(stderr, "popsyncd: --json goes with --status or "
+		    "--once --dry-run\n");
 		rc = 2;
 		goto out;
 	}
@@ -348,6 +365,15 @@ main(int argc, char **argv)
 		rc = err_exitcode(rc);
 		break;
 	case MAIN_ONCE:
+		if (dry_run) {
+			rc = dryrun_run(cfg, argv + optind,
+			    (size_t)(argc - optind), stdout, json, &e);
+			/* An account's failure was printed with it. */
+			if (rc < 0 && e.msg[0] != '\0')
+				fprintf(stderr, "popsyncd: %s\n", e.msg);
+			rc = err_exitcode(rc);
+			break;
+		}
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = main_on_signal;
 		sigemptyset(&sa.sa_mask);

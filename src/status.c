@@ -4,11 +4,9 @@
 
 #include "autoconf.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "account.h"
@@ -16,11 +14,11 @@
 #include "err.h"
 #include "status.h"
 #include "store.h"
+#include "util.h"
 
 static const struct store_status *status_find(const struct store_status *,
 		    size_t, const char *);
 static void	status_time(char *, size_t, int64_t);
-static void	status_json_str(FILE *, const char *);
 static void	status_json_time(FILE *, int64_t);
 static void	status_table(FILE *, const struct account *,
 		    const struct store_status *);
@@ -50,28 +48,6 @@ status_time(char *buf, size_t len, int64_t t)
 		snprintf(buf, len, "never");
 	else
 		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* A JSON string, or null for NULL. */
-static void
-status_json_str(FILE *out, const char *s)
-{
-	if (s == NULL) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
 }
 
 /* A unix time as an RFC 3339 UTC string, or null for never. */
@@ -123,14 +99,14 @@ status_json(FILE *out, const struct account *a, const struct store_status *s,
     bool first)
 {
 	fprintf(out, "%s\n    {\"name\": ", first ? "" : ",");
-	status_json_str(out, a->name);
+	util_json_str(out, a->name);
 	fputs(", \"last_start\": ", out);
 	status_json_time(out, s != NULL ? s->last_start : 0);
 	fputs(", \"last_end\": ", out);
 	status_json_time(out, s != NULL && s->last_result != NULL ?
 	    s->last_end : 0);
 	fputs(", \"result\": ", out);
-	status_json_str(out, s != NULL ? s->last_result : NULL);
+	util_json_str(out, s != NULL ? s->last_result : NULL);
 	fprintf(out, ", \"known\": %lld, \"delivered_total\": %lld, "
 	    "\"pending_deletions\": %lld",
 	    s != NULL ? (long long)s->known : 0LL,
@@ -141,7 +117,7 @@ status_json(FILE *out, const struct account *a, const struct store_status *s,
 	    s != NULL ? (long long)s->last.new : 0LL,
 	    s != NULL ? (long long)s->last.skipped : 0LL,
 	    s != NULL ? (long long)s->last.deleted : 0LL);
-	status_json_str(out, s != NULL ? s->last_error : NULL);
+	util_json_str(out, s != NULL ? s->last_error : NULL);
 	fputc('}', out);
 }
 
@@ -151,21 +127,14 @@ status_print(const struct config *cfg, FILE *out, bool json, struct err *e)
 	const struct account	*a;
 	struct store		*st = NULL;
 	struct store_status	*rows = NULL;
-	struct stat		 sb;
 	size_t			 n = 0;
 	bool			 first = true;
 	int			 rc = 0;
 
 	/* No database yet: nothing ever synced, which is no error. */
-	if (stat(cfg->state_db, &sb) == 0) {
-		if ((rc = store_open_readonly(cfg->state_db, &st, e)) < 0 ||
-		    (rc = store_status(st, &rows, &n, e)) < 0)
-			goto out;
-	} else if (errno != ENOENT) {
-		rc = err_set(e, E_STORE, "%s: %s", cfg->state_db,
-		    strerror(errno));
+	if ((rc = store_open_existing(cfg->state_db, &st, e)) < 0 ||
+	    (st != NULL && (rc = store_status(st, &rows, &n, e)) < 0))
 		goto out;
-	}
 
 	if (json)
 		fputs("{\"accounts\": [", out);

@@ -262,6 +262,20 @@ store_open_readonly(const char *path, struct store **out, struct err *e)
 	return store_open_common(path, true, out, e);
 }
 
+/* Read-only, when there is a database at all. */
+int
+store_open_existing(const char *path, struct store **out, struct err *e)
+{
+	struct stat	sb;
+
+	*out = NULL;
+	if (stat(path, &sb) == 0)
+		return store_open_readonly(path, out, e);
+	if (errno != ENOENT)
+		return err_set(e, E_STORE, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
 /* The body of both opens; on failure nothing stays open. */
 static int
 store_open_common(const char *path, bool readonly, struct store **out,

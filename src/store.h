@@ -156,6 +156,15 @@ int	 store_open_readonly(const char *path, struct store **out,
 	    struct err *e);
 
 /*
+ * store_open_existing: store_open_readonly, except that no file at path is
+ * no error: *out is then NULL (nothing was ever synced, so every ledger is
+ * empty).
+ * Errors: E_STORE.
+ */
+int	 store_open_existing(const char *path, struct store **out,
+	    struct err *e);
+
+/*
  * store_close: roll back an open transaction, finalize the statements,
  * close the database and release the lock; accepts NULL.
  */

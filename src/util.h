@@ -4,6 +4,7 @@
 #define POPSYNC_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * util_strtonum: parse a decimal integer in [min, max] from all of s.
@@ -20,5 +21,11 @@ int64_t	 util_now_ms(void);
  * replaced by $HOME; caller frees.  Other paths are copied as they are.
  */
 char	*util_expand_home(const char *path);
+
+/*
+ * util_json_str: write s to out as a JSON string (quotes, backslashes and
+ * control characters escaped; other octets as they are), or null for NULL.
+ */
+void	 util_json_str(FILE *out, const char *s);
 
 #endif
