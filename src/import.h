@@ -45,11 +45,13 @@
  *		entry is the account's.  fdm stops at a UIDL over 70 octets
  *		("UID too big") without writing the cache.
  *
- * A peer killed mid-run: mpop and getmail write their file at the end of
- * a mailbox, fetchmail at the end of its run, fdm after each message; a
- * killed peer may so have recorded none of what it fetched, and then the
- * import finds no entry and refuses (exit 2): the messages it did fetch
- * will be fetched again (a duplicate is better than a loss).
+ * A peer killed mid-run (kill -9, checked with each): fetchmail writes its
+ * file at the end of a run (also on SIGTERM, with what it finished), mpop
+ * and getmail when a mailbox is done, so a killed one leaves nothing of
+ * that run; fdm writes its cache as deliveries finish (not in order), so
+ * it may leave some, or none.  The import takes what is there, or with
+ * nothing for the mailbox refuses (exit 2); what the peer fetched but did
+ * not record is fetched again: a duplicate is better than a loss.
  */
 
 enum import_format {

@@ -173,6 +173,54 @@ assert_err "no mpop entry for alice@localhost"
 [ -e "$DB" ] && fail "a refused import created $DB"
 ok "mpop killed after its first message recorded nothing: refused, exit 2"
 
+# fdm killed while it delivers message 2: whatever it recorded by then
+# (it writes its cache as deliveries finish, but when is its own affair)
+# is taken, and a sync fetches every other message once (2 again, if
+# fdm's delivery got that far: a duplicate, never a loss).  With nothing
+# recorded the import is refused.
+fresh
+make_mailbox alice 1:k1 2:k2 3:k3
+FK=$T_DIR/fdmk
+mkdir -p "$FK"
+chmod 1777 "$FK"
+printf '%s\n' "#!/bin/sh" \
+    "grep -q '^Subject: test message 2\$' && { : >$FK/in2; sleep 60; }" \
+    "exit 0" >"$FK/slow"
+chmod 755 "$FK/slow"
+{
+	echo "set lock-file \"$FK/lock\""
+	echo "action \"slow\" pipe \"$FK/slow\""
+	echo "account \"a\" pop3s server \"localhost\" port $POP3S_PORT user \"alice\" pass \"$ALICE_PASS\" new-only cache \"$FK/cache\" no-verify keep"
+	echo "match all action \"slow\""
+} >"$FK/conf"
+chmod 600 "$FK/conf"
+setsid fdm -f "$FK/conf" fetch >"$T_DIR/peer.out" 2>&1 &
+FDM_PID=$!
+for i in $(seq 1 100); do
+	[ -e "$FK/in2" ] && break
+	sleep 0.1
+done
+kill -9 -- "-$FDM_PID"
+wait "$FDM_PID" 2>/dev/null
+[ -e "$FK/in2" ] ||
+    { cat "$T_DIR/peer.out" >&2; fail "fdm never delivered message 2"; }
+grep -q '^2 k2$' "$FK/cache" 2>/dev/null &&
+    fail "fdm recorded k2, which it never finished"
+want=
+for k in 1 2 3; do
+	grep -q "^2 k$k\$" "$FK/cache" 2>/dev/null || want="$want $k"
+done
+want=${want# }
+if [ -s "$FK/cache" ]; then
+	import_ok fdm "$FK/cache" "$(wc -l <"$FK/cache")" 0
+	say "the killed fdm recorded $(tr '\n' ' ' <"$FK/cache")"
+else
+	pop 2 --import fdm "$FK/cache" alice
+	say "the killed fdm recorded nothing; the import was refused"
+fi
+sync_expect "$(echo "$want" | wc -w)" "$want"
+ok "fdm killed mid-delivery: what it did not record comes, once"
+
 # --- --mark-seen ---------------------------------------------------------------
 
 fresh
