@@ -26,6 +26,9 @@
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* getmail writes each run of these in its file names as one '-'. */
+#define IMPORT_GETMAIL_STRIP	"/\\:;<>|"
+
 /* A state file larger than this is not one. */
 #define IMPORT_FILE_MAX		(64 * 1024 * 1024)
 
@@ -242,15 +245,16 @@ import_line_fdm(struct import_parser *ip, const char *s, size_t len,
 }
 
 /*
- * getmail names the file after its mailbox: oldmail-SERVER-PORT-USER, with
- * '/' and ':' written as '-'.  The server is compared case-insensitively.
+ * getmail names the file after its mailbox: oldmail-SERVER-PORT-USER, each
+ * run of the octets / \ : ; < > | in it written as one '-' (getmail6's
+ * STRIP_CHAR_RE).  The server is compared case-insensitively.
  */
 static int
 import_getmail_name(const char *path, const struct import_mailbox *mb,
     struct err *e)
 {
-	const char	*base;
-	char		*want, *c;
+	const char	*base, *c;
+	char		*raw, *want, *w;
 	size_t		 hl;
 	int		 rc = 0;
 
@@ -258,15 +262,23 @@ import_getmail_name(const char *path, const struct import_mailbox *mb,
 	if (strncmp(base, "oldmail-", 8) != 0)
 		return err_set(e, E_USAGE, "%s: not a getmail state file (its "
 		    "name does not start with \"oldmail-\")", path);
-	want = xasprintf("oldmail-%s-%d-%s", mb->host, mb->port, mb->user);
-	for (c = want; *c != '\0'; c++)
-		if (*c == '/' || *c == ':')
-			*c = '-';
+	raw = xasprintf("oldmail-%s-%d-%s", mb->host, mb->port, mb->user);
+	want = w = xmalloc(strlen(raw) + 1);
+	for (c = raw; *c != '\0'; c++) {
+		if (strchr(IMPORT_GETMAIL_STRIP, *c) == NULL)
+			*w++ = *c;
+		else if (w == want || w[-1] != '-' ||
+		    strchr(IMPORT_GETMAIL_STRIP, c[-1]) == NULL)
+			*w++ = '-';
+	}
+	*w = '\0';
+	/* The host part as written: its length does not change. */
 	hl = 8 + strlen(mb->host);
 	if (strlen(base) != strlen(want) || strncasecmp(base, want, hl) != 0 ||
 	    strcmp(base + hl, want + hl) != 0)
 		rc = err_set(e, E_USAGE, "%s: this getmail state is of another "
 		    "mailbox (the account's would be named %s)", path, want);
+	free(raw);
 	free(want);
 	return rc;
 }

@@ -39,7 +39,8 @@
  * getmail	oldmail-SERVER-PORT-USER in the getmail directory: lines
  *		"UID NUL unixtime"; getmail writes '/' in a UIDL as '-' (and
  *		refuses a mailbox where two UIDLs then collide).  The
- *		mailbox is the file name ('/' and ':' in it written as '-').
+ *		mailbox is the file name (each run of / \ : ; < > | in it
+ *		written as one '-').
  * fdm		the POP3 "cache" file of one account (new-only cache PATH):
  *		lines "LENGTH UID", sorted; no host or user in it, so every
  *		entry is the account's.  fdm stops at a UIDL over 70 octets

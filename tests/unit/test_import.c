@@ -159,6 +159,42 @@ test_parse(void **state)
 	}
 }
 
+/* getmail writes each run of / \ : ; < > | in a file name as one '-'. */
+static const struct {
+	const char	*user;
+	const char	*name;
+	int		 ret;
+} getmail_names[] = {
+	{ "alice", "oldmail-mail.example.org-995-alice", 0 },
+	{ "a:b/c", "oldmail-mail.example.org-995-a-b-c", 0 },
+	{ "a://b", "oldmail-mail.example.org-995-a-b", 0 },
+	{ "x-/y", "oldmail-mail.example.org-995-x--y", 0 },
+	{ "x<>|;\\y", "oldmail-mail.example.org-995-x-y", 0 },
+	{ "a:b", "oldmail-mail.example.org-995-a:b", E_USAGE },
+	{ "a//b", "oldmail-mail.example.org-995-a--b", E_USAGE },
+};
+
+/* The account whose getmail file it is, by the file's name. */
+static void
+test_getmail_names(void **state)
+{
+	struct import_mailbox	 m = mb;
+	struct import_set	 set;
+	struct err		 e;
+	size_t			 i;
+	int			 rc;
+
+	(void)state;
+	for (i = 0; i < NELEM(getmail_names); i++) {
+		m.user = getmail_names[i].user;
+		rc = import_parse(IMPORT_GETMAIL, getmail_names[i].name,
+		    "U1\0" "1\n", 5, &m, &set, &e);
+		if (rc != getmail_names[i].ret)
+			fail_msg("case %zu: returned %d (%s)", i, rc, e.msg);
+		import_set_free(&set);
+	}
+}
+
 /* A line over IMPORT_LINE_MAX is no peer's. */
 static void
 test_parse_long_line(void **state)
@@ -361,6 +397,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_long_line),
+		cmocka_unit_test(test_getmail_names),
 		cmocka_unit_test(test_peer_form),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_apply),
