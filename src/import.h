@@ -33,9 +33,10 @@
  *		start with '#'), then per mailbox a line " N host user" and
  *		its N UIDs in strcmp() order (the host as configured, matched
  *		case-sensitively by mpop).  Newer mpop (1.4.23) writes a time
- *		after each UID; a trailing " DIGITS" is dropped.  mpop 1.4.18
- *		refuses a whole listing holding a UIDL outside RFC 1939's
- *		1..70 octets of 0x21..0x7E, so it records nothing then.
+ *		after each UID (not checked here: Debian 12 has 1.4.18); a
+ *		trailing " DIGITS" is dropped.  mpop 1.4.18 refuses a whole
+ *		listing holding a 75-octet and a UTF-8 UIDL, and records
+ *		nothing for that mailbox then.
  * getmail	oldmail-SERVER-PORT-USER in the getmail directory: lines
  *		"UID NUL unixtime"; getmail writes '/' in a UIDL as '-' (and
  *		refuses a mailbox where two UIDLs then collide).  The
