@@ -22,6 +22,7 @@
 #include "pop3.h"
 #include "session.h"
 #include "store.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -65,6 +66,8 @@ static int	import_line_fetchmail(struct import_parser *, const char *,
 		    size_t, struct err *);
 static int	import_line_mpop(struct import_parser *, const char *, size_t,
 		    struct err *);
+static int	import_mpop_list(struct import_parser *, const char *,
+		    size_t, struct err *);
 static int	import_line_getmail(struct import_parser *, const char *,
 		    size_t, struct err *);
 static int	import_line_fdm(struct import_parser *, const char *, size_t,
@@ -159,39 +162,13 @@ static int
 import_line_mpop(struct import_parser *ip, const char *s, size_t len,
     struct err *e)
 {
-	const char	*end = s + len, *p, *host, *user;
-	char		*num;
-	long long	 n;
+	const char	*end = s + len, *p;
 
 	if (!ip->started && len > 0 && s[0] == '#')
 		return 0;
 	ip->started = true;
-	if (ip->left == 0) {
-		if (len < 2 || s[0] != ' ')
-			return import_bad(ip, e, "\" N host user\"");
-		for (p = s + 1; p < end && isdigit((unsigned char)*p); p++)
-			;
-		num = xmalloc((size_t)(p - s));
-		memcpy(num, s + 1, (size_t)(p - s - 1));
-		num[p - s - 1] = '\0';
-		n = strtoll(num, NULL, 10);
-		free(num);
-		host = p + 1;
-		if (p == s + 1 || p == end || *p != ' ' || n < 1 ||
-		    n > 100000000 || (user = memchr(host, ' ',
-		    (size_t)(end - host))) == NULL || user == host ||
-		    user + 1 == end || memchr(user + 1, ' ',
-		    (size_t)(end - user - 1)) != NULL)
-			return import_bad(ip, e, "\" N host user\"");
-		user++;
-		ip->left = (long)n;
-		ip->mine = (size_t)(user - 1 - host) ==
-		    strlen(ip->mb->host) && strncasecmp(host, ip->mb->host,
-		    (size_t)(user - 1 - host)) == 0 &&
-		    (size_t)(end - user) == strlen(ip->mb->user) &&
-		    memcmp(user, ip->mb->user, (size_t)(end - user)) == 0;
-		return 0;
-	}
+	if (ip->left == 0)
+		return import_mpop_list(ip, s, len, e);
 	/* A UID, perhaps followed by the time mpop first saw it. */
 	if ((p = memchr(s, ' ', len)) != NULL) {
 		end = p;
@@ -208,6 +185,39 @@ import_line_mpop(struct import_parser *ip, const char *s, size_t len,
 		ip->out->others++;
 	ip->left--;
 	return 0;
+}
+
+/* mpop: " N host user" opens the list of N UIDs of one mailbox. */
+static int
+import_mpop_list(struct import_parser *ip, const char *s, size_t len,
+    struct err *e)
+{
+	char		*line, *host, *user;
+	long long	 n;
+	int		 rc = 0;
+
+	/* A copy to split in place (the line holds no NUL: checked). */
+	line = xmalloc(len + 1);
+	memcpy(line, s, len);
+	line[len] = '\0';
+	if (line[0] != ' ' || (host = strchr(line + 1, ' ')) == NULL) {
+		rc = import_bad(ip, e, "\" N host user\"");
+		goto out;
+	}
+	*host++ = '\0';
+	if ((user = strchr(host, ' ')) == NULL || user == host ||
+	    user[1] == '\0' || strchr(user + 1, ' ') != NULL ||
+	    util_strtonum(line + 1, 1, 100000000, &n) < 0) {
+		rc = import_bad(ip, e, "\" N host user\"");
+		goto out;
+	}
+	*user++ = '\0';
+	ip->left = (long)n;
+	ip->mine = strcasecmp(host, ip->mb->host) == 0 &&
+	    strcmp(user, ip->mb->user) == 0;
+out:
+	free(line);
+	return rc;
 }
 
 /* getmail: "UID NUL unixtime". */
