@@ -66,6 +66,8 @@ static void	dryrun_add(struct dryrun_list *, const struct pop3_msg *,
 static int	dryrun_ledger(struct store *, const struct store_status *,
 		    size_t, struct dryrun_acct *, int64_t,
 		    struct store_entry **, size_t *, bool **);
+static int	dryrun_uidl_cmp(const void *, const void *);
+static bool	*dryrun_dups(const struct pop3_listing *);
 static void	dryrun_plan(struct dryrun_acct *, struct store_entry *,
 		    size_t, const bool *, int64_t);
 static void	dryrun_no_uidl(struct dryrun_acct *);
@@ -190,6 +192,35 @@ dryrun_ledger(struct store *st, const struct store_status *rows, size_t nrows,
 	return 0;
 }
 
+/* Order listing entries by UIDL. */
+static int
+dryrun_uidl_cmp(const void *x, const void *y)
+{
+	const struct pop3_msg	*const *a = x, *const *b = y;
+
+	return strcmp((*a)->uidl, (*b)->uidl);
+}
+
+/* Which listing entries share their UIDL with another (n + 1 flags). */
+static bool *
+dryrun_dups(const struct pop3_listing *l)
+{
+	const struct pop3_msg	**v;
+	bool			 *dup;
+	size_t			  i;
+
+	dup = xcalloc(l->count + 1, sizeof(*dup));
+	v = xcalloc(l->count + 1, sizeof(*v));
+	for (i = 0; i < l->count; i++)
+		v[i] = &l->msgs[i];
+	qsort(v, l->count, sizeof(*v), dryrun_uidl_cmp);
+	for (i = 0; i + 1 < l->count; i++)
+		if (strcmp(v[i]->uidl, v[i + 1]->uidl) == 0)
+			dup[v[i] - l->msgs] = dup[v[i + 1] - l->msgs] = true;
+	free(v);
+	return dup;
+}
+
 /* Sort the plan's messages into fetch, skip and delete, with reasons. */
 static void
 dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
@@ -200,7 +231,7 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 	struct store_entry	*se;
 	struct sync_plan	 plan;
 	struct dryrun_pos	*pos;
-	bool			*acted;
+	bool			*acted, *dup;
 	size_t			 i, k;
 	char			*why;
 
@@ -212,6 +243,7 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 		pos[i].idx = i;
 	}
 	qsort(pos, da->l.count, sizeof(*pos), dryrun_pos_cmp);
+	dup = dryrun_dups(&da->l);
 
 	for (i = 0; i < plan.nfetch; i++) {
 		k = dryrun_find(pos, da->l.count, plan.fetch[i].num);
@@ -270,6 +302,13 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 			    (unsigned long long)a->max_message_size));
 			continue;
 		}
+		/* The policy would delete it, but a repeated UIDL cannot be
+		 * tied to one message (sync.h). */
+		if (dup[i] && se != NULL && se->state == STORE_DELIVERED &&
+		    (!a->keep || (a->delete_after_days > 0 && se->first_seen <
+		    now - (int64_t)a->delete_after_days * 86400)))
+			dryrun_add(&da->skip, &da->l.msgs[i], xstrdup("its UIDL "
+			    "is listed more than once: not deleted"));
 		da->known++;
 		if (imported[i])
 			da->imported++;
@@ -280,6 +319,7 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 			dryrun_add(&da->dele, &da->l.msgs[dryrun_find(pos,
 			    da->l.count, plan.fetch[i].num)],
 			    xstrdup("keep = false, once fetched"));
+	free(dup);
 	free(acted);
 	free(pos);
 	sync_plan_free(&plan);

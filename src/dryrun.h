@@ -21,8 +21,8 @@
  *
  * Per account it prints what would be fetched (new; skipped before and now
  * within max_message_size; left "fetching" by a run that stopped; listed
- * twice under one UIDL), skipped (larger than max_message_size) and
- * deleted (keep = false; delete_after_days; a deletion still pending), each
+ * twice under one UIDL), skipped (larger than max_message_size; fetched
+ * but listed twice under one UIDL, so never deleted) and deleted (keep = false; delete_after_days; a deletion still pending), each
  * message with its number, UIDL, size and reason, with counts and octets,
  * and how many are already fetched (and how many of those an import
  * vouches for).  json: one object {"accounts": [...]} instead.

@@ -123,4 +123,13 @@ assert_out "^alice: would fetch 0 \(0 octets\), skip 1 \([0-9]+ octets\), delete
 assert_out "^  skip   message 5 \(UIDL u-big, [0-9]+ octets\): larger than max_message_size \([0-9]+ > 3000 octets\), skipped before$"
 ok "after the sync: nothing to fetch, the large one skipped before"
 
+# keep = false, two messages under one UIDL: fetched, but never deleted.
+make_mailbox bob 20:b-dup 21:b-dup 22:b-one
+pop 0 --once bobdel
+assert_eq "$(mailbox_count bob)" 2 "bob's mailbox after the keep = false sync"
+dry bobdel
+assert_out "^bobdel: would fetch 0 \(0 octets\), skip 2 \([0-9]+ octets\), delete 0 \(0 octets\); 2 listed"
+assert_out "^  skip   message 2 \(UIDL b-dup, [0-9]+ octets\): its UIDL is listed more than once: not deleted$"
+ok "keep = false: a repeated UIDL shows as skipped, not deleted"
+
 done_testing
