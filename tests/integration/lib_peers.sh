@@ -50,6 +50,24 @@ make_mailbox()
 	chown -R "$MAIL_UID:$MAIL_GID" "$md"
 }
 
+# kill_peer_when: PID TEST-ARGUMENTS...: wait (up to 10 s) until
+# "test TEST-ARGUMENTS" holds, then kill -9 the process group PID leads
+# (a peer started with setsid, and its delivery commands) and reap it.
+# Fails the test when the condition never held.
+kill_peer_when()
+{
+	local pid=$1 i
+	shift
+	for i in $(seq 1 100); do
+		test "$@" && break
+		sleep 0.1
+	done
+	kill -9 -- "-$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	test "$@" ||
+	    { cat "$T_DIR/peer.out" >&2; fail "the peer never got to: test $*"; }
+}
+
 # retr_mark: remember where dovecot's log ends; retr_since then sums the
 # RETRs (retr=N in each "Logged out" line) of USER's sessions since.
 retr_mark()

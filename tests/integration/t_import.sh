@@ -160,14 +160,7 @@ MPOP_DELIVERY="mda \"/bin/sh -c 'cat >>$T_DIR/killed.mbox; sleep 60'\"" \
     "a localhost alice $ALICE_PASS"
 # Its own process group, so the kill takes the delivery's shell too.
 setsid mpop -C "$T_DIR/mpoprc" a >"$T_DIR/peer.out" 2>&1 &
-MPOP_PID=$!
-for i in $(seq 1 100); do
-	[ -s "$T_DIR/killed.mbox" ] && break
-	sleep 0.1
-done
-[ -s "$T_DIR/killed.mbox" ] || fail "mpop delivered nothing"
-kill -9 -- "-$MPOP_PID"
-wait "$MPOP_PID" 2>/dev/null
+kill_peer_when $! -s "$T_DIR/killed.mbox"
 pop 2 --import mpop "$T_DIR/killed-uidls" alice
 assert_err "no mpop entry for alice@localhost"
 [ -e "$DB" ] && fail "a refused import created $DB"
@@ -195,15 +188,7 @@ chmod 755 "$FK/slow"
 } >"$FK/conf"
 chmod 600 "$FK/conf"
 setsid fdm -f "$FK/conf" fetch >"$T_DIR/peer.out" 2>&1 &
-FDM_PID=$!
-for i in $(seq 1 100); do
-	[ -e "$FK/in2" ] && break
-	sleep 0.1
-done
-kill -9 -- "-$FDM_PID"
-wait "$FDM_PID" 2>/dev/null
-[ -e "$FK/in2" ] ||
-    { cat "$T_DIR/peer.out" >&2; fail "fdm never delivered message 2"; }
+kill_peer_when $! -e "$FK/in2"
 grep -q '^2 k2$' "$FK/cache" 2>/dev/null &&
     fail "fdm recorded k2, which it never finished"
 want=
