@@ -25,7 +25,7 @@
 /* One message the sync would act on, and why. */
 struct dryrun_msg {
 	unsigned long		 num;
-	const char		*uidl;		/* the listing's */
+	const char		*uidl;		/* the listing's; NULL: none */
 	unsigned long long	 size;
 	char			*reason;
 };
@@ -52,6 +52,12 @@ struct dryrun_acct {
 	int			 rc;
 };
 
+/* A listing entry's place, found by its UIDL. */
+struct dryrun_key {
+	const char	*uidl;
+	size_t		 idx;
+};
+
 /* A listing entry's place, found by message number. */
 struct dryrun_pos {
 	unsigned long	num;
@@ -61,13 +67,18 @@ struct dryrun_pos {
 static int	dryrun_pos_cmp(const void *, const void *);
 static int	dryrun_ent_cmp(const void *, const void *);
 static size_t	dryrun_find(const struct dryrun_pos *, size_t, unsigned long);
-static void	dryrun_add(struct dryrun_list *, const struct pop3_msg *,
-		    char *);
+static void	dryrun_add(struct dryrun_list *, const struct pop3_listing *,
+		    const struct pop3_msg *, char *);
 static int	dryrun_ledger(struct store *, const struct store_status *,
 		    size_t, struct dryrun_acct *, int64_t,
 		    struct store_entry **, size_t *, bool **);
-static int	dryrun_uidl_cmp(const void *, const void *);
+static int	dryrun_key_cmp(const void *, const void *);
 static bool	*dryrun_dups(const struct pop3_listing *);
+static char	*dryrun_fetch_why(const struct sync_item *,
+		    const struct store_entry *);
+static char	*dryrun_left_why(const struct dryrun_acct *,
+		    const struct sync_plan *, size_t, const struct store_entry *,
+		    bool, int64_t);
 static void	dryrun_plan(struct dryrun_acct *, struct store_entry *,
 		    size_t, const bool *, int64_t);
 static void	dryrun_no_uidl(struct dryrun_acct *);
@@ -111,16 +122,17 @@ dryrun_find(const struct dryrun_pos *pos, size_t n, unsigned long num)
 	return p->idx;
 }
 
-/* Append message m with reason (which the list takes). */
+/* Append message m of listing l with reason (which the list takes). */
 static void
-dryrun_add(struct dryrun_list *dl, const struct pop3_msg *m, char *reason)
+dryrun_add(struct dryrun_list *dl, const struct pop3_listing *l,
+    const struct pop3_msg *m, char *reason)
 {
 	struct dryrun_msg	*dm;
 
 	dl->v = xreallocarray(dl->v, dl->n + 1, sizeof(*dl->v));
 	dm = &dl->v[dl->n++];
 	dm->num = m->num;
-	dm->uidl = m->uidl;
+	dm->uidl = pop3_msg_uidl(l, m);
 	dm->size = m->size;
 	dm->reason = reason;
 	dl->octets += m->size;
@@ -164,14 +176,12 @@ dryrun_ledger(struct store *st, const struct store_status *rows, size_t nrows,
 		store_import_free(imp, nimp);
 		return rc;
 	}
-	uidls = xcalloc(da->l.count + 1, sizeof(*uidls));
-	for (i = 0; i < da->l.count; i++)
-		uidls[i] = da->l.msgs[i].uidl;
+	uidls = import_uidls(&da->l);
 	import_match(imp, nimp, uidls, da->l.count, *imported);
 	n = *nents;
 	v = xreallocarray(*ents, n + da->l.count + 1, sizeof(*v));
 	for (i = 0; i < da->l.count; i++) {
-		if (!(*imported)[i])
+		if (!(*imported)[i] || uidls[i][0] == '\0')
 			continue;
 		if (store_entry_find(v, *nents, uidls[i]) != NULL) {
 			(*imported)[i] = false;
@@ -192,33 +202,99 @@ dryrun_ledger(struct store *st, const struct store_status *rows, size_t nrows,
 	return 0;
 }
 
-/* Order listing entries by UIDL. */
+/* Order listing places by UIDL. */
 static int
-dryrun_uidl_cmp(const void *x, const void *y)
+dryrun_key_cmp(const void *x, const void *y)
 {
-	const struct pop3_msg	*const *a = x, *const *b = y;
+	const struct dryrun_key	*a = x, *b = y;
 
-	return strcmp((*a)->uidl, (*b)->uidl);
+	return strcmp(a->uidl, b->uidl);
 }
 
 /* Which listing entries share their UIDL with another (n + 1 flags). */
 static bool *
 dryrun_dups(const struct pop3_listing *l)
 {
-	const struct pop3_msg	**v;
+	struct dryrun_key	*k;
+	const char		**u;
 	bool			 *dup;
 	size_t			  i;
 
 	dup = xcalloc(l->count + 1, sizeof(*dup));
-	v = xcalloc(l->count + 1, sizeof(*v));
-	for (i = 0; i < l->count; i++)
-		v[i] = &l->msgs[i];
-	qsort(v, l->count, sizeof(*v), dryrun_uidl_cmp);
+	u = import_uidls(l);
+	k = xcalloc(l->count + 1, sizeof(*k));
+	for (i = 0; i < l->count; i++) {
+		k[i].uidl = u[i];
+		k[i].idx = i;
+	}
+	qsort(k, l->count, sizeof(*k), dryrun_key_cmp);
 	for (i = 0; i + 1 < l->count; i++)
-		if (strcmp(v[i]->uidl, v[i + 1]->uidl) == 0)
-			dup[v[i] - l->msgs] = dup[v[i + 1] - l->msgs] = true;
-	free(v);
+		if (k[i].uidl[0] != '\0' && strcmp(k[i].uidl,
+		    k[i + 1].uidl) == 0)
+			dup[k[i].idx] = dup[k[i + 1].idx] = true;
+	free(k);
+	free(u);
 	return dup;
+}
+
+/* Why the plan fetches listing entry m (ledger row se, or NULL). */
+static char *
+dryrun_fetch_why(const struct sync_item *it, const struct store_entry *se)
+{
+	if (it->dup)
+		return xstrdup("its UIDL is listed more than once: each copy "
+		    "is fetched and none is deleted");
+	if (se == NULL)
+		return xstrdup("new");
+	switch (se->state) {
+	case STORE_FETCHING:
+		return xstrdup("a run stopped while fetching it: fetched "
+		    "again unless its file is in the Maildir");
+	case STORE_SKIPPED:
+		return xstrdup("skipped before, now within max_message_size");
+	case STORE_FAILED:
+		return xasprintf("failed %lld time(s) before (%s): tried again",
+		    (long long)se->failures, se->reason != NULL ? se->reason :
+		    "no reason recorded");
+	default:
+		return xstrdup("new");
+	}
+}
+
+/* Why the plan leaves listing entry i alone, or NULL: already fetched. */
+static char *
+dryrun_left_why(const struct dryrun_acct *da, const struct sync_plan *plan,
+    size_t i, const struct store_entry *se, bool dup, int64_t now)
+{
+	const struct account	*a = da->a;
+	const struct pop3_msg	*m = &da->l.msgs[i];
+
+	if ((m->flags & POP3_MSG_LISTED) == 0)
+		return xstrdup("in the UIDL listing but not in LIST "
+		    "(incomplete listing): left alone");
+	if (m->flags & POP3_MSG_BADUIDL)
+		return xstrdup("its UIDL is unusable (empty, too long, with a "
+		    "NUL, or given twice): left alone");
+	if (plan->keys[i] == NULL)
+		return xstrdup("in LIST but not in the UIDL listing "
+		    "(incomplete listing): left alone");
+	if (se == NULL)
+		return NULL;
+	if (se->state == STORE_FAILED)
+		return xasprintf("failed %lld time(s) (%s): tried again on a "
+		    "later poll", (long long)se->failures, se->reason != NULL ?
+		    se->reason : "no reason recorded");
+	if (se->state == STORE_SKIPPED)
+		return xasprintf("skipped before: %s", se->reason != NULL ?
+		    se->reason : "larger than max_message_size");
+	/* The policy would delete it, but a repeated UIDL cannot be tied to
+	 * one message (sync.h). */
+	if (dup && se->state == STORE_DELIVERED && (!a->keep ||
+	    (a->delete_after_days > 0 && se->first_seen <
+	    now - (int64_t)a->delete_after_days * 86400)))
+		return xstrdup("its UIDL is listed more than once: not "
+		    "deleted");
+	return NULL;
 }
 
 /* Sort the plan's messages into fetch, skip and delete, with reasons. */
@@ -247,30 +323,16 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 
 	for (i = 0; i < plan.nfetch; i++) {
 		k = dryrun_find(pos, da->l.count, plan.fetch[i].num);
-		m = &da->l.msgs[k];
 		acted[k] = true;
-		se = store_entry_find(ents, nents, plan.fetch[i].key);
-		if (m->uidl[0] == '\0')
-			why = xstrdup("not in the UIDL listing (incomplete "
-			    "listing)");
-		else if (plan.fetch[i].dup)
-			why = xstrdup("its UIDL is listed more than once: each "
-			    "copy is fetched and none is deleted");
-		else if (se != NULL && se->state == STORE_FETCHING)
-			why = xstrdup("a run stopped while fetching it: "
-			    "fetched again unless its file is in the Maildir");
-		else if (se != NULL && se->state == STORE_SKIPPED)
-			why = xstrdup("skipped before, now within "
-			    "max_message_size");
-		else
-			why = xstrdup("new");
-		dryrun_add(&da->fetch, m, why);
+		dryrun_add(&da->fetch, &da->l, &da->l.msgs[k],
+		    dryrun_fetch_why(&plan.fetch[i], store_entry_find(ents,
+		    nents, plan.fetch[i].key)));
 	}
 	for (i = 0; i < plan.nskip; i++) {
 		k = dryrun_find(pos, da->l.count, plan.skip[i].num);
 		acted[k] = true;
-		dryrun_add(&da->skip, &da->l.msgs[k], xasprintf("larger than "
-		    "max_message_size (%llu > %llu octets)",
+		dryrun_add(&da->skip, &da->l, &da->l.msgs[k], xasprintf(
+		    "larger than max_message_size (%llu > %llu octets)",
 		    da->l.msgs[k].size,
 		    (unsigned long long)a->max_message_size));
 	}
@@ -289,26 +351,19 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 			    "delete_after_days = %d", se == NULL ? 0LL :
 			    (long long)((now - se->first_seen) / 86400),
 			    a->delete_after_days);
-		dryrun_add(&da->dele, &da->l.msgs[k], why);
+		dryrun_add(&da->dele, &da->l, &da->l.msgs[k], why);
 	}
 	for (i = 0; i < da->l.count; i++) {
 		if (acted[i])
 			continue;
-		se = store_entry_find(ents, nents, plan.live[i]);
-		if (se != NULL && se->state == STORE_SKIPPED) {
-			dryrun_add(&da->skip, &da->l.msgs[i], xasprintf(
-			    "larger than max_message_size (%llu > %llu "
-			    "octets), skipped before", da->l.msgs[i].size,
-			    (unsigned long long)a->max_message_size));
+		m = &da->l.msgs[i];
+		se = plan.keys[i] == NULL ? NULL : store_entry_find(ents, nents,
+		    plan.keys[i]);
+		if ((why = dryrun_left_why(da, &plan, i, se, dup[i], now)) !=
+		    NULL) {
+			dryrun_add(&da->skip, &da->l, m, why);
 			continue;
 		}
-		/* The policy would delete it, but a repeated UIDL cannot be
-		 * tied to one message (sync.h). */
-		if (dup[i] && se != NULL && se->state == STORE_DELIVERED &&
-		    (!a->keep || (a->delete_after_days > 0 && se->first_seen <
-		    now - (int64_t)a->delete_after_days * 86400)))
-			dryrun_add(&da->skip, &da->l.msgs[i], xstrdup("its UIDL "
-			    "is listed more than once: not deleted"));
 		da->known++;
 		if (imported[i])
 			da->imported++;
@@ -316,8 +371,8 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 	/* keep = false also deletes what this sync fetches. */
 	for (i = 0; !a->keep && i < plan.nfetch; i++)
 		if (!plan.fetch[i].dup)
-			dryrun_add(&da->dele, &da->l.msgs[dryrun_find(pos,
-			    da->l.count, plan.fetch[i].num)],
+			dryrun_add(&da->dele, &da->l, &da->l.msgs[dryrun_find(
+			    pos, da->l.count, plan.fetch[i].num)],
 			    xstrdup("keep = false, once fetched"));
 	free(dup);
 	free(acted);
@@ -332,9 +387,9 @@ dryrun_no_uidl(struct dryrun_acct *da)
 	size_t	i;
 
 	for (i = 0; i < da->l.count; i++) {
-		dryrun_add(&da->fetch, &da->l.msgs[i], xstrdup("the server "
+		dryrun_add(&da->fetch, &da->l, &da->l.msgs[i], xstrdup("the server "
 		    "has no UIDL: every message"));
-		dryrun_add(&da->dele, &da->l.msgs[i], xstrdup("the server "
+		dryrun_add(&da->dele, &da->l, &da->l.msgs[i], xstrdup("the server "
 		    "has no UIDL, keep = false: every message, once fetched"));
 	}
 }
@@ -410,12 +465,16 @@ dryrun_error(const struct dryrun_acct *da)
 static void
 dryrun_text_list(FILE *out, const char *verb, const struct dryrun_list *dl)
 {
+	char	safe[POP3_UIDL_MAX + 1];
 	size_t	i;
 
-	for (i = 0; i < dl->n; i++)
+	for (i = 0; i < dl->n; i++) {
+		/* A UIDL is the server's text: no escapes reach a terminal. */
+		err_sanitize(safe, sizeof(safe), dl->v[i].uidl != NULL ?
+		    dl->v[i].uidl : "none");
 		fprintf(out, "  %-6s message %lu (UIDL %s, %llu octets): %s\n",
-		    verb, dl->v[i].num, dl->v[i].uidl[0] != '\0' ?
-		    dl->v[i].uidl : "none", dl->v[i].size, dl->v[i].reason);
+		    verb, dl->v[i].num, safe, dl->v[i].size, dl->v[i].reason);
+	}
 }
 
 /* One account, as text. */

@@ -35,8 +35,8 @@
 
 /* A server UIDL in its peer form, with its place in the listing. */
 struct import_form {
-	char	*form;		/* owned only in import_match */
-	size_t	 idx;
+	const char	*form;
+	size_t		 idx;
 };
 
 /* The parser of one format: one line (len octets, no newline) at a time. */
@@ -452,12 +452,14 @@ import_match(const struct store_import *imp, size_t nimp,
 {
 	struct import_form	*fv;
 	enum import_format	 f;
+	char			**forms;
 	size_t			 i, j, k, g;
 
 	memset(matched, 0, n * sizeof(*matched));
 	if (n == 0)
 		return;
 	fv = xcalloc(n, sizeof(*fv));
+	forms = xcalloc(n, sizeof(*forms));
 	for (i = 0; i < nimp; i = j) {
 		for (j = i + 1; j < nimp &&
 		    strcmp(imp[j].format, imp[i].format) == 0; j++)
@@ -466,7 +468,7 @@ import_match(const struct store_import *imp, size_t nimp,
 		if (import_format_parse(imp[i].format, &f) < 0)
 			continue;
 		for (k = 0; k < n; k++) {
-			fv[k].form = import_peer_form(f, uidls[k]);
+			fv[k].form = forms[k] = import_peer_form(f, uidls[k]);
 			fv[k].idx = k;
 		}
 		qsort(fv, n, sizeof(*fv), import_form_cmp);
@@ -479,9 +481,22 @@ import_match(const struct store_import *imp, size_t nimp,
 				matched[fv[k].idx] = true;
 		}
 		for (k = 0; k < n; k++)
-			free(fv[k].form);
+			free(forms[k]);
 	}
+	free(forms);
 	free(fv);
+}
+
+const char **
+import_uidls(const struct pop3_listing *l)
+{
+	const char	**v, *u;
+	size_t		  i;
+
+	v = xcalloc(l->count + 1, sizeof(*v));
+	for (i = 0; i < l->count; i++)
+		v[i] = (u = pop3_msg_uidl(l, &l->msgs[i])) != NULL ? u : "";
+	return v;
 }
 
 char *
@@ -513,16 +528,14 @@ import_apply(struct store *s, const struct account *a,
 	if ((rc = store_import_load(s, host, a->user, &imp, &nimp, e)) < 0 ||
 	    nimp == 0)
 		goto out;
-	uidls = xcalloc(l->count, sizeof(*uidls));
-	for (i = 0; i < l->count; i++)
-		uidls[i] = l->msgs[i].uidl;
-	matched = xcalloc(l->count, sizeof(*matched));
+	uidls = import_uidls(l);
+	matched = xcalloc(l->count + 1, sizeof(*matched));
 	import_match(imp, nimp, uidls, l->count, matched);
 
 	if ((rc = store_begin(s, e)) < 0)
 		goto out;
 	for (i = 0; rc == 0 && i < l->count; i++) {
-		if (!matched[i] ||
+		if (!matched[i] || uidls[i][0] == '\0' ||
 		    store_entry_find(*ents, *nents, uidls[i]) != NULL)
 			continue;
 		rc = store_mark_seen(s, a->name, uidls[i],
@@ -560,7 +573,7 @@ import_mark_seen(struct store *s, const struct account *a, size_t *listed,
     size_t *added, struct err *e)
 {
 	struct pop3		*p = NULL;
-	struct pop3_listing	 l = { NULL, 0 };
+	struct pop3_listing	 l;
 	struct err		 qe;
 	struct import_form	*fv;
 	const char		**uidls = NULL;
@@ -570,6 +583,7 @@ import_mark_seen(struct store *s, const struct account *a, size_t *listed,
 	int			 rc, one;
 
 	*listed = *added = 0;
+	memset(&l, 0, sizeof(l));
 	if ((rc = session_open(a, NULL, &p, NULL, e)) < 0)
 		goto out;
 	if ((rc = pop3_list(p, &l, e)) < 0 ||
@@ -582,12 +596,11 @@ import_mark_seen(struct store *s, const struct account *a, size_t *listed,
 	}
 	*listed = l.count;
 	/* The same UIDL twice: those messages are fetched, never marked. */
-	uidls = xcalloc(l.count, sizeof(*uidls));
-	dup = xcalloc(l.count, sizeof(*dup));
-	fv = xcalloc(l.count, sizeof(*fv));
+	uidls = import_uidls(&l);
+	dup = xcalloc(l.count + 1, sizeof(*dup));
+	fv = xcalloc(l.count + 1, sizeof(*fv));
 	for (i = 0; i < l.count; i++) {
-		uidls[i] = l.msgs[i].uidl;
-		fv[i].form = l.msgs[i].uidl;
+		fv[i].form = uidls[i];
 		fv[i].idx = i;
 	}
 	qsort(fv, l.count, sizeof(*fv), import_form_cmp);
@@ -600,7 +613,7 @@ import_mark_seen(struct store *s, const struct account *a, size_t *listed,
 		goto out;
 	}
 	for (i = 0; rc == 0 && i < l.count; i++) {
-		if (dup[i])
+		if (dup[i] || uidls[i][0] == '\0')
 			continue;
 		rc = store_mark_seen(s, a->name, uidls[i],
 		    (int64_t)l.msgs[i].size, now, &one, e);

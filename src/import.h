@@ -136,6 +136,13 @@ void	 import_match(const struct store_import *imp, size_t nimp,
 	    const char *const *uidls, size_t n, bool *matched);
 
 /*
+ * import_uidls: each message's UIDL in listing l, in listing order, ""
+ * for one without a usable UIDL (pop3_msg_uidl).  The strings are l's; the
+ * caller frees the array (of l->count + 1 entries).
+ */
+const char **import_uidls(const struct pop3_listing *l);
+
+/*
  * import_apply: at a sync, after a complete listing l (with UIDLs) and
  * before planning: every listed message the imported state of a's mailbox
  * matches (import_match), and which the ledger *ents does not hold yet,

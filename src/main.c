@@ -187,7 +187,8 @@ main_mark_seen(const struct config *cfg, const char *name)
 	}
 	identity = xasprintf("%s@%s:%d", a->user, a->host, a->port);
 	if ((rc = store_open(cfg->state_db, &s, &e)) < 0 ||
-	    (rc = store_account_bind(s, a->name, identity, &changed, &e)) < 0 ||
+	    (rc = store_account_bind(s, a->name, a->host, a->user, identity,
+	    &changed, &e)) < 0 ||
 	    (rc = import_mark_seen(s, a, &listed, &added, &e)) < 0)
 		goto out;
 	printf("%s: %zu message%s on the server, %zu newly marked as fetched, "

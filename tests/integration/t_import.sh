@@ -7,8 +7,10 @@
 # state file; then the server's mailbox changes, popsyncd --import takes
 # the state and a sync fetches exactly the messages the peer never saw,
 # once (counted in the Maildir and as RETRs in dovecot's log).  UIDLs
-# with '/', a quote, a leading '#', a case pair, 70 octets and dovecot's
-# own; two mailboxes in one fetchmail and one mpop file; importing twice;
+# with '/', a quote, a leading '#', a case pair, 70, 75 and 141 octets
+# (fetchmail keeps 128: two UIDLs alike up to there are both fetched),
+# UTF-8 and dovecot's own; two mailboxes in one fetchmail and one mpop
+# file; importing twice;
 # a killed peer; a wrong format, an unknown account and a mailbox with no
 # entry (exit 2, the database untouched); --mark-seen.
 
@@ -23,7 +25,10 @@ CONF=$T_DIR/import.conf
 DB=$T_DIR/state.db
 DEST=$T_DIR/dest/alice
 write_config_multi "$CONF" "alice" "bob user=bob password=$BOB_PASS" \
-    "carol user=carol" "alicedel keep=false"
+    "carol user=carol"
+# The same mailbox with keep = false, in a config of its own (one account
+# per mailbox).
+write_config "$T_DIR/del.conf" alicedel keep=false
 
 L70=$(printf 'S%.0s' $(seq 1 70))
 # What each peer sees: 1..8 (8 with dovecot's own UIDL).  Then 1 goes and
@@ -32,6 +37,11 @@ BEFORE=(1:plain1 2:a/b '3:q"uote' '4:#lead' 5:CaseX "6:$L70" "7:sp'x" 8:)
 AFTER=(2:a/b '3:q"uote' '4:#lead' 5:CaseX "6:$L70" "7:sp'x" 8: 9:casex
     10:new/one 11:)
 BOB=(20:bob-1 21:bob-2 22:bob-3)
+# For fetchmail and getmail, which take them (mpop and fdm stop at a UIDL
+# over 70 octets): 75 octets, 141 (fetchmail keeps 128), UTF-8.  After the
+# peer ran, 15 comes, whose first 128 octets are those of 13.
+M140=$(printf 'M%.0s' $(seq 1 140))
+EXTRA=("12:$(printf 'L%.0s' $(seq 1 75))" "13:${M140}x" "14:utf8-Grüße")
 
 # pop: popsyncd -c $CONF ARGS..., requiring exit status WANT.
 pop()
@@ -41,11 +51,12 @@ pop()
 	expect_rc "popsyncd $*" "$want" "$POPSYNCD" -c "$CONF" "$@"
 }
 
-# fresh: no database, no Maildir; the server as before the peer ran.
+# fresh: [SEQ:UIDL...]: no database, no Maildir; the server as before the
+# peer ran, with these messages too.
 fresh()
 {
 	rm -rf -- "$DB" "$DB-wal" "$DB-shm" "$DB.lock" "$T_DIR/dest"
-	make_mailbox alice "${BEFORE[@]}"
+	make_mailbox alice "${BEFORE[@]}" "$@"
 	make_mailbox bob "${BOB[@]}"
 }
 
@@ -68,19 +79,21 @@ import_ok()
 
 # --- refused imports change nothing ------------------------------------------
 
-fresh
+fresh "${EXTRA[@]}"
 run_fetchmail "$T_DIR/fetchids" "$(fetchmail_poll alice "$ALICE_PASS")
 $(fetchmail_poll bob "$BOB_PASS")"
-[ "$(grep -c '^alice@localhost ' "$T_DIR/fetchids")" -eq 8 ] ||
+[ "$(grep -c '^alice@localhost ' "$T_DIR/fetchids")" -eq 11 ] ||
     fail "fetchmail recorded $(cat "$T_DIR/fetchids")"
-ok "fetchmail wrote 8 UIDs of alice and 3 of bob in one file"
+grep -q "^alice@localhost $(printf 'M%.0s' $(seq 1 128))\$" \
+    "$T_DIR/fetchids" || fail "fetchmail did not cut a UIDL at 128 octets"
+ok "fetchmail wrote 11 UIDs of alice and 3 of bob in one file"
 
 pop 2 --import mpop "$T_DIR/fetchids" alice
 assert_err "fetchids:1: not a line of this format"
 pop 2 --import fetchmail "$T_DIR/fetchids" nobody
 assert_err "no account named nobody"
 pop 2 --import fetchmail "$T_DIR/fetchids" carol
-assert_err "no fetchmail entry for carol@localhost \(11 for other mailboxes\)"
+assert_err "no fetchmail entry for carol@localhost \(14 for other mailboxes\)"
 pop 2 --import thunderbird "$T_DIR/fetchids" alice
 assert_err "unknown format thunderbird"
 pop 2 --import fetchmail "$T_DIR/missing" alice
@@ -90,19 +103,20 @@ ok "wrong format, unknown account, no entry, missing file: exit 2, no database"
 
 # --- fetchmail, imported twice before the sync --------------------------------
 
-make_mailbox alice "${AFTER[@]}"
-import_ok fetchmail "$T_DIR/fetchids" 8 3
-assert_out "\(8 new\)"
+make_mailbox alice "${AFTER[@]}" "${EXTRA[@]}" "15:${M140}y"
+import_ok fetchmail "$T_DIR/fetchids" 11 3
+assert_out "\(11 new\)"
 sum1=$(sha256sum <"$DB")
 pop 2 --import fdm "$T_DIR/fetchids" alice
 pop 2 --import fetchmail "$T_DIR/fetchids" carol
 assert_eq "$(sha256sum <"$DB")" "$sum1" "database after refused imports"
 ok "refused imports leave the database as it was"
-import_ok fetchmail "$T_DIR/fetchids" 8 3
+import_ok fetchmail "$T_DIR/fetchids" 11 3
 assert_out "\(0 new\)"
-sync_expect 3 "9 10 11"
-ok "fetchmail: only the 3 messages fetchmail never saw are fetched, once"
-sync_expect 0 "9 10 11"
+# 13 and 15 are one entry once cut at 128 octets: both are fetched.
+sync_expect 5 "9 10 11 13 15"
+ok "fetchmail: the 3 messages fetchmail never saw, and both of 13 and 15, once"
+sync_expect 0 "9 10 11 13 15"
 ok "fetchmail: the next sync fetches nothing"
 
 # --- mpop: two accounts in one file, imported again after the sync -----------
@@ -125,16 +139,16 @@ ok "mpop: importing again after the sync fetches nothing more"
 
 # --- getmail: '/' written as '-' ---------------------------------------------
 
-fresh
+fresh "${EXTRA[@]}"
 run_getmail "$T_DIR/getmail" alice "$ALICE_PASS"
 GM=$T_DIR/getmail/oldmail-localhost-$POP3S_PORT-alice
 [ -f "$GM" ] || fail "getmail wrote no $GM"
 grep -aq '^a-b' "$GM" || fail "getmail kept a/b as it was"
 # A new message a-b: getmail would file it and a/b under one name, so
 # the imported entry could be either; both are fetched.
-make_mailbox alice "${AFTER[@]}" 12:a-b
-import_ok getmail "$GM" 8 0
-sync_expect 5 "2 9 10 11 12"
+make_mailbox alice "${AFTER[@]}" "${EXTRA[@]}" 16:a-b
+import_ok getmail "$GM" 11 0
+sync_expect 5 "2 9 10 11 16"
 ok "getmail: the unseen messages once each, and both of a/b and a-b"
 cp "$GM" "$T_DIR/oldmail-localhost-1-alice"
 pop 2 --import getmail "$T_DIR/oldmail-localhost-1-alice" alice
@@ -210,7 +224,8 @@ ok "fdm killed mid-delivery: what it did not record comes, once"
 
 fresh
 retr_mark
-pop 0 --mark-seen alicedel
+expect_rc "--mark-seen alicedel" 0 "$POPSYNCD" -c "$T_DIR/del.conf" \
+    --mark-seen alicedel
 assert_out "^alicedel: 8 messages on the server, 8 newly marked as fetched, 0 already known"
 assert_eq "$(retr_since alice)" 0 "RETRs of --mark-seen"
 assert_eq "$(mailbox_count alice)" 8 "messages on the server"

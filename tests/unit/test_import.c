@@ -318,7 +318,8 @@ test_apply(void **state)
 	struct store_entry	*ents = NULL;
 	struct store_import	*imp;
 	struct pop3_msg		 msgs[4];
-	struct pop3_listing	 l = { msgs, 4 };
+	struct pop3_listing	 l;
+	char			 pool[64];
 	struct account		*a;
 	struct err		 e;
 	const char		*uidls[] = { "a-b", "U1", "gone" };
@@ -335,7 +336,8 @@ test_apply(void **state)
 	a->name = xstrdup("acct");
 	a->host = xstrdup("Mail.Example.ORG");
 	a->user = xstrdup("alice");
-	assert_int_equal(store_account_bind(s, "acct", "x", &changed, &e), 0);
+	assert_int_equal(store_account_bind(s, "acct", a->host, a->user, "x",
+	    &changed, &e), 0);
 
 	/* Twice: the second adds nothing. */
 	assert_int_equal(store_import_add(s, "mail.example.org", "alice",
@@ -351,11 +353,19 @@ test_apply(void **state)
 	assert_int_equal(store_mark_seen(s, "acct", "U1", 10, 1, &one, &e), 0);
 	assert_int_equal(one, 0);
 	assert_int_equal(store_load(s, "acct", &ents, &nents, &e), 0);
+	/* The listing as pop3_list and pop3_uidl leave it (pop3.h). */
 	memset(msgs, 0, sizeof(msgs));
+	memset(&l, 0, sizeof(l));
+	l.msgs = msgs;
+	l.count = 4;
+	l.pool = pool;
 	for (i = 0; i < 4; i++) {
 		msgs[i].num = i + 1;
 		msgs[i].size = 100;
-		strcpy(msgs[i].uidl, srv[i]);
+		msgs[i].flags = POP3_MSG_LISTED | POP3_MSG_UIDL;
+		msgs[i].uidl = l.poollen + 1;
+		memcpy(pool + l.poollen, srv[i], strlen(srv[i]) + 1);
+		l.poollen += strlen(srv[i]) + 1;
 	}
 	assert_int_equal(import_apply(s, a, &l, &ents, &nents, &taken, &e), 0);
 	assert_int_equal(taken, 1);
