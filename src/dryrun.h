@@ -20,9 +20,11 @@
  * database or the Maildir, which is not even opened.
  *
  * Per account it prints what would be fetched (new; skipped before and now
- * within max_message_size; left "fetching" by a run that stopped; listed
- * twice under one UIDL), skipped (larger than max_message_size; fetched
- * but listed twice under one UIDL, so never deleted) and deleted (keep = false; delete_after_days; a deletion still pending), each
+ * within max_message_size; left "fetching" by a run that stopped; failed
+ * before and due again; listed twice under one UIDL), skipped (larger than
+ * max_message_size; failed and not due yet; in only one of LIST and UIDL,
+ * or with an unusable UIDL, so left alone; listed twice under one UIDL, so
+ * never deleted) and deleted (keep = false; delete_after_days; a deletion still pending), each
  * message with its number, UIDL, size and reason, with counts and octets,
  * and how many are already fetched (and how many of those an import
  * vouches for).  json: one object {"accounts": [...]} instead.
