@@ -46,6 +46,8 @@ struct dryrun_acct {
 	struct dryrun_list	 fetch, skip, dele;
 	size_t			 known;		/* already fetched */
 	size_t			 imported;	/* of those, by an import */
+	size_t			 uidl_only;	/* in UIDL, not in LIST: left
+						 * alone and not in l */
 	bool			 dropped;	/* the ledger is another
 						 * mailbox's: dropped */
 	struct err		 e;
@@ -312,6 +314,7 @@ dryrun_plan(struct dryrun_acct *da, struct store_entry *ents, size_t nents,
 	char			*why;
 
 	sync_plan_make(a, &da->l, ents, nents, now, &plan);
+	da->uidl_only = da->l.uidl_only;
 	pos = xcalloc(da->l.count + 1, sizeof(*pos));
 	acted = xcalloc(da->l.count + 1, sizeof(*acted));
 	for (i = 0; i < da->l.count; i++) {
@@ -495,6 +498,9 @@ dryrun_text(FILE *out, const struct dryrun_acct *da)
 	if (da->dropped)
 		fprintf(out, "  (the account now points at %s: the sync drops "
 		    "the ledger of its old server)\n", da->mailbox);
+	if (da->uidl_only > 0)
+		fprintf(out, "  (%zu message(s) in the UIDL listing but not in "
+		    "LIST (incomplete listing): left alone)\n", da->uidl_only);
 	dryrun_text_list(out, "fetch", &da->fetch);
 	dryrun_text_list(out, "skip", &da->skip);
 	dryrun_text_list(out, "delete", &da->dele);
@@ -528,9 +534,9 @@ dryrun_json(FILE *out, const struct dryrun_acct *da, bool first)
 	fputs(", \"mailbox\": ", out);
 	util_json_str(out, da->mailbox);
 	fprintf(out, ", \"listed\": %zu, \"octets\": %llu, \"known\": %zu, "
-	    "\"imported\": %zu, \"ledger_dropped\": %s", da->l.count,
-	    da->octets, da->known, da->imported, da->dropped ? "true" :
-	    "false");
+	    "\"imported\": %zu, \"uidl_only\": %zu, \"ledger_dropped\": %s",
+	    da->l.count, da->octets, da->known, da->imported, da->uidl_only,
+	    da->dropped ? "true" : "false");
 	dryrun_json_list(out, "fetch", &da->fetch);
 	dryrun_json_list(out, "skip", &da->skip);
 	dryrun_json_list(out, "delete", &da->dele);

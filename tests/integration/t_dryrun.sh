@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_peers.sh"
 
-need_programs "$POPSYNCD"
+need_programs "$POPSYNCD" "$FAULTPOP3D"
 command -v python3 >/dev/null 2>&1 ||
     fail "python3 not installed (getmail6 in scripts/deps.txt brings it)"
 start_dovecot
@@ -131,5 +131,28 @@ dry bobdel
 assert_out "^bobdel: would fetch 0 \(0 octets\), skip 2 \([0-9]+ octets\), delete 0 \(0 octets\); 2 listed"
 assert_out "^  skip   message 2 \(UIDL b-dup, [0-9]+ octets\): its UIDL is listed more than once: not deleted$"
 ok "keep = false: a repeated UIDL shows as skipped, not deleted"
+
+# An incomplete listing (the fault server): message 2 is in LIST only,
+# message 4 in UIDL only; message 3's UIDL is given twice.  The dry run
+# names each as left alone, and sends LIST, UIDL and QUIT only.
+{
+	printf 'S +OK fault server ready\nR CAPA\nS +OK\nS USER\nS UIDL\nS .\n'
+	printf 'R USER alice\nS +OK\nR PASS *\nS +OK logged in\n'
+	printf 'R LIST\nS +OK\nS 1 100\nS 2 200\nS 3 300\nS .\n'
+	printf 'R UIDL\nS +OK\nS 1 f-one\nS 3 f-three\nS 3 f-three-again\n'
+	printf 'S 4 f-four\nS .\nR QUIT\nS +OK bye\n'
+} >"$T_DIR/fault.script"
+fault_start "$T_DIR/fault.script"
+fault_config faulty
+expect_rc "dry run against the fault server" 0 "$POPSYNCD" -c "$CONF" \
+    --once --dry-run faulty
+fault_wait
+assert_out "^faulty: would fetch 1 \(100 octets\), skip 2 \(500 octets\), delete 0 \(0 octets\); 3 listed"
+assert_out "^  fetch  message 1 \(UIDL f-one, 100 octets\): new$"
+assert_out "^  skip   message 2 \(UIDL none, 200 octets\): in LIST but not in the UIDL listing \(incomplete listing\): left alone$"
+assert_out "^  skip   message 3 \(UIDL none, 300 octets\): its UIDL is unusable"
+assert_out "^  \(1 message\(s\) in the UIDL listing but not in LIST \(incomplete listing\): left alone\)$"
+transcript_lacks 'RETR' 'DELE' 'TOP'
+ok "an incomplete listing: what is in only one of LIST and UIDL is left alone"
 
 done_testing
