@@ -4,6 +4,9 @@
 
 #include "autoconf.h"
 
+#include <sys/prctl.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,8 +21,10 @@
 #include "err.h"
 #include "import.h"
 #include "log.h"
+#include "once.h"
 #include "probe.h"
 #include "sched.h"
+#include "sdnotify.h"
 #include "status.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -34,8 +39,11 @@ enum main_mode {
 	MAIN_MARK_SEEN
 };
 
-/* Set by SIGINT and SIGTERM: the syncs stop after the current message. */
+/* Set by SIGINT and SIGTERM: the syncs stop after the current message;
+ * by a second one: at once. */
 static volatile sig_atomic_t main_stop;
+static volatile sig_atomic_t main_hard_stop;
+static bool main_tty;		/* stderr is a terminal: say what ^C does */
 
 static void	main_usage(FILE *);
 static int	main_check_config(const struct config *);
@@ -55,6 +63,7 @@ static const struct option main_options[] = {
 	{ "mark-seen", required_argument, NULL, 'M' },
 	{ "dry-run", no_argument, NULL, 'D' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -65,8 +74,8 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: popsyncd [-c FILE] [-v[v]]\n"
-	    "       popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
+	    "usage: popsyncd [-c FILE] [-q | -v[v]]\n"
+	    "       popsyncd [-c FILE] [-q | -v[v]] --once [NAME...]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --once --dry-run [--json] "
 	    "[NAME...]\n"
 	    "       popsyncd [-c FILE] --status [--json]\n"
@@ -105,6 +114,8 @@ main_usage(FILE *fp)
 	    "      --mark-seen NAME record every message now on NAME's server "
 	    "as\n"
 	    "                      fetched, without fetching or deleting any\n"
+	    "  -q, --quiet         errors only: no summary with --once, no "
+	    "info lines\n"
 	    "  -v, --verbose       one line per POP3 command and reply; "
 	    "-vv: every line\n"
 	    "  -h, --help          this text\n"
@@ -202,12 +213,29 @@ out:
 	return err_exitcode(rc);
 }
 
-/* SIGINT, SIGTERM: finish the message being written, then stop. */
+/*
+ * SIGINT, SIGTERM: finish the message being written, then stop; a second
+ * one gives up at once (the message being written is fetched next time).
+ */
 static void
 main_on_signal(int sig)
 {
+	static const char	msg[] = "popsyncd: stopping after the current "
+	    "message; interrupt again to stop at once\n";
+	ssize_t			n;
+	int			saved = errno;
+
 	(void)sig;
-	main_stop = 1;
+	if (main_stop) {
+		main_hard_stop = 1;
+	} else {
+		main_stop = 1;
+		if (main_tty) {
+			n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			(void)n;
+		}
+	}
+	errno = saved;
 }
 
 /* --check-config: the config loaded, so say what it holds. */
@@ -225,6 +253,7 @@ main_check_config(const struct config *cfg)
 		    a->name, a->user, a->host, a->port,
 		    account_tls_name(a->tls), account_auth_name(a->auth),
 		    a->maildir);
+	status_mailbox_changes(cfg, stderr);
 	return 0;
 }
 
@@ -238,15 +267,24 @@ main(int argc, char **argv)
 	char		*path = NULL;
 	const char	*probe_name = NULL, *import_format = NULL;
 	struct sigaction sa;
-	bool		 json = false, dry_run = false;
+	bool		 json = false, quiet = false, dry_run = false;
 	int		 ch, verbose = 0, rc;
 
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/*
+	 * Before any secret is read: no core dump holding a password or
+	 * token, and no ptrace or /proc/PID/mem for other processes of the
+	 * same user (the kernel treats a non-dumpable process as root's).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+	/* Under journald, lines become structured entries (log.h). */
+	log_set_sink(sdnotify_journal);
 	err_clear(&e);
 
-	while ((ch = getopt_long(argc, argv, "c:nvhV", main_options,
+	while ((ch = getopt_long(argc, argv, "c:nqvhV", main_options,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -280,6 +318,9 @@ main(int argc, char **argv)
 		case 'D':
 			dry_run = true;
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -296,6 +337,11 @@ main(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
+	}
+	if (quiet && verbose > 0) {
+		fprintf(stderr, "popsyncd: -q and -v exclude each other\n");
+		rc = 2;
+		goto out;
 	}
 	if (dry_run && mode != MAIN_ONCE) {
 		fprintf(stderr, "popsyncd: --dry-run goes with --once\n");
@@ -326,12 +372,15 @@ main(int argc, char **argv)
 	if (path == NULL)
 		path = config_default_path();
 	if ((rc = config_load(path, &cfg, &e)) < 0) {
-		fprintf(stderr, "popsyncd: %s\n", e.msg);
+		/* An error, also in the journal (PRIORITY=3). */
+		log_error("%s", e.msg);
 		rc = err_exitcode(rc);
 		goto out;
 	}
-	/* -v beats the config's log_level. */
-	if (verbose > 0)
+	/* -q and -v beat the config's log_level. */
+	if (quiet)
+		log_set_level(LOG_LVL_ERROR);
+	else if (verbose > 0)
 		log_set_level(verbose > 1 ? LOG_LVL_TRACE : LOG_LVL_DEBUG);
 	else if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
@@ -343,7 +392,8 @@ main(int argc, char **argv)
 
 	switch (mode) {
 	case MAIN_DAEMON:
-		rc = sched_daemon(cfg->path, cfg, verbose > 0, &e);
+		rc = sched_daemon(cfg->path, cfg, quiet || verbose > 0, NULL,
+		    &e);
 		cfg = NULL;	/* the daemon freed it */
 		if (rc < 0)
 			log_error("%s", e.msg);
@@ -375,14 +425,18 @@ main(int argc, char **argv)
 			rc = err_exitcode(rc);
 			break;
 		}
+		main_tty = isatty(STDERR_FILENO);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = main_on_signal;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = sched_once(cfg, argv + optind, (size_t)(argc - optind),
-		    stdout, isatty(STDERR_FILENO) ? stderr : NULL, &main_stop,
-		    &e);
+		/* On a terminal the progress is drawn above the summaries;
+		 * elsewhere (cron, a pipe) only the summaries are printed. */
+		rc = once_run(cfg, argv + optind, (size_t)(argc - optind),
+		    quiet ? NULL : stdout,
+		    !quiet && isatty(STDOUT_FILENO) ? stdout : NULL,
+		    &main_stop, &main_hard_stop, &e);
 		/* Every other failure was logged where it happened. */
 		if (rc == E_USAGE)
 			fprintf(stderr, "popsyncd: %s\n", e.msg);

@@ -23,14 +23,17 @@
 
 /*
  * What the caller of a session may hook into its connection (h may be
- * NULL): idle runs between the one-second slices of every wait, so a
- * daemon can tell a slow server from a hung thread; once *abort_flag is
- * set, every wait ends with E_ABORT within a second.
+ * NULL): idle runs between the one-second slices of every wait (and
+ * password_command's), so a daemon can tell a slow server from a hung
+ * thread; once *abort_flag is set, every wait ends with E_ABORT within a
+ * second; once *stop_flag is set, too, except that a message being
+ * received is finished first (conn_hold).
  */
 struct session_hooks {
 	void			(*idle)(void *arg);
 	void			 *idle_arg;
 	const volatile sig_atomic_t *abort_flag;
+	const volatile sig_atomic_t *stop_flag;
 };
 
 /*
@@ -45,8 +48,11 @@ int	 session_connect(const struct account *a,
 
 /*
  * session_login: choose the login method (session_choose_auth), send UTF8
- * when the user name is not ASCII, fetch the secret (account_secret) and log
- * in; *method (if not NULL) gets the method's name.  p ends in TRANSACTION.
+ * whenever the server offers it (a refusal only matters for a user name
+ * that is not ASCII), fetch the secret (account_secret), log in, and ask
+ * CAPA again when the server answered it before (RFC 2449: capabilities
+ * may change after login); *method (if not NULL) gets the method's name.
+ * p ends in TRANSACTION.
  * Errors: E_AUTH, E_INSECURE, E_CONFIG (secret source failed), and those of
  * the POP3 commands.
  */

@@ -6,14 +6,13 @@
 
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -22,12 +21,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "waiter.h"
 #include "xmalloc.h"
-
-#define TLS_SHA256_LEN	32
 
 struct tls {
 	SSL	*ssl;
@@ -36,11 +35,10 @@ struct tls {
 	char	*host;		/* for messages */
 };
 
-static int	tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN]);
 static void	tls_format_fp(const unsigned char *md, size_t len, char *dst,
 		    size_t dstlen);
 static int	tls_leaf_sha256(const SSL *ssl,
-		    unsigned char out[TLS_SHA256_LEN]);
+		    unsigned char out[CRYPTO_SHA256_LEN]);
 static bool	tls_is_ip(const char *host);
 static void	tls_errstr(char *dst, size_t len);
 static int	tls_wait(struct tls *t, int want_write, int64_t deadline,
@@ -48,7 +46,7 @@ static int	tls_wait(struct tls *t, int want_write, int64_t deadline,
 static int	tls_want(struct tls *t, int ret, int64_t deadline,
 		    struct err *e);
 static bool	tls_eof(struct tls *t, int ret, int saved_errno);
-static int	tls_handshake(struct tls *t, int timeout_ms, bool verify,
+static int	tls_handshake(struct tls *t, struct waiter *w, bool verify,
 		    struct err *e);
 static int	tls_check_verify(struct tls *t, struct err *e);
 static int	tls_check_pin(struct tls *t, const unsigned char *pin,
@@ -58,12 +56,12 @@ static int	tls_io_error(struct tls *t, int ret, const char *what,
 static void	tls_name_oneline(const X509_NAME *name, char *dst, size_t len);
 
 int
-tls_start(int fd, const struct tls_params *p, int timeout_ms,
+tls_start(int fd, const struct tls_params *p, struct waiter *w,
     struct tls **out, struct err *e)
 {
 	SSL_CTX		*ctx = NULL;
 	struct tls	*t = NULL;
-	unsigned char	 pin[TLS_SHA256_LEN];
+	unsigned char	 pin[CRYPTO_SHA256_LEN];
 	const char	*host = p->host != NULL ? p->host : "";
 	char		 why[256];
 	int		 rc, version, ok;
@@ -72,7 +70,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 	*out = NULL;
 	ERR_clear_error();
 	if (p->fingerprint != NULL &&
-	    tls_parse_pin(p->fingerprint, pin) == -1) {
+	    crypto_pin_parse(p->fingerprint, pin) == -1) {
 		rc = err_set(e, E_TLS, "invalid fingerprint pin: expected "
 		    "\"sha256:\" and 64 hex digits");
 		goto out;
@@ -161,7 +159,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 		goto out;
 	}
 
-	if ((rc = tls_handshake(t, timeout_ms, p->verify, e)) < 0)
+	if ((rc = tls_handshake(t, w, p->verify, e)) < 0)
 		goto out;
 	t->established = true;
 	if (p->verify && (rc = tls_check_verify(t, e)) < 0)
@@ -179,13 +177,20 @@ out:
 	return rc;
 }
 
-/* Drive the non-blocking handshake until done, failed or past timeout. */
+/*
+ * Drive the non-blocking handshake until done or failed, waiting for the
+ * socket through w: a peer that never answers is a timeout counted from
+ * the start, and a stop request ends the wait within a slice.
+ */
 static int
-tls_handshake(struct tls *t, int timeout_ms, bool verify, struct err *e)
+tls_handshake(struct tls *t, struct waiter *w, bool verify, struct err *e)
 {
-	int64_t	deadline = util_now_ms() + timeout_ms;
-	int	r, rc, saved;
+	struct pollfd	pfd;
+	struct err	we;
+	int64_t		since = util_now_ms();
+	int		r, rc, saved;
 
+	pfd.fd = t->fd;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -193,7 +198,14 @@ tls_handshake(struct tls *t, int timeout_ms, bool verify, struct err *e)
 		saved = errno;
 		if (r == 1)
 			return 0;
-		if ((rc = tls_want(t, r, deadline, e)) == 1) {
+		switch (SSL_get_error(t->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			pfd.events = POLLIN;
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			pfd.events = POLLOUT;
+			break;
+		default:
 			/* A failed chain or name check ends the handshake
 			 * early; say which check failed, not just "failed". */
 			if (verify &&
@@ -201,11 +213,9 @@ tls_handshake(struct tls *t, int timeout_ms, bool verify, struct err *e)
 				return tls_check_verify(t, e);
 			return tls_io_error(t, r, "TLS handshake", saved, e);
 		}
-		if (rc == E_TIMEOUT && util_now_ms() >= deadline)
-			return err_set(e, E_TIMEOUT, "TLS handshake with %s "
-			    "timed out after %d ms", t->host, timeout_ms);
-		if (rc < 0 && rc != E_TIMEOUT)
-			return rc;
+		if ((rc = waiter_poll(w, &pfd, 1, since, &we)) < 0)
+			return err_set(e, rc, "TLS handshake with %s %s",
+			    t->host, we.msg);
 	}
 }
 
@@ -232,7 +242,7 @@ tls_check_verify(struct tls *t, struct err *e)
 static int
 tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 {
-	unsigned char	md[TLS_SHA256_LEN];
+	unsigned char	md[CRYPTO_SHA256_LEN];
 	char		want[7 + 95 + 1], got[7 + 95 + 1];
 
 	if (tls_leaf_sha256(t->ssl, md) == -1)
@@ -240,38 +250,10 @@ tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 		    t->host);
 	if (memcmp(md, pin, sizeof(md)) == 0)
 		return 0;
-	tls_format_fp(pin, TLS_SHA256_LEN, want, sizeof(want));
+	tls_format_fp(pin, CRYPTO_SHA256_LEN, want, sizeof(want));
 	tls_format_fp(md, sizeof(md), got, sizeof(got));
 	return err_set(e, E_TLS, "certificate fingerprint mismatch for %s: "
 	    "expected %s, got %s", t->host, want, got);
-}
-
-/*
- * Parse "sha256:HEX" with 64 hex digits in either case, optionally with a
- * colon between bytes.  Returns 0 or -1.
- */
-static int
-tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN])
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const char		*hi, *lo;
-	size_t			 i;
-
-	if (strncasecmp(s, "sha256:", 7) != 0)
-		return -1;
-	s += 7;
-	for (i = 0; i < TLS_SHA256_LEN; i++) {
-		if (i > 0 && *s == ':')
-			s++;
-		if (s[0] == '\0' ||
-		    (hi = strchr(hex, tolower((unsigned char)s[0]))) == NULL ||
-		    s[1] == '\0' ||
-		    (lo = strchr(hex, tolower((unsigned char)s[1]))) == NULL)
-			return -1;
-		out[i] = (unsigned char)((hi - hex) << 4 | (lo - hex));
-		s += 2;
-	}
-	return *s == '\0' ? 0 : -1;
 }
 
 /* "sha256:AB:CD:..." from a digest. */
@@ -288,7 +270,7 @@ tls_format_fp(const unsigned char *md, size_t len, char *dst, size_t dstlen)
 
 /* SHA-256 of the peer's leaf certificate (DER).  Returns 0 or -1. */
 static int
-tls_leaf_sha256(const SSL *ssl, unsigned char out[TLS_SHA256_LEN])
+tls_leaf_sha256(const SSL *ssl, unsigned char out[CRYPTO_SHA256_LEN])
 {
 	X509		*cert;
 	unsigned int	 n = 0;
@@ -296,7 +278,7 @@ tls_leaf_sha256(const SSL *ssl, unsigned char out[TLS_SHA256_LEN])
 	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
 		return -1;
 	if (!X509_digest(cert, EVP_sha256(), out, &n) ||
-	    n != TLS_SHA256_LEN)
+	    n != CRYPTO_SHA256_LEN)
 		return -1;
 	return 0;
 }
@@ -503,7 +485,7 @@ tls_get_info(const struct tls *t, struct tls_info *info)
 {
 	X509		*cert;
 	BIO		*bio;
-	unsigned char	 md[TLS_SHA256_LEN];
+	unsigned char	 md[CRYPTO_SHA256_LEN];
 	int		 n;
 
 	memset(info, 0, sizeof(*info));

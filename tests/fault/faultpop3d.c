@@ -9,7 +9,9 @@
  * Listens on 127.0.0.1 on PORT, or by default on a port the kernel picks
  * (a test that restarts the server on the port it had keeps the client's
  * idea of the server unchanged), writes the port to PORTFILE, serves up to CONNS connections (default 1) one after another,
- * each running SCRIPT from its start, and records every line received
+ * each running SCRIPT from its start (with -s given more than once,
+ * connection K runs the K-th SCRIPT, the last one for all later
+ * connections), and records every line received
  * ("C: ") and sent ("S: ") in TRANSCRIPT, after a line "--- connection K"
  * (K counts from 1) at the start of each connection.  Script lines:
  *
@@ -23,6 +25,10 @@
  *	BIGLINE <bytes>		send that many 'x' without a line end
  *	GARBAGE			send binary junk and a CRLF
  *	BODY <n> <len>		send n lines of len bytes, no terminator
+ *	LISTING <n> <LIST|UIDL> [open]
+ *				send n listing lines ("K 100" or "K uid-K"
+ *				for K = 1..n) in large writes, then the
+ *				terminator unless "open" is given
  *
  * After the script every further line is still recorded (that is how a
  * test sees a password the client should never have sent) and answered
@@ -58,6 +64,7 @@
 #define FAULT_ACCEPT_MS		30000
 #define FAULT_READ_MS		10000
 #define FAULT_CONNS_MAX		1000
+#define FAULT_SCRIPTS_MAX	8
 
 struct fault {
 	int	 fd;
@@ -244,7 +251,7 @@ fault_step(struct fault *f, char *cmd)
 	};
 	char		 chunk[8192], *arg, *line;
 	unsigned long	 n, len, i;
-	int		 r;
+	int		 r, open_end;
 
 	arg = strchr(cmd, ' ');
 	if (arg != NULL)
@@ -307,6 +314,32 @@ fault_step(struct fault *f, char *cmd)
 		for (i = 0; i < n; i++)
 			if (fault_send(f, chunk, len + 2) == -1)
 				break;
+	} else if (strcmp(cmd, "LISTING") == 0) {
+		n = strtoul(arg, &arg, 10);
+		arg += strspn(arg, " ");
+		open_end = (line = strchr(arg, ' ')) != NULL &&
+		    strcmp(line + 1, "open") == 0;
+		if (line != NULL)
+			*line = '\0';
+		fprintf(f->tr, "S: <%lu %s lines>\n", n, arg);
+		for (i = 1, len = 0, r = 0; i <= n && r == 0; i++) {
+			if (strcmp(arg, "UIDL") == 0)
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, "%lu uid-%lu\r\n", i,
+				    i);
+			else
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, "%lu 100\r\n", i);
+			if (len > sizeof(chunk) - 64) {
+				r = fault_send(f, chunk, len);
+				len = 0;
+			}
+		}
+		if (!open_end)
+			len += (unsigned long)snprintf(chunk + len,
+			    sizeof(chunk) - len, ".\r\n");
+		if (r == 0 && len > 0)
+			fault_send(f, chunk, len);
 	} else {
 		fprintf(f->tr, "BADSCRIPT %s\n", cmd);
 		return -1;
@@ -412,9 +445,11 @@ int
 main(int argc, char *argv[])
 {
 	struct fault	 f;
-	const char	*portfile = NULL, *script = NULL, *trpath = NULL;
-	FILE		*sp = NULL;
+	const char	*portfile = NULL, *script[FAULT_SCRIPTS_MAX];
+	const char	*trpath = NULL;
+	FILE		*sp[FAULT_SCRIPTS_MAX];
 	long		 conns = 1, port = 0, k;
+	size_t		 nscript = 0, i;
 	char		*ep;
 	int		 ch, ls = -1, idle_ms = 5000, rc = 2;
 
@@ -440,7 +475,9 @@ main(int argc, char *argv[])
 			portfile = optarg;
 			break;
 		case 's':
-			script = optarg;
+			if (nscript == FAULT_SCRIPTS_MAX)
+				usage();
+			script[nscript++] = optarg;
 			break;
 		case 't':
 			trpath = optarg;
@@ -452,14 +489,17 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (portfile == NULL || script == NULL || trpath == NULL ||
+	if (portfile == NULL || nscript == 0 || trpath == NULL ||
 	    optind != argc)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((sp = fopen(script, "r")) == NULL) {
-		perror(script);
-		goto out;
+	memset(sp, 0, sizeof(sp));
+	for (i = 0; i < nscript; i++) {
+		if ((sp[i] = fopen(script[i], "r")) == NULL) {
+			perror(script[i]);
+			goto out;
+		}
 	}
 	if ((f.tr = fopen(trpath, "w")) == NULL) {
 		perror(trpath);
@@ -479,7 +519,8 @@ main(int argc, char *argv[])
 		if (k == 1)
 			rc = 0;
 		fprintf(f.tr, "--- connection %ld\n", k);
-		if (fault_serve(&f, sp, idle_ms) == -1)
+		i = (size_t)k - 1 < nscript ? (size_t)k - 1 : nscript - 1;
+		if (fault_serve(&f, sp[i], idle_ms) == -1)
 			rc = 1;
 	}
 out:
@@ -489,7 +530,8 @@ out:
 		close(ls);
 	if (f.tr != NULL)
 		fclose(f.tr);
-	if (sp != NULL)
-		fclose(sp);
+	for (i = 0; i < nscript; i++)
+		if (sp[i] != NULL)
+			fclose(sp[i]);
 	return rc;
 }

@@ -16,72 +16,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_daemon.sh"
 
-NOTIFYRECV=${NOTIFYRECV:-$top_builddir/tests/notifyrecv}
 need_programs "$POPSYNCD" "$FAULTPOP3D" "$NOTIFYRECV"
 
 NOTIFY_SOCK=$T_DIR/notify.sock
 NOTIFY_LOG=$T_DIR/notify.log
-NOTIFY_PID=
-kill_at_exit NOTIFY_PID
 
-# --- helpers: notify receiver, waits, fault scripts ---------------------------
-
-# notify_start: notifyrecv on $NOTIFY_SOCK, logging to $NOTIFY_LOG.
-notify_start()
-{
-	local i
-	"$NOTIFYRECV" "$NOTIFY_SOCK" "$NOTIFY_LOG" 2>"$T_DIR/notifyrecv.err" &
-	NOTIFY_PID=$!
-	for i in $(seq 1 100); do
-		[ -S "$NOTIFY_SOCK" ] && return 0
-		sleep 0.05
-	done
-	fail "notifyrecv did not bind $NOTIFY_SOCK: $(cat "$T_DIR/notifyrecv.err")"
-}
-
-# notify_mark: remember how many notifications have come so far.
-notify_mark()
-{
-	MARK=$(wc -l <"$NOTIFY_LOG")
-}
-
-# wait_notify: ERE SECS [AFTER]: wait until a notification line after line
-# AFTER (default $MARK) is "<ms> " + a match of ERE (anchored at the start
-# of the assignment); its line number in NLINE, its time in NTIME.
-wait_notify()
-{
-	local re=$1 secs=$2 after=${3:-$MARK} deadline hit dead=
-	now_ms
-	deadline=$((NOW + secs * 1000))
-	for (( ; ; )); do
-		hit=$(awk -v a="$after" -v re="^[0-9]+ ($re)" \
-		    'NR > a && $0 ~ re { print NR, $1; exit }' "$NOTIFY_LOG")
-		if [ -n "$hit" ]; then
-			read -r NLINE NTIME <<<"$hit"
-			return 0
-		fi
-		# A datagram sent just before the exit may still be on its way.
-		if [ -n "$DAEMON_PID" ] && ! alive; then
-			[ -n "$dead" ] && fail "popsyncd exited while waiting for /$re/"
-			dead=1
-		fi
-		now_ms
-		[ "$NOW" -lt "$deadline" ] ||
-		    fail "no notification /$re/ within $secs s (after line $after)"
-		sleep 0.05
-	done
-}
-
-# wait_file: FILE ERE SECS: wait until FILE has a line matching ERE.
-wait_file()
-{
-	local i
-	for i in $(seq 1 $(($3 * 20))); do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "${1##*/} has no /$2/ after $3 s"
-}
+# --- helpers: fault scripts --------------------------------------------------
 
 # slow_script: UIDL STALL: a session with one message (UIDL) whose RETR
 # body stops for STALL seconds half-way; then only QUIT is accepted, so a
@@ -100,7 +40,8 @@ slow_script()
 	{
 		printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' \
 		    'S USER' 'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
-		    'S +OK logged in' 'R LIST' 'S +OK 1 message' "S 1 $size" \
+		    'S +OK logged in' 'R CAPA' 'S +OK' 'S USER' 'S UIDL' 'S .' \
+		    'R LIST' 'S +OK 1 message' "S 1 $size" \
 		    'S .' 'R UIDL' 'S +OK' "S 1 $uidl" 'S .' 'R RETR 1' \
 		    "S +OK $size octets"
 		for l in "${body[@]}"; do
@@ -143,9 +84,9 @@ awk -v r="$ready" 'NR == r - 1 || NR == r + 1' "$NOTIFY_LOG" |
 ok "READY=1 with a STATUS= once the config is loaded"
 
 # Polled within min(interval/10, 5) = 1 s of the start.
-wait_notify 'STATUS=.*last: down failed: connect to 127[.]0[.]0[.]1:[0-9]+ failed' 5
-ok "STATUS= after a failed sync names the account: $(sed -n "${NLINE}p" "$NOTIFY_LOG" | cut -d' ' -f2-)"
-awk -v r="$ready" 'NR < r && / STATUS=.*last: /' "$NOTIFY_LOG" | grep -q . &&
+wait_notify 'STATUS=1 account, 1 failing [(]down: connect to 127[.]0[.]0[.]1:[0-9]+ failed.*[)]; next poll [0-2][0-9]:[0-5][0-9]$' 5
+ok "STATUS= after a failed sync counts and names the failing account: $(sed -n "${NLINE}p" "$NOTIFY_LOG" | cut -d' ' -f2-)"
+awk -v r="$ready" 'NR < r && / STATUS=.*(failing|last: [^n])/' "$NOTIFY_LOG" | grep -q . &&
     fail "a sync was reported before READY=1"
 ok "READY=1 precedes the first sync"
 
@@ -176,6 +117,8 @@ daemon_start "$T_DIR/main.conf" WATCHDOG_USEC=2000000 WATCHDOG_PID=self
 wait_notify 'READY=1' 5
 t_ready=$NTIME
 # Jitter up to 3 s, a 5 s stall: 8 s and change.
+wait_notify 'STATUS=1 account; syncing slow$' 5
+ok "STATUS= says which account is syncing while it runs"
 wait_notify 'STATUS=.*last: slow' 15
 t_synced=$NTIME
 sed -n "${NLINE}p" "$NOTIFY_LOG" |
@@ -282,7 +225,8 @@ ok "the message being written is finished, no DELE sent, the session ends with Q
 # and at 4 s), where interval alone would give six.
 printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
     'S UIDL' 'S LOGIN-DELAY 4' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
-    'S +OK logged in' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
+    'S +OK logged in' 'R CAPA' 'S +OK' 'S USER' 'S UIDL' \
+    'S LOGIN-DELAY 4' 'S .' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
     'S .' 'R QUIT' 'S +OK bye' >"$T_DIR/delay.script"
 server_start delay "$T_DIR/delay.script" -n 20
 write_config "$T_DIR/delay.conf" delay host=127.0.0.1 port="$delay_PORT" \
@@ -306,6 +250,7 @@ ok "CAPA LOGIN-DELAY 4 beats interval 1: $logins logins in 6 s"
 {
 	printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
 	    'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' 'S +OK logged in' \
+	    'R CAPA' 'S +OK' 'S USER' 'S UIDL' 'S .' \
 	    'R LIST' 'S +OK 1 message' 'S 1 2000' 'S .' 'R UIDL' 'S +OK' \
 	    'S 1 trickle-1' 'S .' 'R RETR 1' 'S +OK 2000 octets' \
 	    'S Subject: trickle' 'S '

@@ -138,6 +138,7 @@ ok "keep = false: a repeated UIDL shows as skipped, not deleted"
 {
 	printf 'S +OK fault server ready\nR CAPA\nS +OK\nS USER\nS UIDL\nS .\n'
 	printf 'R USER alice\nS +OK\nR PASS *\nS +OK logged in\n'
+	printf 'R CAPA\nS +OK\nS USER\nS UIDL\nS .\n'
 	printf 'R LIST\nS +OK\nS 1 100\nS 2 200\nS 3 300\nS .\n'
 	printf 'R UIDL\nS +OK\nS 1 f-one\nS 3 f-three\nS 3 f-three-again\n'
 	printf 'S 4 f-four\nS .\nR QUIT\nS +OK bye\n'
