@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "err.h"
+#include "import.h"
 #include "log.h"
 #include "maildir.h"
 #include "pop3.h"
@@ -98,7 +99,7 @@ static int	sync_no_uidl(struct sync_run *, const struct pop3_listing *,
 		    struct sync_plan *, struct err *);
 static int	sync_end_session(struct sync_run *, int, struct sync_plan *,
 		    struct err *);
-static int	sync_session(struct sync_run *, struct store_entry *, size_t,
+static int	sync_session(struct sync_run *, struct store_entry **, size_t *,
 		    struct err *);
 static int	sync_prepare(struct sync_run *, struct store_entry **,
 		    size_t *, struct err *);
@@ -816,7 +817,7 @@ sync_end_session(struct sync_run *run, int rc, struct sync_plan *plan,
  * session, or an error.
  */
 static int
-sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
+sync_session(struct sync_run *run, struct store_entry **ents, size_t *nents,
     struct err *e)
 {
 	const struct account	*a = run->a;
@@ -852,10 +853,13 @@ sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
 	run->r->listed = l.count;
 	run->fetched = xreallocarray(run->fetched, l.count + 1,
 	    sizeof(*run->fetched));
+	/* Another fetcher's imported state (import.h), before the plan. */
+	if (rc == 0 && !run->listed)
+		rc = import_apply(run->sh->store, a, &l, ents, nents, NULL, e);
 	if (rc == E_SERVER)
 		rc = sync_no_uidl(run, &l, &plan, e);
 	else if (rc == 0)
-		rc = sync_uidl_plan(run, &l, ents, nents, &plan, e);
+		rc = sync_uidl_plan(run, &l, *ents, *nents, &plan, e);
 	if (rc != SYNC_AGAIN)
 		rc = sync_end_session(run, rc, &plan, e);
 out:
@@ -944,7 +948,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	/* A cut-off message was recorded skipped: a new session with a
 	 * fresh ledger goes on with the rest. */
 	for (n = 1; rc == 0; n++) {
-		if ((rc = sync_session(&run, ents, nents, e)) != SYNC_AGAIN)
+		if ((rc = sync_session(&run, &ents, &nents, e)) != SYNC_AGAIN)
 			break;
 		rc = 0;
 		if (n == SYNC_SESSIONS || sync_aborted(&run))

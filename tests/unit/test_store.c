@@ -79,6 +79,7 @@ static struct store_entry *load_one(struct store *, const char *,
 static void	 make_state(struct store *, const char *, const char *, int);
 static int	 bind_ident(struct store *, const char *, const char *, int *,
 		    struct err *);
+static void	 spit_suffix(const char *, const char *);
 static void	 test_open_creates(void **);
 static void	 test_open_reopen(void **);
 static void	 test_open_bad_file(void **);
@@ -143,6 +144,17 @@ static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(path);
+}
+
+/* An empty file named path + suffix. */
+static void
+spit_suffix(const char *path, const char *suffix)
+{
+	char	*p;
+
+	p = xasprintf("%s%s", path, suffix);
+	spit(p, "", 0);
+	free(p);
 }
 
 /* store_account_bind with the mailbox taken from "user@host:port". */
@@ -338,7 +350,7 @@ test_open_creates(void **state)
 	fx->s = NULL;
 	/* Closed cleanly, the WAL is checkpointed into the file. */
 	assert_false(exists(path, "-wal"));
-	assert_int_equal(store_schema_version(), 2);
+	assert_int_equal(store_schema_version(), 3);
 	assert_int_equal(hdr_get(path, HDR_USER_VER, 4),
 	    store_schema_version());
 	assert_int_equal(hdr_get(path, HDR_APP_ID, 4), 0x50535944);
@@ -445,7 +457,7 @@ static const struct {
 	uint32_t	 value;
 	const char	*want;
 } bad_headers[] = {
-	{ HDR_USER_VER, 3, "schema version 3 is newer" },
+	{ HDR_USER_VER, 4, "schema version 4 is newer" },
 	{ HDR_USER_VER, 0x7fffffff, "is newer than this popsyncd" },
 	{ HDR_APP_ID, 0x12345678, "not a popsyncd state database" },
 	{ HDR_APP_ID, 0, "not a popsyncd state database" },
@@ -788,6 +800,17 @@ test_open_empty(void **state)
 	assert_false(exists(fx->path, "-wal"));
 	assert_int_equal(unlink(fx->path), 0);
 	open_bound(fx);
+	assert_false(exists(fx->path, STORE_CREATING_SUFFIX));
+	store_close(fx->s);
+	fx->s = NULL;
+
+	/* A creation killed before the schema was written left an empty
+	 * file and its marker: that file is ours, and new. */
+	assert_int_equal(unlink(fx->path), 0);
+	spit(fx->path, "", 0);
+	spit_suffix(fx->path, STORE_CREATING_SUFFIX);
+	open_bound(fx);
+	assert_false(exists(fx->path, STORE_CREATING_SUFFIX));
 }
 
 /* A reader works beside the writer, sees commits, and cannot write. */
