@@ -278,8 +278,10 @@ sync_plan_free(struct sync_plan *plan)
 {
 	size_t	i;
 
-	for (i = 0; i < plan->nfetch; i++)
+	for (i = 0; i < plan->nfetch; i++) {
 		free(plan->fetch[i].key);
+		free(plan->fetch[i].refused);
+	}
 	for (i = 0; i < plan->nskip; i++)
 		free(plan->skip[i].key);
 	for (i = 0; i < plan->ndele; i++)
@@ -493,8 +495,8 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 	struct sync_run		*run = arg;
 	struct sync_item	*it;
 	char			 show[128];
-	int			 rc;
 
+	(void)e;
 	if (run->cur >= run->nitems || run->items[run->cur].num != num)
 		fatalx("%s: RETR %lu out of order", __func__, num);
 	it = &run->items[run->cur];
@@ -502,17 +504,17 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 	log_warnx("%s: message %lu (%s) not fetched: %s", run->a->name, num,
 	    sync_key_show(it->key, show, sizeof(show)), reply->msg);
 	log_set_context(run->a->name, NULL);
-	if (it->key != NULL && (rc = store_mark_failed(run->sh->store,
-	    run->a->name, it->key, reply->msg, e)) < 0)
-		return rc;
+	/* Recorded with the batch's deliveries, in its one commit. */
+	it->refused = xstrdup(reply->msg);
 	run->r->failed++;
 	run->cur++;
 	return 0;
 }
 
 /*
- * Make the messages this batch delivered durable, then record them: one
- * fsync of new/ and one transaction per batch, not one each per message.
+ * Make the messages this batch delivered durable, then record them (and
+ * the ones the server refused): one fsync of new/ and one transaction per
+ * batch, not one each per message.
  * Until then their rows stay "fetching" with the planned names, which
  * sync_resolve finds in new/ or cur/ after a crash, so no message is lost
  * or fetched twice; and nothing is deleted before it is recorded.
@@ -520,23 +522,31 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 static int
 sync_settle(struct sync_run *run, struct err *e)
 {
-	int64_t	now = sync_now(run);
-	size_t	i, n = 0;
-	int	rc;
+	const struct sync_item	*it;
+	int64_t			 now = sync_now(run);
+	size_t			 i, n = 0, nref = 0;
+	int			 rc;
 
-	for (i = 0; i < run->cur; i++)
-		if (run->items[i].delivered)
-			n++;
-	if (n == 0)
+	for (i = 0; i < run->cur; i++) {
+		n += run->items[i].delivered;
+		nref += run->items[i].refused != NULL;
+	}
+	if (n + nref == 0)
 		return 0;
-	if ((rc = maildir_sync(run->md, e)) < 0)
+	if (n > 0 && (rc = maildir_sync(run->md, e)) < 0)
 		return rc;
 	rc = store_begin(run->sh->store, e);
-	for (i = 0; rc == 0 && i < run->cur; i++)
-		if (run->items[i].delivered && run->items[i].key != NULL)
+	for (i = 0; rc == 0 && i < run->cur; i++) {
+		it = &run->items[i];
+		if (it->key == NULL)
+			continue;
+		if (it->delivered)
 			rc = store_mark_delivered(run->sh->store,
-			    run->a->name, run->items[i].key, run->names[i],
-			    now, e);
+			    run->a->name, it->key, run->names[i], now, e);
+		else if (it->refused != NULL)
+			rc = store_mark_failed(run->sh->store, run->a->name,
+			    it->key, it->refused, e);
+	}
 	if (rc == 0)
 		rc = store_commit(run->sh->store, e);
 	else
