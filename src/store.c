@@ -37,6 +37,14 @@
 /* "PSYD" in PRAGMA application_id marks the file as ours. */
 #define STORE_APP_ID	1347639620
 
+/* SQLite runs this many virtual machine steps between two calls of the
+ * thread's tick (store_set_tick): a few milliseconds of work. */
+#define STORE_TICK_OPS	100000
+
+/* The calling thread's sign of life during long statements. */
+static _Thread_local void	(*store_tick_fn)(void *);
+static _Thread_local void	*store_tick_arg;
+
 /* SQLite waits this long for a reader's lock before giving up. */
 #define STORE_BUSY_MS	5000
 
@@ -392,6 +400,7 @@ static void	 store_enter(struct store *s);
 static int	 store_leave(struct store *s, int rc);
 static void	 store_mutex_init(pthread_mutex_t *mu);
 static void	 store_tx_over(struct store *s);
+static int	 store_tick(void *unused);
 
 /* Open path for writing: the lock, the checks, the migrations. */
 int
@@ -460,6 +469,7 @@ store_open_common(const char *path, bool readonly, struct store **out,
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_progress_handler(s->db, STORE_TICK_OPS, store_tick, NULL);
 	if ((rc = store_check(s, readonly, e)) != 0)
 		goto out;
 	/* The schema is committed: a creation is over. */
@@ -972,6 +982,23 @@ store_sqlerr(struct store *s, const char *what, struct err *e)
 	    sqlite3_errmsg(s->db));
 }
 
+void
+store_set_tick(void (*fn)(void *), void *arg)
+{
+	store_tick_fn = fn;
+	store_tick_arg = arg;
+}
+
+/* sqlite3_progress_handler's callback: show life; never interrupt. */
+static int
+store_tick(void *unused)
+{
+	(void)unused;
+	if (store_tick_fn != NULL)
+		store_tick_fn(store_tick_arg);
+	return 0;
+}
+
 /* A recursive mutex; failing to make one is an impossible state. */
 static void
 store_mutex_init(pthread_mutex_t *mu)
@@ -1425,6 +1452,8 @@ store_load(struct store *s, const char *account,
 	if ((st = store_stmt(s, ST_LOAD, e, "s", account)) == NULL)
 		return store_leave(s, E_STORE);
 	while ((rc = store_step(s, st, ST_LOAD, e)) == 1) {
+		if (len % 4096 == 4095)
+			store_tick(NULL);
 		if (len == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -1609,8 +1638,11 @@ store_prune(struct store *s, const char *account, const char *const *uidls,
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
 		return store_leave(s, rc);
 	rc = store_run(s, ST_LIVE_CLEAR, e, "");
-	for (i = 0; i < n && rc >= 0; i++)
+	for (i = 0; i < n && rc >= 0; i++) {
 		rc = store_run(s, ST_LIVE_ADD, e, "s", uidls[i]);
+		if (i % 4096 == 4095)
+			store_tick(NULL);
+	}
 	if (rc >= 0)
 		rc = store_run(s, ST_POLLED, e, "s", account);
 	if (rc >= 0)

@@ -471,6 +471,14 @@ int	 store_mark_seen(struct store *s, const char *account,
 	    const char *uidl, int64_t size, int64_t now, int *added,
 	    struct err *e);
 
+/*
+ * store_set_tick: fn(arg) is called from the calling thread every few
+ * milliseconds while a store call of that thread works (loading or noting
+ * a listing of 200,000 UIDLs takes seconds), so a watchdog sees life; NULL
+ * turns it off.  Per thread: each sync sets its own.
+ */
+void	 store_set_tick(void (*fn)(void *), void *arg);
+
 /* store_state_name: "fetching", "delivered", ... as stored in the file. */
 const char *store_state_name(enum store_state st);
 

@@ -618,32 +618,40 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	return rc == E_ABORT && run->cut ? SYNC_AGAIN : rc;
 }
 
-/* Record the messages too large to fetch, logging each once. */
+/* Record the messages too large to fetch, logging each once; one commit
+ * for all of them. */
 static int
 sync_skip(struct sync_run *run, const struct sync_item *items, size_t n,
     struct err *e)
 {
 	char	reason[96], show[128];
 	size_t	i;
-	int	rc = 0;
+	int	rc;
 
+	if (n == 0)
+		return 0;
+	if ((rc = store_begin(run->sh->store, e)) < 0)
+		return rc;
 	for (i = 0; rc == 0 && i < n; i++) {
 		snprintf(reason, sizeof(reason), "larger than max_message_size "
 		    "(%llu > %llu octets)", items[i].size,
 		    (unsigned long long)run->a->max_message_size);
-		log_set_context(run->a->name, items[i].key);
 		log_warnx("%s: skipping message %lu (%s): %s", run->a->name,
 		    items[i].num, sync_key_show(items[i].key, show,
 		    sizeof(show)), reason);
-		log_set_context(run->a->name, NULL);
 		if (items[i].key != NULL)
 			rc = store_mark_skipped(run->sh->store, run->a->name,
 			    items[i].key, (int64_t)items[i].size, reason,
 			    sync_now(run), e);
-		if (rc == 0)
-			run->r->skipped++;
 	}
-	return rc;
+	if (rc == 0)
+		rc = store_commit(run->sh->store, e);
+	if (rc < 0) {
+		store_rollback(run->sh->store, NULL);
+		return rc;
+	}
+	run->r->skipped += n;
+	return 0;
 }
 
 /*
@@ -953,6 +961,8 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	run.sh = sh;
 	run.r = r;
 	log_set_context(a->name, NULL);
+	/* Long ledger work (a listing of 200,000) shows life too. */
+	store_set_tick(sh->idle, sh->idle_arg);
 
 	rc = sync_prepare(&run, &ents, &nents, e);
 	/* A cut-off message was recorded skipped: a new session with a
@@ -971,6 +981,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	maildir_free(run.md);
 	free(run.fetched);
 	store_entries_free(ents, nents);
+	store_set_tick(NULL, NULL);
 	log_set_context(NULL, NULL);
 	return rc;
 }

@@ -99,6 +99,8 @@ static void	 test_transactions(void **);
 static void	 test_tx_failed_call_keeps_rest(void **);
 static void	 test_account_bind(void **);
 static void	 test_legacy(void **);
+static void	 test_tick(void **);
+static void	 count_tick(void *);
 static void	 test_failed(void **);
 static void	 test_unbound_account(void **);
 static void	 test_transitions(void **);
@@ -1415,6 +1417,42 @@ test_prune(void **state)
 	store_entries_free(v, n);
 }
 
+/* The calling thread's tick runs while a long listing is noted. */
+static size_t ticks;
+
+static void
+count_tick(void *arg)
+{
+	(void)arg;
+	ticks++;
+}
+
+static void
+test_tick(void **state)
+{
+	struct fx	 *fx = *state;
+	struct err	  e;
+	char		**live;
+	size_t		  i, n = 20000;
+
+	open_bound(fx);
+	live = xcalloc(n, sizeof(*live));
+	for (i = 0; i < n; i++)
+		live[i] = xasprintf("uidl-%zu", i);
+	store_set_tick(count_tick, NULL);
+	OK(store_prune(fx->s, ACCT, (const char *const *)live, n, NOW, NULL,
+	    &e));
+	store_set_tick(NULL, NULL);
+	assert_true(ticks >= n / 4096);
+	ticks = 0;
+	OK(store_prune(fx->s, ACCT, (const char *const *)live, n, NOW, NULL,
+	    &e));
+	assert_int_equal(ticks, 0);
+	for (i = 0; i < n; i++)
+		free(live[i]);
+	free(live);
+}
+
 /* Aging a message for tests; an unknown one is an error. */
 static void
 test_set_first_seen(void **state)
@@ -1570,6 +1608,7 @@ main(void)
 	const struct CMUnitTest bind_tests[] = {
 		T(test_account_bind),
 		T(test_legacy),
+		T(test_tick),
 		T(test_failed),
 		T(test_unbound_account),
 	};
