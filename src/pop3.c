@@ -739,9 +739,12 @@ pop3_listing_slot(struct pop3_listing *l, unsigned long num, size_t hint)
 
 	if (hint < l->count && l->msgs[hint].num == num)
 		return &l->msgs[hint];
-	for (i = 0; i < l->count; i++)
-		if (l->msgs[i].num == num)
-			return &l->msgs[i];
+	/* Servers list in ascending order: a larger number is new, so a
+	 * million-line LIST stays linear.  Anything else is searched. */
+	if (l->count > 0 && num <= l->msgs[l->count - 1].num)
+		for (i = 0; i < l->count; i++)
+			if (l->msgs[i].num == num)
+				return &l->msgs[i];
 	if (l->count == 0 || (l->count >= 16 &&
 	    (l->count & (l->count - 1)) == 0))
 		l->msgs = xreallocarray(l->msgs, l->count < 16 ? 16 :
