@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -77,6 +78,7 @@ account_new(void)
 	a->keep = true;
 	a->interval = 300;
 	a->timeout = 60;
+	a->tls_cache = tls_cache_new();
 	return a;
 }
 
@@ -96,6 +98,7 @@ account_free(struct account *a)
 	free(a->password_file);
 	free(a->maildir);
 	free(a->file);
+	tls_cache_free(a->tls_cache);
 	free(a);
 }
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +31,30 @@
 #define TLS_SHA256_LEN	32
 
 struct tls {
-	SSL	*ssl;
-	int	 fd;
-	bool	 established;	/* handshake done: close_notify is due */
-	char	*host;		/* for messages */
+	SSL		 *ssl;
+	int		  fd;
+	bool		  established;	/* handshake done: close_notify is due */
+	bool		  checked;	/* the peer passed every check */
+	struct tls_cache *cache;	/* where its sessions go, or NULL */
+	SSL_SESSION	 *unchecked;	/* a session that came before the
+					 * checks ended: cached after them */
+	char		 *host;		/* for messages */
 };
 
+/*
+ * One account's context and newest session.  The lock guards ctx's
+ * creation and sess; the context itself is thread-safe.
+ */
+struct tls_cache {
+	pthread_mutex_t	 lock;
+	SSL_CTX		*ctx;
+	SSL_SESSION	*sess;
+};
+
+static int	tls_ctx_build(const struct tls_params *p, int version,
+		    SSL_CTX **out, struct err *e);
+static int	tls_new_session(SSL *ssl, SSL_SESSION *sess);
+static void	tls_cache_put(struct tls_cache *c, SSL_SESSION *sess);
 static int	tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN]);
 static void	tls_format_fp(const unsigned char *md, size_t len, char *dst,
 		    size_t dstlen);
@@ -62,6 +81,8 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
     struct tls **out, struct err *e)
 {
 	SSL_CTX		*ctx = NULL;
+	SSL_SESSION	*sess = NULL;
+	struct tls_cache *c = p->cache;
 	struct tls	*t = NULL;
 	unsigned char	 pin[TLS_SHA256_LEN];
 	const char	*host = p->host != NULL ? p->host : "";
@@ -96,47 +117,38 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 		goto out;
 	}
 
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		tls_errstr(why, sizeof(why));
-		rc = err_set(e, E_TLS, "SSL_CTX_new: %s", why);
-		goto out;
-	}
-	if (!SSL_CTX_set_min_proto_version(ctx, version)) {
-		tls_errstr(why, sizeof(why));
-		rc = err_set(e, E_TLS, "cannot set minimum TLS version: %s",
-		    why);
-		goto out;
-	}
-	/* A write that timed out is resumed by calling tls_write again with
-	 * the same bytes; they need not sit at the same address. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (p->verify) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		if (p->ca_file != NULL) {
-			if (!SSL_CTX_load_verify_locations(ctx, p->ca_file,
-			    NULL)) {
-				tls_errstr(why, sizeof(why));
-				rc = err_set(e, E_TLS, "cannot load CA file "
-				    "%s: %s", p->ca_file, why);
-				goto out;
-			}
-		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
-			tls_errstr(why, sizeof(why));
-			rc = err_set(e, E_TLS, "cannot load the system CA "
-			    "store: %s", why);
-			goto out;
+	if (c != NULL) {
+		pthread_mutex_lock(&c->lock);
+		if (c->ctx == NULL)
+			rc = tls_ctx_build(p, version, &c->ctx, e);
+		else
+			rc = 0;
+		if (rc == 0) {
+			ctx = c->ctx;
+			SSL_CTX_up_ref(ctx);
+			if ((sess = c->sess) != NULL)
+				SSL_SESSION_up_ref(sess);
 		}
-	} else
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		pthread_mutex_unlock(&c->lock);
+		if (rc < 0)
+			goto out;
+	} else if ((rc = tls_ctx_build(p, version, &ctx, e)) < 0)
+		goto out;
 
 	t = xcalloc(1, sizeof(*t));
 	t->fd = fd;
 	t->host = xstrdup(host);
-	if ((t->ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(t->ssl, fd)) {
+	t->cache = c;
+	if ((t->ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(t->ssl, fd) ||
+	    !SSL_set_app_data(t->ssl, t)) {
 		tls_errstr(why, sizeof(why));
 		rc = err_set(e, E_TLS, "SSL_new: %s", why);
 		goto out;
 	}
+	/* A session OpenSSL will not offer (expired, other version) just
+	 * means a full handshake. */
+	if (sess != NULL && !SSL_set_session(t->ssl, sess))
+		ERR_clear_error();
 	ip = tls_is_ip(host);
 	if (p->verify) {
 		if (ip)
@@ -168,15 +180,136 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 		goto out;
 	if (p->fingerprint != NULL && (rc = tls_check_pin(t, pin, e)) < 0)
 		goto out;
+	t->checked = true;
+	if (t->unchecked != NULL) {
+		tls_cache_put(c, t->unchecked);
+		t->unchecked = NULL;
+	}
 	*out = t;
 	t = NULL;
 	rc = 0;
 out:
+	/* After a failure nothing of this server is offered again. */
+	if (rc < 0 && c != NULL)
+		tls_cache_put(c, NULL);
 	tls_free(t);
 	/* The session holds its own reference to the context. */
 	SSL_CTX_free(ctx);
+	SSL_SESSION_free(sess);
 	ERR_clear_error();
 	return rc;
+}
+
+/*
+ * A client context for p: minimum version, verification, CA store, and,
+ * with a cache, client session caching through tls_new_session.
+ */
+static int
+tls_ctx_build(const struct tls_params *p, int version, SSL_CTX **out,
+    struct err *e)
+{
+	SSL_CTX	*ctx = NULL;
+	char	 why[256];
+	int	 rc;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_errstr(why, sizeof(why));
+		rc = err_set(e, E_TLS, "SSL_CTX_new: %s", why);
+		goto fail;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, version)) {
+		tls_errstr(why, sizeof(why));
+		rc = err_set(e, E_TLS, "cannot set minimum TLS version: %s",
+		    why);
+		goto fail;
+	}
+	/* A write that timed out is resumed by calling tls_write again with
+	 * the same bytes; they need not sit at the same address. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (p->verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (p->ca_file != NULL) {
+			if (!SSL_CTX_load_verify_locations(ctx, p->ca_file,
+			    NULL)) {
+				tls_errstr(why, sizeof(why));
+				rc = err_set(e, E_TLS, "cannot load CA file "
+				    "%s: %s", p->ca_file, why);
+				goto fail;
+			}
+		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+			tls_errstr(why, sizeof(why));
+			rc = err_set(e, E_TLS, "cannot load the system CA "
+			    "store: %s", why);
+			goto fail;
+		}
+	} else
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+
+	if (p->cache != NULL) {
+		/* Sessions go to tls_new_session, not to OpenSSL's own
+		 * store, which a client cannot look up anyway. */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, tls_new_session);
+	}
+	*out = ctx;
+	return 0;
+
+fail:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * OpenSSL's new-session callback: keep the server's newest session.  One
+ * that comes during the handshake (TLS 1.2) waits until the peer passed
+ * every check; TLS 1.3 tickets come later, with the first read.  Returns
+ * 1: the reference is ours now.
+ */
+static int
+tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls	*t = SSL_get_app_data(ssl);
+
+	if (t == NULL || t->cache == NULL)
+		return 0;
+	if (!t->checked) {
+		SSL_SESSION_free(t->unchecked);
+		t->unchecked = sess;
+	} else
+		tls_cache_put(t->cache, sess);
+	return 1;
+}
+
+/* Make sess (owned; may be NULL) the session the cache offers next. */
+static void
+tls_cache_put(struct tls_cache *c, SSL_SESSION *sess)
+{
+	pthread_mutex_lock(&c->lock);
+	SSL_SESSION_free(c->sess);
+	c->sess = sess;
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct tls_cache *
+tls_cache_new(void)
+{
+	struct tls_cache	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void
+tls_cache_free(struct tls_cache *c)
+{
+	if (c == NULL)
+		return;
+	SSL_SESSION_free(c->sess);
+	SSL_CTX_free(c->ctx);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
 /* Drive the non-blocking handshake until done, failed or past timeout. */
@@ -511,6 +644,7 @@ tls_get_info(const struct tls *t, struct tls_info *info)
 	    SSL_get_version(t->ssl));
 	snprintf(info->cipher, sizeof(info->cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+	info->resumed = SSL_session_reused(t->ssl) == 1;
 	if ((cert = SSL_get0_peer_certificate(t->ssl)) == NULL)
 		return;
 	tls_name_oneline(X509_get_subject_name(cert), info->subject,
@@ -542,6 +676,7 @@ tls_free(struct tls *t)
 			SSL_shutdown(t->ssl);
 		SSL_free(t->ssl);
 	}
+	SSL_SESSION_free(t->unchecked);
 	ERR_clear_error();
 	free(t->host);
 	free(t);
