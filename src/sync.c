@@ -383,19 +383,24 @@ sync_settle(struct sync_run *run, struct err *e)
 /*
  * Fetch items in batches: mark a batch "fetching" with planned names and
  * commit, then RETR it (pipelined when the server allows), then settle it.
+ * The next batch's RETRs go out with this one's (pop3_retr_many's ahead),
+ * so its messages arrive while this one is settled; they reach the disk
+ * only once they are marked.
  */
 static int
 sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
     struct err *e)
 {
-	unsigned long	*nums = NULL;
-	struct err	 se;
-	size_t		 off, i, cnt, done;
-	int64_t		 now = (int64_t)time(NULL);
-	int		 rc = 0;
+	unsigned long		*nums = NULL;
+	unsigned long long	*sizes = NULL;
+	struct err		 se;
+	size_t			 off, i, cnt, ahead, done;
+	int64_t			 now = (int64_t)time(NULL);
+	int			 rc = 0;
 
 	run->names = xcalloc(SYNC_BATCH, sizeof(*run->names));
-	nums = xcalloc(SYNC_BATCH, sizeof(*nums));
+	nums = xcalloc(2 * SYNC_BATCH, sizeof(*nums));
+	sizes = xcalloc(2 * SYNC_BATCH, sizeof(*sizes));
 	for (off = 0; off < n; off += cnt) {
 		cnt = n - off < SYNC_BATCH ? n - off : SYNC_BATCH;
 		sync_lock(run->sh);
@@ -403,7 +408,6 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		for (i = 0; rc == 0 && i < cnt; i++) {
 			maildir_plan_name(run->md, run->names[i],
 			    sizeof(run->names[i]));
-			nums[i] = items[off + i].num;
 			if (items[off + i].key != NULL)
 				rc = store_mark_fetching(run->sh->store,
 				    run->a->name, items[off + i].key,
@@ -421,8 +425,13 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		run->items = items + off;
 		run->nitems = cnt;
 		run->cur = 0;
-		rc = pop3_retr_many(run->p, nums, cnt, &sync_sink, run, &done,
-		    e);
+		ahead = n - off - cnt < SYNC_BATCH ? n - off - cnt : SYNC_BATCH;
+		for (i = 0; i < cnt + ahead; i++) {
+			nums[i] = items[off + i].num;
+			sizes[i] = items[off + i].size;
+		}
+		rc = pop3_retr_many(run->p, nums, sizes, cnt, ahead, &sync_sink,
+		    run, &done, e);
 		/* A failed sink or a dropped link leaves a tmp/ file open. */
 		maildir_abort(run->msg);
 		run->msg = NULL;
@@ -435,6 +444,7 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 			break;
 	}
 	free(nums);
+	free(sizes);
 	free(run->names);
 	run->names = NULL;
 	return rc;
