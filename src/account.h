@@ -136,4 +136,12 @@ const char *account_auth_name(enum account_auth a);
 int	 account_parse_tls(const char *s, enum account_tls *t);
 int	 account_parse_auth(const char *s, enum account_auth *a);
 
+/*
+ * account_same_mailbox: whether a and b name the same mailbox: the same
+ * user, and hosts equal but for case (the identity of the state ledger,
+ * store.h; port, TLS mode and login method are not part of it).
+ */
+bool	 account_same_mailbox(const struct account *a,
+	    const struct account *b);
+
 #endif
