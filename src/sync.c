@@ -47,6 +47,8 @@ struct sync_run {
 	size_t				 nitems;
 	size_t				 cur;
 	struct maildir_msg		*msg;
+	/* Received whole, waiting in tmp/ for sync_settle; by index. */
+	struct maildir_msg		**closed;
 	unsigned long long		 msgbytes; /* of msg so far */
 	bool				 cut;	/* a message was cut off */
 	bool				 listed; /* a listing was noted */
@@ -447,18 +449,20 @@ sync_sink_end(void *arg, struct err *e)
 	char			 show[128];
 	int			 rc;
 
-	/* Durable and recorded for the whole batch in sync_settle. */
-	rc = maildir_link(run->msg, e);
-	run->msg = NULL;
+	/* Published, made durable and recorded with its whole batch in
+	 * sync_settle. */
+	rc = maildir_close(run->msg, e);
 	log_set_context(run->a->name, NULL);
-	if (rc < 0)
+	if (rc < 0) {
+		maildir_abort(run->msg);
+		run->msg = NULL;
 		return sync_delivery_error(run, rc, e);
-	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
+	}
+	log_debug("%s: message %lu (%s) received into tmp/%s", run->a->name,
 	    it->num, sync_key_show(it->key, show, sizeof(show)),
 	    run->names[run->cur]);
-	it->delivered = true;
-	run->fetched[run->nfetched++] = it;
-	run->r->fetched++;
+	run->closed[run->cur] = run->msg;
+	run->msg = NULL;
 	run->cur++;
 	sync_report(run);
 	return 0;
@@ -494,26 +498,44 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 }
 
 /*
- * Make the messages this batch delivered durable, then record them: one
- * fsync of new/ and one transaction per batch, not one each per message.
- * Until then their rows stay "fetching" with the planned names, which
- * sync_resolve finds in new/ or cur/ after a crash, so no message is lost
- * or fetched twice; and nothing is deleted before it is recorded.
+ * Deliver the messages this batch received into tmp/, then record them:
+ * one syncfs, one fsync of new/ and one transaction per batch
+ * (maildir_publish_batch), not an fsync per message.  Until then their
+ * rows stay "fetching" with the planned names, which sync_resolve finds in
+ * new/ or cur/ after a crash (or not, and they are fetched again), so no
+ * message is lost or fetched twice; and nothing is deleted before it is
+ * recorded.
  */
 static int
 sync_settle(struct sync_run *run, struct err *e)
 {
-	int64_t	now = (int64_t)time(NULL);
-	size_t	i, n = 0;
-	int	rc;
+	struct sync_item	*it;
+	struct err		 pe;
+	int64_t			 now = (int64_t)time(NULL);
+	size_t			 i, n = 0, done;
+	char			 show[128];
+	int			 rc, prc;
 
 	for (i = 0; i < run->cur; i++)
-		if (run->items[i].delivered)
+		if (run->closed[i] != NULL)
 			n++;
 	if (n == 0)
 		return 0;
-	if ((rc = maildir_sync(run->md, e)) < 0)
-		return rc;
+	prc = maildir_publish_batch(run->md, run->closed, run->cur, &done, &pe);
+	for (i = 0; i < run->cur; i++) {
+		if (i < done && run->closed[i] != NULL) {
+			it = &run->items[i];
+			log_debug("%s: message %lu (%s) delivered as %s",
+			    run->a->name, it->num, sync_key_show(it->key, show,
+			    sizeof(show)), run->names[i]);
+			it->delivered = true;
+			run->fetched[run->nfetched++] = it;
+			run->r->fetched++;
+		}
+		maildir_abort(run->closed[i]);
+		run->closed[i] = NULL;
+	}
+	/* Record what reached new/, even when the rest failed. */
 	rc = store_begin(run->sh->store, e);
 	for (i = 0; rc == 0 && i < run->cur; i++)
 		if (run->items[i].delivered && run->items[i].key != NULL)
@@ -524,6 +546,10 @@ sync_settle(struct sync_run *run, struct err *e)
 		rc = store_commit(run->sh->store, e);
 	else
 		store_rollback(run->sh->store, NULL);
+	if (rc == 0 && prc < 0) {
+		*e = pe;
+		rc = prc;
+	}
 	return rc;
 }
 
@@ -547,6 +573,7 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	int			 rc = 0;
 
 	run->names = xcalloc(SYNC_BATCH, sizeof(*run->names));
+	run->closed = xcalloc(SYNC_BATCH, sizeof(*run->closed));
 	nums = xcalloc(2 * SYNC_BATCH, sizeof(*nums));
 	sizes = xcalloc(2 * SYNC_BATCH, sizeof(*sizes));
 	for (off = 0; off < n; off += cnt) {
@@ -593,6 +620,8 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	free(sizes);
 	free(run->names);
 	run->names = NULL;
+	free(run->closed);
+	run->closed = NULL;
 	return rc == E_ABORT && run->cut ? SYNC_AGAIN : rc;
 }
 
