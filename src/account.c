@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "crypto.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -34,6 +35,7 @@
  * one freezero() wipes all of it. */
 #define ACCOUNT_BUF_SIZE	(ACCOUNT_SECRET_MAX + 512)
 
+static int	account_file_check(const char *, int, bool, struct err *);
 static int	account_first_line(const struct account *, const char *,
 		    char *, size_t, char **, struct err *);
 static int	account_secret_file(const struct account *, char **,
@@ -117,28 +119,30 @@ account_name_ok(const char *s)
 	return i > 0 && i <= ACCOUNT_NAME_MAX;
 }
 
-/* "sha256:" then 32 bytes in hex, optionally "AB:CD:..." as --probe prints. */
+/* A pin crypto_pin_parse takes (so the handshake will take it too). */
 bool
 account_fingerprint_ok(const char *s)
 {
-	size_t	digits = 0;
+	unsigned char	md[CRYPTO_SHA256_LEN];
 
-	if (strncmp(s, "sha256:", 7) != 0)
-		return false;
-	for (s += 7; *s != '\0'; s++) {
-		if (isxdigit((unsigned char)*s))
-			digits++;
-		else if (*s != ':' || digits == 0 || digits % 2 != 0 ||
-		    s[1] == '\0' || s[1] == ':')
-			/* A colon only sits between two complete bytes. */
-			return false;
-	}
-	return digits == 64;
+	return crypto_pin_parse(s, md) == 0;
 }
 
 /* Refuse a secret-bearing file that group or others can read. */
 int
 account_secure_file(const char *path, int fd, struct err *e)
+{
+	return account_file_check(path, fd, false, e);
+}
+
+/*
+ * account_secure_file, and with regular also refuse anything but a
+ * regular file: a password_file that is a FIFO would block the read for
+ * ever, a device could be anything.  fd is the open file, or -1 to stat
+ * path (which never blocks).
+ */
+static int
+account_file_check(const char *path, int fd, bool regular, struct err *e)
 {
 	struct stat	st;
 	int		rc;
@@ -146,6 +150,10 @@ account_secure_file(const char *path, int fd, struct err *e)
 	rc = fd == -1 ? stat(path, &st) : fstat(fd, &st);
 	if (rc == -1)
 		return err_set(e, E_CONFIG, "%s: %s", path, strerror(errno));
+	if (regular && !S_ISREG(st.st_mode))
+		return err_set(e, E_CONFIG, "%s: not a regular file (a FIFO or "
+		    "device would block or change under us); refusing to read "
+		    "it", path);
 	if ((st.st_mode & 077) != 0)
 		return err_set(e, E_CONFIG, "%s: holds a password but is "
 		    "readable by group or others (mode %04o); chmod 600 %s",
@@ -197,16 +205,19 @@ account_check(const struct account *a, struct err *e)
 	    a->tls_fingerprint == NULL)
 		return err_set(e, E_CONFIG, "%s:%d: tls_verify: false needs a "
 		    "tls_fingerprint to pin the server", file, a->line);
-	if (a->delete_after_days < 0)
+	if (a->delete_after_days < 0 ||
+	    a->delete_after_days > ACCOUNT_DELETE_DAYS_MAX)
 		return err_set(e, E_CONFIG, "%s:%d: delete_after_days: "
-		    "expected an integer >= 0, got %d", file, a->line,
-		    a->delete_after_days);
-	if (a->interval < 1)
+		    "expected an integer from 0 to %d, got %d", file, a->line,
+		    ACCOUNT_DELETE_DAYS_MAX, a->delete_after_days);
+	if (a->interval < 1 || a->interval > ACCOUNT_INTERVAL_MAX)
 		return err_set(e, E_CONFIG, "%s:%d: interval: expected an "
-		    "integer >= 1, got %d", file, a->line, a->interval);
-	if (a->timeout < 1)
+		    "integer from 1 to %d, got %d", file, a->line,
+		    ACCOUNT_INTERVAL_MAX, a->interval);
+	if (a->timeout < 1 || a->timeout > ACCOUNT_TIMEOUT_MAX)
 		return err_set(e, E_CONFIG, "%s:%d: timeout: expected an "
-		    "integer >= 1, got %d", file, a->line, a->timeout);
+		    "integer from 1 to %d, got %d", file, a->line,
+		    ACCOUNT_TIMEOUT_MAX, a->timeout);
 
 	/* Every login method, OAuth included, needs a secret. */
 	sources = (a->password != NULL) + (a->password_command != NULL) +
@@ -221,7 +232,7 @@ account_check(const struct account *a, struct err *e)
 		    "password, password_command and password_file may be set",
 		    file, a->line, a->name);
 	if (a->password_file != NULL &&
-	    (rc = account_secure_file(a->password_file, -1, e)) < 0) {
+	    (rc = account_file_check(a->password_file, -1, true, e)) < 0) {
 		err_prefix(e, "%s:%d: password_file", file, a->line);
 		return rc;
 	}
@@ -277,12 +288,14 @@ account_secret_file(const struct account *a, char **out, struct err *e)
 	int	 fd, rc;
 
 	buf = xmalloc(ACCOUNT_SECRET_MAX);
-	if ((fd = open(a->password_file, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	if ((fd = open(a->password_file, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
 		rc = err_set(e, E_CONFIG, "%s: password_file %s: %s", a->name,
 		    a->password_file, strerror(errno));
 		goto out;
 	}
-	if ((rc = account_secure_file(a->password_file, fd, e)) < 0) {
+	if ((rc = account_file_check(a->password_file, fd, true, e)) < 0) {
 		err_prefix(e, "%s", a->name);
 		goto out;
 	}

@@ -76,6 +76,16 @@ struct account {
 
 TAILQ_HEAD(account_list, account);
 
+/*
+ * The bounds of the numeric settings, checked where the config is read
+ * and again by account_check, so that no later arithmetic (timeout * 1000
+ * in milliseconds, days * 86400) can overflow: 30 days between polls, an
+ * hour of silence per step, a century of keeping mail.
+ */
+#define ACCOUNT_INTERVAL_MAX	(30 * 24 * 3600)
+#define ACCOUNT_TIMEOUT_MAX	3600
+#define ACCOUNT_DELETE_DAYS_MAX	36500
+
 /* account_new: an account with every default set (tls implicit, port 995,
  * verify on, TLS 1.2, auth auto, keep, interval 300, timeout 60) and an
  * empty TLS cache. */
@@ -88,7 +98,8 @@ void	 account_free(struct account *a);
  * account_check: semantic validation after parsing: required keys, exactly
  * one password source, name syntax, value ranges, fingerprint syntax,
  * tls_verify = false without a tls_fingerprint (unless tls is "none"), a
- * password_file that is missing or readable by group or others.  The
+ * password_file that is missing, not a regular file (a FIFO would hang
+ * the read), or readable by group or others.  The
  * message starts with "FILE:LINE: " of the account.  Errors: E_CONFIG.
  */
 int	 account_check(const struct account *a, struct err *e);
@@ -99,7 +110,9 @@ int	 account_check(const struct account *a, struct err *e);
  * password_command (run with /bin/sh -c, bounded by the account timeout;
  * a non-zero exit, a signal, a timeout or an empty first line is an error;
  * on timeout its whole process group is killed; stdin is /dev/null and
- * stderr is ours).  A password_file's mode is checked again.  The caller
+ * stderr is ours).  A password_file's type and mode are checked again on
+ * the open file, which is opened without blocking, so a FIFO or device
+ * in its place is an error at once, never a hang.  The caller
  * frees *out with freezero().  Errors: E_CONFIG (the source failed; the
  * message names it but never the secret).
  */

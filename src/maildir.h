@@ -19,8 +19,12 @@
  * so the message was delivered and must not be fetched again; if not, it is
  * fetched again, under the same name or a new one.
  *
- * Name format: "<secs>.M<usecs>P<pid>Q<counter>.<host>", with '/' in the
- * host name written as "\057" and ':' as "\072".  That base name is fixed
+ * Name format: "<secs>.M<usecs>R<random>.<host>", <usecs> six digits,
+ * <random> 16 hex digits of getrandom(2), with '/' in the host name
+ * written as "\057" and ':' as "\072" (OpenSMTPD's time.random.host: no
+ * counter or pid, so no lock is needed to keep names apart).  A name that
+ * is taken anyway is an error, never a reason to remove the other file.
+ * That base name is fixed
  * (and recorded) before the message is fetched; the name in new/ is the
  * base name plus ",S=<size>", the exact size on disk, which is known only
  * once the message is written (Dovecot trusts S= for quota without a
@@ -45,18 +49,22 @@ struct maildir_msg;
 /*
  * maildir_open: open the Maildir at path (already ~-expanded), creating
  * path and its tmp/, new/ and cur/ with mode 0700 where they are missing
- * (like mkdir -p).  An existing Maildir is used as it is.  *out is set on
+ * (like mkdir -p).  An existing Maildir is used as it is.  Symbolic links
+ * in path itself are followed (the user chose it), but tmp/, new/ and cur/
+ * must be directories: a symbolic link in their place is refused, not
+ * followed.  Everything after this works on the three directories opened
+ * here (openat, linkat, renameat, fsync), never on path names, so a
+ * directory swapped later is not written through either.  *out is set on
  * success only; free it with maildir_free().
- * Errors: E_DELIVERY (mkdir or open failed, path is not a directory).
+ * Errors: E_DELIVERY (mkdir or open failed, path is not a directory, tmp/,
+ * new/ or cur/ is a symbolic link).
  */
 int	 maildir_open(const char *path, struct maildir **out, struct err *e);
 
 /* maildir_free: close the directories and free; accepts NULL.  Every
- * message begun on m must be committed or aborted first. */
+ * message begun on m must be linked or aborted first. */
 void	 maildir_free(struct maildir *m);
 
-/* maildir_path: the path m was opened with, for log messages. */
-const char *maildir_path(const struct maildir *m);
 
 /*
  * maildir_plan_name: write a fresh unique base name (format above) into
@@ -79,14 +87,16 @@ int	 maildir_find(struct maildir *m, const char *name, struct err *e);
 
 /*
  * maildir_begin: start writing a message that will be published as
- * new/<name>, by creating tmp/<name> (mode 0600, O_EXCL).  A tmp/<name>
- * left over by a crash is replaced: the name was planned by this program,
- * so only an earlier run of it can have made that file.  The caller should
- * have checked with maildir_find() that the name is not already delivered.
- * *out is set on success only; it must end in maildir_commit() or
+ * new/<name>, by creating tmp/<name> (mode 0600, O_EXCL).  An existing
+ * tmp/<name> is an error and is left alone: it may be another delivery's
+ * file or a planted link (a leftover of a killed run of ours is removed
+ * earlier, by maildir_clean_tmp).  The caller should have checked with
+ * maildir_find() that the name is not already delivered.
+ * *out is set on success only; it must end in maildir_link() or
  * maildir_abort().
  * Errors: E_DELIVERY (name is empty, starts with '.', contains '/' or ':',
- * or is MAILDIR_NAME_MAX bytes or longer; the file cannot be created).
+ * or is MAILDIR_NAME_MAX bytes or longer; tmp/<name> exists or cannot be
+ * created).
  */
 int	 maildir_begin(struct maildir *m, const char *name,
 	    struct maildir_msg **out, struct err *e);
@@ -94,7 +104,7 @@ int	 maildir_begin(struct maildir *m, const char *name,
 /*
  * maildir_write: append len bytes, as they are (the POP3 layer has already
  * turned CRLF into LF).  Writes are buffered (64 KiB).  On failure the tmp
- * file is removed at once and every later write or commit of msg fails;
+ * file is removed at once and every later write or link of msg fails;
  * the caller still ends msg with maildir_abort().
  * Errors: E_DELIVERY (write failed: ENOSPC, EDQUOT, EIO, ...).
  */
@@ -102,23 +112,16 @@ int	 maildir_write(struct maildir_msg *msg, const void *data, size_t len,
 	    struct err *e);
 
 /*
- * maildir_commit: flush, fsync and close the file, link it into new/ (or
- * rename it there when the file system refuses hard links), remove the
- * tmp/ name and fsync new/.  Only a 0 return means the message is
- * delivered and durable.  On failure nothing is left in new/ or tmp/.
- * An existing new/<name> is never replaced: that is a failure too.
- * Frees msg in every case.
+ * maildir_link: flush, fsync and close the file, link it into new/ as
+ * <name>,S=<size> (or rename it there when the file system refuses hard
+ * links) and remove the tmp/ name.  The message is then in new/ and its
+ * data on disk, but its name may not survive a power loss until a later
+ * maildir_sync() returns 0: a batch of messages costs one directory fsync
+ * instead of one each.  On failure nothing is left in new/ or tmp/.  An
+ * existing new/ file is never replaced: that is a failure too.  Frees msg
+ * in every case.
  * Errors: E_DELIVERY (write, fsync, close, link or rename failed, or an
  * earlier maildir_write() failed).
- */
-int	 maildir_commit(struct maildir_msg *msg, struct err *e);
-
-/*
- * maildir_link: maildir_commit without the fsync of new/: the message is
- * in new/ and its data is on disk, but its name may not survive a power
- * loss until a later maildir_sync() returns 0.  A batch of messages thus
- * costs one directory fsync instead of one each.  Frees msg in every case.
- * Errors: those of maildir_commit, but for the fsync of new/.
  */
 int	 maildir_link(struct maildir_msg *msg, struct err *e);
 

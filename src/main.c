@@ -4,6 +4,8 @@
 
 #include "autoconf.h"
 
+#include <sys/prctl.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,8 +18,10 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "once.h"
 #include "probe.h"
 #include "sched.h"
+#include "sdnotify.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -45,6 +49,7 @@ static const struct option main_options[] = {
 	{ "status", no_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -55,8 +60,8 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: popsyncd [-c FILE] [-v[v]]\n"
-	    "       popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
+	    "usage: popsyncd [-c FILE] [-q | -v[v]]\n"
+	    "       popsyncd [-c FILE] [-q | -v[v]] --once [NAME...]\n"
 	    "       popsyncd [-c FILE] --status [--json]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
@@ -77,6 +82,8 @@ main_usage(FILE *fp)
 	    "      --probe NAME    connect to account NAME, show the server, "
 	    "TLS\n"
 	    "                      and capabilities, log in, STAT and QUIT\n"
+	    "  -q, --quiet         errors only: no summary with --once, no "
+	    "info lines\n"
 	    "  -v, --verbose       one line per POP3 command and reply; "
 	    "-vv: every line\n"
 	    "  -h, --help          this text\n"
@@ -117,6 +124,7 @@ main_check_config(const struct config *cfg)
 		    a->name, a->user, a->host, a->port,
 		    account_tls_name(a->tls), account_auth_name(a->auth),
 		    a->maildir);
+	status_mailbox_changes(cfg, stderr);
 	return 0;
 }
 
@@ -130,15 +138,24 @@ main(int argc, char **argv)
 	char		*path = NULL;
 	const char	*probe_name = NULL;
 	struct sigaction sa;
-	bool		 json = false;
+	bool		 json = false, quiet = false;
 	int		 ch, verbose = 0, rc;
 
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/*
+	 * Before any secret is read: no core dump holding a password or
+	 * token, and no ptrace or /proc/PID/mem for other processes of the
+	 * same user (the kernel treats a non-dumpable process as root's).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+	/* Under journald, lines become structured entries (log.h). */
+	log_set_sink(sdnotify_journal);
 	err_clear(&e);
 
-	while ((ch = getopt_long(argc, argv, "c:nvhV", main_options,
+	while ((ch = getopt_long(argc, argv, "c:nqvhV", main_options,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -161,6 +178,9 @@ main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -178,6 +198,11 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (quiet && verbose > 0) {
+		fprintf(stderr, "popsyncd: -q and -v exclude each other\n");
+		rc = 2;
+		goto out;
+	}
 	if (json && mode != MAIN_STATUS) {
 		fprintf(stderr, "popsyncd: --json goes with --status\n");
 		rc = 2;
@@ -194,12 +219,15 @@ main(int argc, char **argv)
 	if (path == NULL)
 		path = config_default_path();
 	if ((rc = config_load(path, &cfg, &e)) < 0) {
-		fprintf(stderr, "popsyncd: %s\n", e.msg);
+		/* An error, also in the journal (PRIORITY=3). */
+		log_error("%s", e.msg);
 		rc = err_exitcode(rc);
 		goto out;
 	}
-	/* -v beats the config's log_level. */
-	if (verbose > 0)
+	/* -q and -v beat the config's log_level. */
+	if (quiet)
+		log_set_level(LOG_LVL_ERROR);
+	else if (verbose > 0)
 		log_set_level(verbose > 1 ? LOG_LVL_TRACE : LOG_LVL_DEBUG);
 	else if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
@@ -210,7 +238,8 @@ main(int argc, char **argv)
 
 	switch (mode) {
 	case MAIN_DAEMON:
-		rc = sched_daemon(cfg->path, cfg, verbose > 0, &e);
+		rc = sched_daemon(cfg->path, cfg, quiet || verbose > 0, NULL,
+		    &e);
 		cfg = NULL;	/* the daemon freed it */
 		if (rc < 0)
 			log_error("%s", e.msg);
@@ -238,9 +267,12 @@ main(int argc, char **argv)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = sched_once(cfg, argv + optind, (size_t)(argc - optind),
-		    stdout, isatty(STDERR_FILENO) ? stderr : NULL, &main_stop,
-		    &e);
+		/* On a terminal the progress is drawn above the summaries;
+		 * elsewhere (cron, a pipe) only the summaries are printed. */
+		rc = once_run(cfg, argv + optind, (size_t)(argc - optind),
+		    quiet ? NULL : stdout,
+		    !quiet && isatty(STDOUT_FILENO) ? stdout : NULL,
+		    &main_stop, &e);
 		/* Every other failure was logged where it happened. */
 		if (rc == E_USAGE)
 			fprintf(stderr, "popsyncd: %s\n", e.msg);

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "log.h"
 #include "pop3.h"
+#include "sasl.h"
 #include "pop3_parse.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -230,6 +231,7 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 {
 	const char	*m;
 	char		*secret = NULL;
+	bool		 knew_capa;
 	int		 rc;
 
 	m = session_choose_auth(a, pop3_caps(p), pop3_apop_timestamp(p) != NULL,
@@ -242,16 +244,24 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 		*method = m;
 	log_debug("%s: logging in with %s", a->name, m);
 
-	if (!session_is_ascii(a->user)) {
-		/* RFC 6856: a UTF-8 user name needs the server's consent. */
-		if ((pop3_caps(p)->flags & POP3_CAPA_UTF8) == 0) {
-			rc = err_set(e, E_AUTH, "the user name is not ASCII "
-			    "and the server does not offer UTF8 (RFC 6856)");
+	/*
+	 * RFC 6856: UTF8 whenever the server offers it (in AUTHORIZATION),
+	 * not only for a UTF-8 user name: Courier replaces a message whose
+	 * headers hold raw UTF-8 with a notice when the client did not.
+	 */
+	if ((pop3_caps(p)->flags & POP3_CAPA_UTF8) != 0) {
+		if ((rc = pop3_utf8(p, e)) < 0 &&
+		    (rc != E_SERVER || !session_is_ascii(a->user)))
 			goto out;
-		}
-		if ((rc = pop3_utf8(p, e)) < 0)
-			goto out;
+		if (rc < 0)
+			log_info("%s: the server offers UTF8 but refused it: "
+			    "%s", a->name, e->msg);
+	} else if (!session_is_ascii(a->user)) {
+		rc = err_set(e, E_AUTH, "the user name is not ASCII and the "
+		    "server does not offer UTF8 (RFC 6856)");
+		goto out;
 	}
+	knew_capa = pop3_caps(p)->nlines > 0;
 
 	/* Its message names the account already. */
 	if ((rc = account_secret(a, &secret, e)) < 0)
@@ -262,7 +272,11 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 	} else if (strcmp(m, "APOP") == 0)
 		rc = pop3_apop(p, a->user, secret, e);
 	else
-		rc = pop3_auth(p, m, a->user, secret, e);
+		rc = sasl_auth(p, m, a->user, secret, e);
+	/* RFC 2449: what a server offers may change after login (behind a
+	 * proxy the first list is the proxy's own), so ask again. */
+	if (rc == 0 && knew_capa)
+		rc = pop3_capa(p, e);
 
 out:
 	freezero(secret, 0);

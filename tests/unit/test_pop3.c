@@ -19,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "pop3.h"
+#include "sasl.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -115,6 +116,38 @@ script_close(void *ctx)
 static const struct conn_transport script_transport = {
 	"script", script_read, script_write, script_close
 };
+
+/* Send the log, at trace level, to a new temporary file. */
+static FILE *
+trace_start(void)
+{
+	FILE	*log;
+
+	log = tmpfile();
+	assert_non_null(log);
+	log_set_output(log);
+	log_set_level(LOG_LVL_TRACE);
+	return log;
+}
+
+/* Put the log back and return what went to log, NUL-terminated. */
+static char *
+trace_end(FILE *log)
+{
+	char	*buf;
+	long	 size;
+
+	log_set_output(NULL);
+	log_set_level(LOG_LVL_INFO);
+	assert_int_equal(fseek(log, 0, SEEK_END), 0);
+	size = ftell(log);
+	rewind(log);
+	buf = calloc(1, (size_t)size + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
+	fclose(log);
+	return buf;
+}
 
 /* A client over steps, served in reads of at most chunk bytes. */
 static struct pop3 *
@@ -438,7 +471,7 @@ test_apop(void **state)
 	finish(&s, p);
 }
 
-/* pop3_auth */
+/* sasl_auth: the exchange over pop3_auth_begin/next/send/cancel */
 
 static void
 test_auth_plain(void **state)
@@ -459,17 +492,17 @@ test_auth_plain(void **state)
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
 	/* Unknown mechanisms are refused before anything is sent. */
-	assert_int_equal(pop3_auth(p, "X-NONE", "bob", "secret", &e), E_AUTH);
-	assert_int_equal(pop3_auth(p, "plain", "bob", "secret", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "X-NONE", "bob", "secret", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "plain", "bob", "secret", &e), E_AUTH);
 	assert_false(e.temporary);
 	assert_string_equal(e.msg, "AUTH PLAIN: -ERR [AUTH] bad credentials");
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "secret", &e),
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "secret", &e),
 	    E_SERVER);
 	assert_true(e.temporary);
 	assert_int_equal(pop3_state(p), POP3_ST_AUTH);
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "secret", &e), 0);
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "secret", &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "secret", &e), E_PROTO);
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "secret", &e), E_PROTO);
 	finish(&s, p);
 }
 
@@ -516,7 +549,7 @@ test_auth_long_token(void **state)
 		steps[n++] = (struct step)S("+OK\r\n");
 		p = start(&s, steps, n, 0);
 		assert_int_equal(pop3_greeting(p, &e), 0);
-		assert_int_equal(pop3_auth(p, "XOAUTH2", "bob", tok, &e), 0);
+		assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", tok, &e), 0);
 		assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 		finish(&s, p);
 		free(tok);
@@ -544,7 +577,7 @@ test_auth_xoauth2_error(void **state)
 
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
-	assert_int_equal(pop3_auth(p, "XOAUTH2", "bob", "tok123", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", "tok123", &e), E_AUTH);
 	assert_false(e.temporary);
 	assert_non_null(strstr(e.msg,
 	    "AUTH XOAUTH2: -ERR authentication failed"));
@@ -572,7 +605,7 @@ test_auth_cram_md5(void **state)
 
 	p = START(&s, steps, 4);
 	assert_int_equal(pop3_greeting(p, &e), 0);
-	assert_int_equal(pop3_auth(p, "CRAM-MD5", "tim", "tanstaaftanstaaf",
+	assert_int_equal(sasl_auth(p, "CRAM-MD5", "tim", "tanstaaftanstaaf",
 	    &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 	finish(&s, p);
@@ -604,13 +637,13 @@ test_auth_cancel(void **state)
 
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
-	assert_int_equal(pop3_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
 	assert_string_equal(e.msg, "AUTH CRAM-MD5: malformed challenge");
-	assert_int_equal(pop3_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
 	assert_non_null(strstr(e.msg, "AUTH CRAM-MD5: "));
-	assert_int_equal(pop3_auth(p, "LOGIN", "bob", "secret", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "LOGIN", "bob", "secret", &e), E_AUTH);
 	assert_int_equal(pop3_state(p), POP3_ST_AUTH);
-	assert_int_equal(pop3_auth(p, "LOGIN", "bob", "secret", &e), 0);
+	assert_int_equal(sasl_auth(p, "LOGIN", "bob", "secret", &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 	finish(&s, p);
 }
@@ -1515,24 +1548,20 @@ test_trace_secrets(void **state)
 	struct collect	 c;
 	FILE		*log;
 	char		*buf;
-	long		 size;
 	size_t		 i;
 
-	log = tmpfile();
-	assert_non_null(log);
-	log_set_output(log);
-	log_set_level(LOG_LVL_TRACE);
+	log = trace_start();
 	memset(&c, 0, sizeof(c));
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
 	assert_int_equal(pop3_user(p, "bob", &e), 0);
 	assert_int_equal(pop3_pass(p, "hunter2pass", &e), E_AUTH);
 	assert_int_equal(pop3_apop(p, "bob", "hunter2pass", &e), E_AUTH);
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "hunter2pass", &e),
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "hunter2pass", &e),
 	    E_AUTH);
-	assert_int_equal(pop3_auth(p, "LOGIN", "bob", "hunter2pass", &e),
+	assert_int_equal(sasl_auth(p, "LOGIN", "bob", "hunter2pass", &e),
 	    E_AUTH);
-	assert_int_equal(pop3_auth(p, "XOAUTH2", "bob", "ya29.secrettoken",
+	assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", "ya29.secrettoken",
 	    &e), E_AUTH);
 	assert_null(strstr(e.msg, "ya29"));
 	assert_int_equal(pop3_user(p, "bob", &e), 0);
@@ -1540,15 +1569,7 @@ test_trace_secrets(void **state)
 	assert_int_equal(pop3_retr(p, 1, &collect_sink, &c, &e), 0);
 	finish(&s, p);
 	free(c.data);
-	log_set_output(NULL);
-	log_set_level(LOG_LVL_INFO);
-
-	fseek(log, 0, SEEK_END);
-	size = ftell(log);
-	rewind(log);
-	buf = calloc(1, (size_t)size + 1);
-	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
-	fclose(log);
+	buf = trace_end(log);
 	for (i = 0; i < NELEM(secrets); i++)
 		if (strstr(buf, secrets[i]) != NULL)
 			fail_msg("secret \"%s\" in the trace:\n%s", secrets[i],
@@ -1563,6 +1584,85 @@ test_trace_secrets(void **state)
 	assert_non_null(strstr(buf, "acct: > USER bob"));
 	/* Multi-line replies at trace level. */
 	assert_non_null(strstr(buf, "acct: < Subject: visible body"));
+	free(buf);
+}
+
+/*
+ * A server that quotes what the client sent, in its -ERR or in its OAuth
+ * error challenge: the secret, raw or in base64, reaches neither the
+ * error message (and so not the journal, the state database or
+ * --status) nor the trace.  A secret that is also a status word does not
+ * unmake the reply.
+ */
+static void
+test_auth_echoed_secret(void **state)
+{
+	static const struct step steps[] = {
+		S(GREETING),
+		C("USER bob"), S("+OK\r\n"),
+		C("PASS hunter2pass"),
+		S("-ERR [AUTH] bad password hunter2pass for bob\r\n"),
+		C("AUTH PLAIN AGJvYgBodW50ZXIycGFzcw=="),
+		S("-ERR you sent AGJvYgBodW50ZXIycGFzcw== (aHVudGVyMnBhc3M=)\r\n"),
+		C("AUTH XOAUTH2 dXNlcj1ib2IBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB"),
+		S("+ eyJzdGF0dXMiOiI0MDEiLCJ0b2tlbiI6InlhMjkuc2VjcmV0dG9rZW4ifQ==\r\n"),
+		C(""),
+		S("-ERR token ya29.secrettoken in dXNlcj1ib2IBYXV0aD1CZWFyZXIgeWEy"
+		    "OS5zZWNyZXR0b2tlbgEB refused\r\n"),
+		C("AUTH OAUTHBEARER bixhPWJvYiwBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB"),
+		S("-ERR [AUTH] eWEyOS5zZWNyZXR0b2tlbg== is not valid\r\n"),
+		C("USER bob"), S("+OK\r\n"),
+		C("PASS OK"), S("+OK OK\r\n"),
+	};
+	static const char *const secrets[] = {
+		"hunter2pass", "aHVudGVyMnBhc3M", "AGJvYgBodW50ZXIycGFzcw",
+		"ya29.secrettoken", "eWEyOS5zZWNyZXR0b2tlbg",
+		"dXNlcj1ib2IBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB",
+		"bixhPWJvYiwBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB",
+	};
+	struct script	 s;
+	struct pop3	*p;
+	struct err	 e;
+	FILE		*log;
+	char		*buf, msgs[4 * ERR_MSGLEN] = "";
+	size_t		 i;
+
+	log = trace_start();
+	p = START(&s, steps, 0);
+	assert_int_equal(pop3_greeting(p, &e), 0);
+	assert_int_equal(pop3_user(p, "bob", &e), 0);
+	assert_int_equal(pop3_pass(p, "hunter2pass", &e), E_AUTH);
+	assert_string_equal(e.msg, "PASS: -ERR [AUTH] bad password **** for "
+	    "bob");
+	strcat(msgs, e.msg);
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "hunter2pass", &e),
+	    E_AUTH);
+	assert_string_equal(e.msg, "AUTH PLAIN: -ERR you sent **** (****)");
+	strcat(msgs, e.msg);
+	assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", "ya29.secrettoken",
+	    &e), E_AUTH);
+	/* The reason survives, the token inside it does not. */
+	assert_non_null(strstr(e.msg, "\"status\":\"401\""));
+	assert_non_null(strstr(e.msg, "token **** in **** refused"));
+	strcat(msgs, e.msg);
+	assert_int_equal(sasl_auth(p, "OAUTHBEARER", "bob",
+	    "ya29.secrettoken", &e), E_AUTH);
+	assert_string_equal(e.msg, "AUTH OAUTHBEARER: -ERR [AUTH] **** is not "
+	    "valid");
+	strcat(msgs, e.msg);
+	/* Nothing is hidden once the login is over. */
+	assert_int_equal(pop3_user(p, "bob", &e), 0);
+	assert_int_equal(pop3_pass(p, "OK", &e), 0);
+	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
+	finish(&s, p);
+	buf = trace_end(log);
+	for (i = 0; i < NELEM(secrets); i++) {
+		if (strstr(buf, secrets[i]) != NULL ||
+		    strstr(msgs, secrets[i]) != NULL)
+			fail_msg("%s leaked:\n%s\n%s", secrets[i], buf, msgs);
+	}
+	/* The trace still shows the replies, redacted. */
+	assert_non_null(strstr(buf, "bad password **** for bob"));
 	free(buf);
 }
 
@@ -1597,6 +1697,7 @@ main(void)
 		cmocka_unit_test(test_pipe_cmd_bytes),
 		cmocka_unit_test(test_pipe_failure),
 		cmocka_unit_test(test_trace_secrets),
+		cmocka_unit_test(test_auth_echoed_secret),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
