@@ -658,7 +658,8 @@ test_stls(void **state)
 		C("STLS"), S("-ERR [SYS/TEMP] not now\r\n"),
 		C("STLS"), S("+OK Begin TLS negotiation\r\n"),
 	};
-	struct tls_params	 tp = { "pop.example.org", NULL, true, NULL, 12 };
+	struct tls_params	 tp = { "pop.example.org", NULL, true, NULL, 12,
+	    NULL };
 	struct script		 s;
 	struct pop3		*p;
 	struct err		 e;
