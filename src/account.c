@@ -11,17 +11,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
 #include "crypto.h"
+#include "pwcmd.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -31,20 +29,14 @@
  * this leaves room while bounding what a runaway command can make us hold.
  */
 #define ACCOUNT_SECRET_MAX	16384
-/* Room past the kept bytes to drain a command's surplus output into, so
- * one freezero() wipes all of it. */
-#define ACCOUNT_BUF_SIZE	(ACCOUNT_SECRET_MAX + 512)
 
 static int	account_file_check(const char *, int, bool, struct err *);
 static int	account_first_line(const struct account *, const char *,
 		    char *, size_t, char **, struct err *);
 static int	account_secret_file(const struct account *, char **,
 		    struct err *);
-static int	account_secret_command(const struct account *, char **,
-		    struct err *);
-static int	account_run(const struct account *, char *, size_t *, int *,
-		    struct err *);
-static void	account_reap(pid_t, int *);
+static int	account_secret_command(const struct account *,
+		    struct waiter *, char **, struct err *);
 static int	account_keyword(const char *const *, size_t, const char *);
 
 static const char *const account_tls_names[] = {
@@ -241,7 +233,8 @@ account_check(const struct account *a, struct err *e)
 
 /* The secret from whichever source the account names. */
 int
-account_secret(const struct account *a, char **out, struct err *e)
+account_secret(const struct account *a, struct waiter *w, char **out,
+    struct err *e)
 {
 	*out = NULL;
 	if (a->password != NULL) {
@@ -251,7 +244,7 @@ account_secret(const struct account *a, char **out, struct err *e)
 	if (a->password_file != NULL)
 		return account_secret_file(a, out, e);
 	if (a->password_command != NULL)
-		return account_secret_command(a, out, e);
+		return account_secret_command(a, w, out, e);
 	return err_set(e, E_CONFIG, "%s: no password, password_command or "
 	    "password_file", a->name);
 }
@@ -320,152 +313,50 @@ out:
 	return rc;
 }
 
-/* The first line password_command prints, if it exits 0 in time. */
+/*
+ * The first line password_command prints, if it exits 0 in time.  Its
+ * first line on stderr (say, gpg's reason) joins any error message.
+ */
 static int
-account_secret_command(const struct account *a, char **out, struct err *e)
+account_secret_command(const struct account *a, struct waiter *w,
+    char **out, struct err *e)
 {
-	char	*buf;
-	size_t	 len = 0;
-	int	 status, rc;
+	struct pwcmd_result	 r;
+	struct waiter		 own;
+	struct err		 pe;
+	char			*buf;
+	const char		*sep;
+	size_t			 len = 0;
+	int			 rc;
 
-	buf = xmalloc(ACCOUNT_BUF_SIZE);
-	if ((rc = account_run(a, buf, &len, &status, e)) < 0)
-		goto out;
-	if (WIFSIGNALED(status))
+	if (w == NULL) {
+		memset(&own, 0, sizeof(own));
+		own.timeout_ms = a->timeout * 1000;
+		w = &own;
+	}
+	buf = xmalloc(ACCOUNT_SECRET_MAX);
+	rc = pwcmd_run(a->password_command, w, buf, ACCOUNT_SECRET_MAX, &len,
+	    &r, &pe);
+	sep = r.errline[0] != '\0' ? ": " : "";
+	if (rc == E_ABORT)
+		rc = err_set(e, E_ABORT, "%s: password_command stopped: %s",
+		    a->name, pe.msg);
+	else if (rc < 0)
+		rc = err_set(e, E_CONFIG, "%s: password_command failed: %s%s%s",
+		    a->name, pe.msg, sep, r.errline);
+	else if (WIFSIGNALED(r.status))
 		rc = err_set(e, E_CONFIG, "%s: password_command failed: killed "
-		    "by signal %d", a->name, WTERMSIG(status));
-	else if (WEXITSTATUS(status) != 0)
+		    "by signal %d%s%s", a->name, WTERMSIG(r.status), sep,
+		    r.errline);
+	else if (WEXITSTATUS(r.status) != 0)
 		rc = err_set(e, E_CONFIG, "%s: password_command failed: exited "
-		    "with status %d", a->name, WEXITSTATUS(status));
+		    "with status %d%s%s", a->name, WEXITSTATUS(r.status), sep,
+		    r.errline);
 	else
 		rc = account_first_line(a, "password_command", buf, len, out,
 		    e);
-out:
-	freezero(buf, ACCOUNT_BUF_SIZE);
+	freezero(buf, ACCOUNT_SECRET_MAX);
 	return rc;
-}
-
-/*
- * Run password_command with stdout into buf (at most ACCOUNT_SECRET_MAX
- * bytes kept, the rest drained so the command never blocks on a full pipe)
- * until it exits, all within the account timeout.  The command gets its own
- * process group so a timeout kills the shell's children too.
- */
-static int
-account_run(const struct account *a, char *buf, size_t *len, int *status,
-    struct err *e)
-{
-	struct pollfd	 pfd;
-	int64_t		 deadline, left;
-	pid_t		 pid = -1, w;
-	ssize_t		 n;
-	bool		 exited = false, eof = false;
-	int		 fds[2] = { -1, -1 }, devnull = -1, rc = 0, r;
-
-	deadline = util_now_ms() + (int64_t)a->timeout * 1000;
-	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
-		rc = err_set(e, E_CONFIG, "%s: password_command: %s", a->name,
-		    strerror(errno));
-		goto out;
-	}
-	if (pid == 0) {
-		/* Only async-signal-safe calls between fork and exec. */
-		setpgid(0, 0);
-		if (dup2(devnull, STDIN_FILENO) == -1 ||
-		    dup2(fds[1], STDOUT_FILENO) == -1)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", a->password_command,
-		    (char *)NULL);
-		_exit(127);
-	}
-	/* Also here, so the group exists before any kill() below. */
-	setpgid(pid, pid);
-	close(fds[1]);
-	fds[1] = -1;
-
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		if (!exited) {
-			w = waitpid(pid, status, WNOHANG);
-			if (w == pid) {
-				exited = true;
-				pid = -1;
-			} else if (w == -1 && errno != EINTR) {
-				rc = err_set(e, E_CONFIG, "%s: password_command: "
-				    "waitpid: %s", a->name, strerror(errno));
-				goto out;
-			}
-		}
-		if (exited && eof)
-			break;
-		if ((left = deadline - util_now_ms()) <= 0) {
-			rc = err_set(e, E_CONFIG, "%s: password_command failed: "
-			    "timed out after %d s", a->name, a->timeout);
-			goto out;
-		}
-		if (eof) {
-			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 },
-			    NULL);
-			continue;
-		}
-		/*
-		 * Short slices, as no SIGCHLD tells us of the exit.  Once the
-		 * command has exited, take what it left in the pipe and stop:
-		 * a daemon it started may hold the pipe open for good.
-		 */
-		r = poll(&pfd, 1, exited ? 0 : (int)(left < 50 ? left : 50));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			rc = err_set(e, E_CONFIG, "%s: password_command: poll: %s",
-			    a->name, strerror(errno));
-			goto out;
-		}
-		if (r == 0) {
-			if (exited)
-				break;
-			continue;
-		}
-		if (*len < ACCOUNT_SECRET_MAX)
-			n = read(fds[0], buf + *len, ACCOUNT_SECRET_MAX - *len);
-		else
-			n = read(fds[0], buf + ACCOUNT_SECRET_MAX,
-			    ACCOUNT_BUF_SIZE - ACCOUNT_SECRET_MAX);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = err_set(e, E_CONFIG, "%s: password_command: read: %s",
-			    a->name, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			eof = true;
-		else if (*len < ACCOUNT_SECRET_MAX)
-			*len += (size_t)n;
-	}
-out:
-	if (pid > 0) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		account_reap(pid, status);
-	}
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
-	if (devnull != -1)
-		close(devnull);
-	return rc;
-}
-
-/* Collect a child that was just killed, so no zombie stays behind. */
-static void
-account_reap(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-		;
 }
 
 /* "implicit", "starttls" or "none"; NULL for a value outside the enum. */

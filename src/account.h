@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "waiter.h"
 
 struct tls_cache;
 
@@ -107,16 +108,18 @@ int	 account_check(const struct account *a, struct err *e);
 /*
  * account_secret: the password (or OAuth token): the configured string,
  * the first line of password_file, or the first line printed by
- * password_command (run with /bin/sh -c, bounded by the account timeout;
- * a non-zero exit, a signal, a timeout or an empty first line is an error;
- * on timeout its whole process group is killed; stdin is /dev/null and
- * stderr is ours).  A password_file's type and mode are checked again on
- * the open file, which is opened without blocking, so a FIFO or device
- * in its place is an error at once, never a hang.  The caller
- * frees *out with freezero().  Errors: E_CONFIG (the source failed; the
- * message names it but never the secret).
+ * password_command (run by pwcmd_run, waiting through w, or with the
+ * account timeout alone when w is NULL; a non-zero exit, a signal, a
+ * timeout or an empty first line is an error, and the message carries the
+ * first line the command wrote to stderr).  A password_file's type and
+ * mode are checked again on the open file, which is opened without
+ * blocking, so a FIFO or device in its place is an error at once, never a
+ * hang.  The caller frees *out with freezero().
+ * Errors: E_CONFIG (the source failed; the message names it but never
+ * the secret), E_ABORT (a flag of w stopped password_command).
  */
-int	 account_secret(const struct account *a, char **out, struct err *e);
+int	 account_secret(const struct account *a, struct waiter *w, char **out,
+	    struct err *e);
 
 /* The rules account_name_ok and account_fingerprint_ok apply, worded for
  * error messages ("name: expected ..."). */

@@ -37,6 +37,11 @@
 /* How much of one body line a trace shows. */
 #define POP3_TRACE_BODY	200
 
+/* Listing lines between two conn_busy() calls: parsing and merging a
+ * listing of 200,000 lines is CPU-bound work, which must still show life
+ * and hear a stop.  (A call costs a clock read.) */
+#define POP3_BUSY_LINES	256
+
 #define ST(s)		(1U << (s))
 
 /* Secrets hidden at once: the secret, its base64, a few responses. */
@@ -126,12 +131,15 @@ static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
 		    const unsigned long long *, size_t, size_t,
 		    int (*)(struct pop3 *, unsigned long,
 		    const struct pop3_sink *, void *, struct err *),
-		    const struct pop3_sink *, void *, size_t *, struct err *);
+		    const struct pop3_sink *, void *, bool, size_t *,
+		    struct err *);
 static int	pop3_pipe_send(struct pop3 *, const char *,
 		    const unsigned long *, size_t, struct err *);
 static size_t	pop3_ahead_take(struct pop3 *, const char *,
 		    const unsigned long *, size_t);
 static int	pop3_ahead_discard(struct pop3 *, struct err *);
+static int	pop3_stopped(struct pop3 *, const char *, size_t,
+		    struct err *);
 
 static void	pop3_hide(struct pop3 *, const char *);
 static void	pop3_hide_b64(struct pop3 *, const void *, size_t);
@@ -946,7 +954,7 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	const char		*uid;
 	char			*line, bad[128];
 	struct pop3_key		*idx = NULL;
-	size_t			 n = 0, len, uidlen;
+	size_t			 n = 0, len, uidlen, lines = 0;
 	bool			 is_list = strcmp(cmd, "LIST") == 0;
 	bool			 merge = !is_list && l->count > 0;
 	bool			 sorted = true;
@@ -965,6 +973,11 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	/* A bad line is reported after the terminator, so the session
 	 * stays in step. */
 	while ((rc = pop3_ml_line(p, cmd, &line, &len, e)) == 0) {
+		if (++lines % POP3_BUSY_LINES == 0 &&
+		    (rc = conn_busy(p->conn, e)) < 0) {
+			pop3_broken(p, cmd, rc, e);
+			break;
+		}
 		if (bad_rc != 0)
 			continue;
 		if (n == POP3_MAX_MESSAGES) {
@@ -1101,16 +1114,22 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 	if (sink != NULL && sink->begin != NULL &&
 	    (sink_rc = sink->begin(arg, num, &se)) < 0)
 		sink = NULL;
+	/* A message being written is finished before a stop takes effect:
+	 * it is complete in new/ or not there at all. */
+	conn_hold(p->conn, sink != NULL);
 	pop3_body_init(&body);
 	do {
 		/* The sink gave up on the session: read nothing more. */
 		if (sink_rc == E_ABORT) {
+			conn_hold(p->conn, false);
 			if (e != NULL)
 				*e = se;
 			return pop3_broken(p, label, E_ABORT, NULL);
 		}
-		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0)
+		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0) {
+			conn_hold(p->conn, false);
 			return pop3_broken(p, label, rc, e);
+		}
 		done = pop3_body_feed(&body, data, len, p->body, &outlen,
 		    &used);
 		conn_consume(p->conn, used);
@@ -1119,6 +1138,7 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 		    (sink_rc = sink->write(arg, p->body, outlen, &se)) < 0)
 			sink = NULL;
 	} while (!done);
+	conn_hold(p->conn, false);
 	log_debug("%s: %s: %llu lines", p->name, label, body.lines);
 	if (sink != NULL && sink->end != NULL)
 		sink_rc = sink->end(arg, &se);
@@ -1199,13 +1219,20 @@ pop3_dele_reply(struct pop3 *p, unsigned long num,
  * Without PIPELINING, strictly one at a time.  At the first failure the
  * replies still in flight are read and discarded, unless the link itself
  * failed.
+ *
+ * With stoppable set, a stop request (conn_stop_requested) ends the batch
+ * between two replies: no further command is sent, and replies still in
+ * flight are not read (each would be a whole message, fetched only to be
+ * thrown away): the link is closed instead, which also leaves any QUIT,
+ * and so any deletion, unsent.
  */
 static int
 pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
     const unsigned long long *sizes, size_t n, size_t ahead,
     int (*fn)(struct pop3 *, unsigned long, const struct pop3_sink *,
     void *, struct err *),
-    const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
+    const struct pop3_sink *sink, void *arg, bool stoppable, size_t *done,
+    struct err *e)
 {
 	struct err		e2;
 	unsigned long long	inflight = 0, max_bytes;
@@ -1230,6 +1257,8 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 		    nums[i]);
 	}
 	while (recv < n) {
+		if (stoppable && conn_stop_requested(p->conn))
+			return pop3_stopped(p, cmd, sent - recv, e);
 		if (sent == recv || (sent < total &&
 		    inflight <= max_bytes / 2 && cmds <= max_cmds / 2)) {
 			/* Top up: always one command, then whatever fits. */
@@ -1267,6 +1296,8 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 	}
 	if (p->state == POP3_ST_CLOSED)
 		return rc;
+	if (stoppable && conn_stop_requested(p->conn))
+		return pop3_stopped(p, cmd, sent - recv - 1, e);
 	/* The failed reply was read whole; drain the others in flight. */
 	for (recv++; recv < sent; recv++) {
 		if ((rc2 = fn(p, nums[recv], NULL, NULL, &e2)) < 0 &&
@@ -1321,7 +1352,10 @@ pop3_ahead_take(struct pop3 *p, const char *cmd, const unsigned long *nums,
 	return k;
 }
 
-/* Read and discard the replies to the RETRs sent ahead. */
+/*
+ * Read and discard the replies to the RETRs sent ahead; after a stop
+ * request, close the link instead (pop3_stopped).
+ */
 static int
 pop3_ahead_discard(struct pop3 *p, struct err *e)
 {
@@ -1329,11 +1363,30 @@ pop3_ahead_discard(struct pop3 *p, struct err *e)
 	int	rc;
 
 	p->nahead = 0;
+	if (conn_stop_requested(p->conn))
+		return pop3_stopped(p, "RETR", n, e);
 	for (i = 0; i < n; i++)
 		if ((rc = pop3_retr_reply(p, p->ahead[i], NULL, NULL, e)) < 0 &&
 		    p->state == POP3_ST_CLOSED)
 			return rc;
 	return 0;
+}
+
+/*
+ * A stop request between two replies of a batch: with none in flight the
+ * session stays usable (for QUIT); otherwise the link is given up.
+ */
+static int
+pop3_stopped(struct pop3 *p, const char *cmd, size_t inflight,
+    struct err *e)
+{
+	if (inflight == 0)
+		return err_set(e, E_ABORT, "%s: stopped by a signal", cmd);
+	log_debug("%s: stopping with %zu %s replies in flight: closing the "
+	    "link", p->name, inflight, cmd);
+	pop3_set_state(p, POP3_ST_CLOSED);
+	return err_set(e, E_ABORT, "%s: stopped by a signal with %zu "
+	    "replies in flight; link closed", cmd, inflight);
 }
 
 int
@@ -1342,7 +1395,7 @@ pop3_retr_many(struct pop3 *p, const unsigned long *nums,
     const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
 {
 	return pop3_pipe(p, "RETR", nums, sizes, n, ahead, pop3_retr_reply,
-	    sink, arg, done, e);
+	    sink, arg, true, done, e);
 }
 
 int
@@ -1359,7 +1412,7 @@ pop3_dele_many(struct pop3 *p, const unsigned long *nums, size_t n,
     size_t *done, struct err *e)
 {
 	return pop3_pipe(p, "DELE", nums, NULL, n, 0, pop3_dele_reply, NULL,
-	    NULL, done, e);
+	    NULL, false, done, e);
 }
 
 int

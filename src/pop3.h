@@ -239,7 +239,11 @@ int	 pop3_top(struct pop3 *p, unsigned long num, unsigned long lines,
  *
  * Stops at the first failure: replies still in flight are read and
  * discarded, and *done says how many messages were fully delivered
- * through sink.
+ * through sink.  A stop request (the connection's stop or abort flag) is
+ * heard between messages: the message being written is finished, no
+ * further RETR is sent, and if replies are still in flight (sent ahead
+ * too) the link is closed (CLOSED: no QUIT, so no deletion) rather than
+ * read; E_ABORT.
  */
 #define POP3_PIPE_BYTES		(256 * 1024)
 #define POP3_PIPE_CMD_BYTES	512

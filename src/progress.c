@@ -105,13 +105,17 @@ void
 progress_summary(char *buf, size_t len, const char *name,
     const struct sync_result *r, int64_t ms)
 {
-	char	b[32];
+	char	b[32], failed[48] = "";
 
 	progress_bytes(b, sizeof(b), (double)r->bytes);
-	snprintf(buf, len, "%s: %zu new, %zu skipped, %zu deleted, %zu error%s "
-	    "(%s in %.1f s)", name, r->fetched + r->recovered, r->skipped,
-	    r->deleted, r->errors, r->errors == 1 ? "" : "s", b,
-	    (double)ms / 1000);
+	/* Only when some were: a refused RETR is no error of the sync. */
+	if (r->failed > 0)
+		snprintf(failed, sizeof(failed), ", %zu not fetched",
+		    r->failed);
+	snprintf(buf, len, "%s: %zu new, %zu skipped, %zu deleted%s, %zu "
+	    "error%s (%s in %.1f s)", name, r->fetched + r->recovered,
+	    r->skipped, r->deleted, failed, r->errors,
+	    r->errors == 1 ? "" : "s", b, (double)ms / 1000);
 }
 
 /* The terminal's width in columns (TIOCGWINSZ), asked at each redraw. */

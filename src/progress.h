@@ -51,7 +51,8 @@ void	 progress_bytes(char *buf, size_t len, double bytes);
 
 /*
  * progress_summary: the line that ends an account's run, without a
- * newline: "NAME: 3 new, 0 skipped, 0 deleted, 0 errors (1.2 MB in 0.4 s)".
+ * newline: "NAME: 3 new, 0 skipped, 0 deleted, 0 errors (1.2 MB in 0.4 s)";
+ * ", N not fetched" follows "deleted" when the server refused N RETRs.
  */
 void	 progress_summary(char *buf, size_t len, const char *name,
 	    const struct sync_result *r, int64_t ms);

@@ -331,6 +331,8 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	s->sh.idle = sched_beat;
 	s->sh.idle_arg = s;
 	s->sh.hard_abort = &sched_hard_stop;
+	s->sh.wall = d->clock->wall;
+	s->sh.wall_arg = d->clock->arg;
 	s->done = false;
 	s->beat_ms = now;
 	s->start_ms = now;

@@ -181,6 +181,7 @@ session_connect(const struct account *a, const struct session_hooks *h,
 		cp.idle = h->idle;
 		cp.idle_arg = h->idle_arg;
 		cp.abort_flag = h->abort_flag;
+		cp.stop_flag = h->stop_flag;
 	}
 	memset(&pp, 0, sizeof(pp));
 	pp.name = a->name;
@@ -264,7 +265,8 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 	knew_capa = pop3_caps(p)->nlines > 0;
 
 	/* Its message names the account already. */
-	if ((rc = account_secret(a, &secret, e)) < 0)
+	if ((rc = account_secret(a, conn_waiter(pop3_conn(p)), &secret,
+	    e)) < 0)
 		return rc;
 	if (strcmp(m, "USER") == 0) {
 		if ((rc = pop3_user(p, a->user, e)) == 0)

@@ -930,6 +930,10 @@ store_close(struct store *s)
 	/* Closing the descriptor releases the flock. */
 	if (s->lockfd != -1)
 		close(s->lockfd);
+	/* An open transaction still holds store_begin's lock: destroying a
+	 * locked mutex is undefined (ThreadSanitizer saw it). */
+	if (s->in_tx)
+		store_tx_over(s);
 	pthread_mutex_destroy(&s->mu);
 	free(s->path);
 	free(s);

@@ -75,6 +75,7 @@ static int	sync_resolve(struct sync_run *, struct store_entry *, size_t,
 		    struct err *);
 static void	sync_report(struct sync_run *);
 static bool	sync_aborted(const struct sync_run *);
+static int64_t	sync_now(const struct sync_run *);
 static const char *sync_key_show(const char *, char *, size_t);
 static int	sync_delivery_error(const struct sync_run *, int, struct err *);
 static int	sync_sink_begin(void *, unsigned long, struct err *);
@@ -317,7 +318,7 @@ sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
 		if (rc == 0)
 			continue;
 		if ((rc = store_mark_delivered(run->sh->store, run->a->name,
-		    ents[i].uidl, ents[i].filename, (int64_t)time(NULL),
+		    ents[i].uidl, ents[i].filename, sync_now(run),
 		    e)) < 0)
 			return rc;
 		ents[i].state = STORE_DELIVERED;
@@ -371,6 +372,15 @@ sync_delivery_error(const struct sync_run *run, int rc, struct err *e)
 	return rc;
 }
 
+/* The time: the shared clock's, or the system's. */
+static int64_t
+sync_now(const struct sync_run *run)
+{
+	if (run->sh->wall != NULL)
+		return (int64_t)run->sh->wall(run->sh->wall_arg);
+	return (int64_t)time(NULL);
+}
+
 /* Whether a signal asked us to stop (after the current message). */
 static bool
 sync_aborted(const struct sync_run *run)
@@ -420,7 +430,7 @@ sync_cut(struct sync_run *run, struct err *e)
 	    sync_key_show(it->key, show, sizeof(show)), reason);
 	if (it->key != NULL && (rc = store_mark_skipped(run->sh->store,
 	    run->a->name, it->key, (int64_t)run->msgbytes, reason,
-	    (int64_t)time(NULL), e)) < 0)
+	    sync_now(run), e)) < 0)
 		return rc;
 	run->r->skipped++;
 	run->cut = true;
@@ -516,7 +526,7 @@ sync_settle(struct sync_run *run, struct err *e)
 {
 	struct sync_item	*it;
 	struct err		 pe;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now = sync_now(run);
 	size_t			 i, n = 0, done;
 	char			 show[128];
 	int			 rc, prc;
@@ -574,7 +584,7 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	unsigned long long	*sizes = NULL;
 	struct err		 se;
 	size_t			 off, i, cnt, ahead, done;
-	int64_t			 now = (int64_t)time(NULL);
+	int64_t			 now = sync_now(run);
 	int			 rc = 0;
 
 	/* Like total: what this sync wrote so far plus what is planned. */
@@ -656,7 +666,7 @@ sync_skip(struct sync_run *run, const struct sync_item *items, size_t n,
 		if (items[i].key != NULL)
 			rc = store_mark_skipped(run->sh->store, run->a->name,
 			    items[i].key, (int64_t)items[i].size, reason,
-			    (int64_t)time(NULL), e);
+			    sync_now(run), e);
 		if (rc == 0)
 			run->r->skipped++;
 	}
@@ -742,12 +752,12 @@ sync_uidl_plan(struct sync_run *run, const struct pop3_listing *l,
 	size_t	pruned = 0;
 	int	rc;
 
-	sync_plan_make(run->a, l, ents, nents, (int64_t)time(NULL), plan);
+	sync_plan_make(run->a, l, ents, nents, sync_now(run), plan);
 	if (!run->listed) {
 		sync_warn_plan(run, plan);
 		if ((rc = store_prune(run->sh->store, run->a->name,
 		    (const char *const *)plan->live, plan->nlive,
-		    (int64_t)time(NULL), &pruned, e)) < 0)
+		    sync_now(run), &pruned, e)) < 0)
 			return rc;
 		run->r->pruned += pruned;
 		run->listed = true;
@@ -861,6 +871,7 @@ sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
 	hooks.idle = run->sh->idle;
 	hooks.idle_arg = run->sh->idle_arg;
 	hooks.abort_flag = run->sh->hard_abort;
+	hooks.stop_flag = run->sh->abort_flag;
 	if ((rc = session_open(a, &hooks, &run->p, NULL, e)) < 0)
 		return rc;
 	run->r->login_delay = pop3_caps(run->p)->login_delay;
@@ -908,7 +919,7 @@ sync_prepare(struct sync_run *run, struct store_entry **ents, size_t *nents,
 	    identity, &changed, e);
 	if (rc == 0)
 		rc = store_sync_start(run->sh->store, a->name,
-		    (int64_t)time(NULL), e);
+		    sync_now(run), e);
 	if (rc == 0)
 		rc = store_load(run->sh->store, a->name, ents, nents, e);
 	if (rc == 0 && changed)
@@ -944,7 +955,7 @@ sync_finish(struct sync_run *run, int rc, struct err *e)
 	counts.deleted = (int64_t)r->deleted;
 	counts.errors = (int64_t)r->errors;
 	/* A failure to record the status must not hide the sync's error. */
-	rc2 = store_sync_end(run->sh->store, run->a->name, (int64_t)time(NULL),
+	rc2 = store_sync_end(run->sh->store, run->a->name, sync_now(run),
 	    rc < 0 ? "error" : "ok", rc < 0 ? e->msg : NULL, &counts,
 	    rc < 0 ? &qe : e);
 	return rc == 0 ? rc2 : rc;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "account.h"
 #include "err.h"
@@ -88,6 +89,11 @@ struct sync_shared {
 	 * second, and a message being written is given up (it is fetched
 	 * again next time). */
 	const volatile sig_atomic_t *hard_abort;
+	/* The clock a sync reads (first_seen, delete_after_days, the
+	 * absence of UIDLs); NULL: time(NULL).  Tests set the time here
+	 * instead of sleeping or editing the ledger. */
+	time_t			(*wall)(void *arg);
+	void			*wall_arg;
 };
 
 /* What one sync did. */

@@ -383,6 +383,7 @@ for expire in 0 none; do
 	sync_once "$name" 0 -v
 	script_done
 	assert_err "$name: message 2 \($name-2\) not fetched: RETR 2: .*message 2 is corrupt"
+	assert_out "^$name: 2 new, 0 skipped, 2 deleted, 1 not fetched, 0 errors "
 	assert_maildir "$D" 1 3
 	assert_status '^  [0-9]* messages known, 2 delivered in all, 0 deletions pending$'
 	grep -q "UIDL $name-2, 1 time(s): RETR 2: -ERR \[SYS/PERM\] message 2 is corrupt" \

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,9 @@ trace_end(FILE *log)
 	return buf;
 }
 
+/* The connection's stop flag ("stop after this message"), clear at start. */
+static volatile sig_atomic_t	stop_flag;
+
 /* A client over steps, served in reads of at most chunk bytes. */
 static struct pop3 *
 start(struct script *s, const struct step *steps, size_t n, size_t chunk)
@@ -162,6 +166,8 @@ start(struct script *s, const struct step *steps, size_t n, size_t chunk)
 	s->chunk = chunk;
 	memset(&cp, 0, sizeof(cp));
 	cp.timeout_ms = 1000;
+	cp.stop_flag = &stop_flag;
+	stop_flag = 0;
 	return pop3_new(conn_new(&script_transport, s, &cp), &pp);
 }
 
@@ -1427,6 +1433,76 @@ test_pipe_cmd_bytes(void **state)
 	finish(&s, p);
 }
 
+/* A sink whose first write comes with a stop request (a SIGTERM while
+ * message 1 is being written). */
+static int
+stop_write(void *arg, const char *data, size_t len, struct err *e)
+{
+	stop_flag = 1;
+	return collect_write(arg, data, len, e);
+}
+
+static const struct pop3_sink stop_sink = {
+	collect_begin, stop_write, collect_end, NULL
+};
+
+/*
+ * A stop during a pipelined batch: the message being written is finished,
+ * no further RETR is sent, and the replies in flight are not read: the
+ * link is closed, so no QUIT (and no deletion) can follow.  A stop before
+ * the batch sends nothing and leaves the session usable.
+ */
+static void
+test_pipe_stop(void **state)
+{
+	static const struct step inflight[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nRETR 5\r\n"
+		    "RETR 6\r\nRETR 7\r\nRETR 8\r\nRETR 9\r\nRETR 10"),
+		S("+OK\r\nmessage 1\r\n"), S("more of 1\r\n.\r\n"),
+		S(BODY(2)),
+	};
+	static const struct step before[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("QUIT"), S("+OK\r\n"),
+	};
+	static const unsigned long nums[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	struct script	 s;
+	struct pop3	*p;
+	struct err	 e;
+	struct collect	 c;
+	size_t		 done;
+
+	memset(&c, 0, sizeof(c));
+	p = START(&s, inflight, 0);
+	pipe_login(p);
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 10, 0, &stop_sink, &c,
+	    &done, &e), E_ABORT);
+	assert_int_equal(done, 1);
+	assert_int_equal(c.ends, 1);
+	assert_string_equal(c.data, "message 1\nmore of 1\n");
+	assert_non_null(strstr(e.msg, "9 replies in flight"));
+	assert_int_equal(pop3_state(p), POP3_ST_CLOSED);
+	/* Message 2's reply was never read. */
+	assert_int_equal(s.pos, NELEM(inflight) - 1);
+	pop3_free(p);
+	free(c.data);
+
+	memset(&c, 0, sizeof(c));
+	p = START(&s, before, 0);
+	pipe_login(p);
+	stop_flag = 1;
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 10, 0, &collect_sink,
+	    &c, &done, &e), E_ABORT);
+	assert_int_equal(done, 0);
+	assert_int_equal(c.begins, 0);
+	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
+	assert_int_equal(pop3_quit(p, &e), 0);
+	finish(&s, p);
+}
+
 /* A failure in a batch: replies in flight are read, the session goes on. */
 static void
 test_pipe_failure(void **state)
@@ -1697,6 +1773,7 @@ main(void)
 		cmocka_unit_test(test_pipe_window),
 		cmocka_unit_test(test_pipe_cmd_bytes),
 		cmocka_unit_test(test_pipe_failure),
+		cmocka_unit_test(test_pipe_stop),
 		cmocka_unit_test(test_trace_secrets),
 		cmocka_unit_test(test_auth_echoed_secret),
 	};

@@ -115,6 +115,7 @@ test_delay_monotonic(void **state)
 struct fake_poll {
 	char	 name[32];
 	int64_t	 at_ms;		/* fake monotonic time of the sync */
+	time_t	 wall;		/* the time the sync was given to read */
 };
 
 struct fake_signal {
@@ -131,7 +132,7 @@ static struct {
 	size_t			 nsigs;
 	size_t			 nextsig;
 	size_t			 maxrunning;
-} fake = { PTHREAD_MUTEX_INITIALIZER, 0, { { "", 0 } }, 0, NULL, 0, 0, 0 };
+} fake = { PTHREAD_MUTEX_INITIALIZER, 0, { { "", 0, 0 } }, 0, NULL, 0, 0, 0 };
 
 int	__wrap_sync_account(const struct account *, const struct sync_shared *,
 	    struct sync_result *, struct err *);
@@ -141,9 +142,13 @@ int
 __wrap_sync_account(const struct account *a, const struct sync_shared *sh,
     struct sync_result *r, struct err *e)
 {
-	(void)sh;
+	time_t	wall;
+
+	/* Read before the lock: the fake clock takes it too. */
+	wall = sh->wall != NULL ? sh->wall(sh->wall_arg) : (time_t)-1;
 	pthread_mutex_lock(&fake.lock);
 	if (fake.npolls < FAKE_MAXPOLLS) {
+		fake.polls[fake.npolls].wall = wall;
 		snprintf(fake.polls[fake.npolls].name,
 		    sizeof(fake.polls[fake.npolls].name), "%s", a->name);
 		fake.polls[fake.npolls].at_ms = fake.now_ms;
@@ -396,9 +401,14 @@ fake_polls_of(const char *name, int64_t *at, size_t max)
 {
 	size_t	i, n = 0;
 
-	for (i = 0; i < fake.npolls && n < max; i++)
-		if (strcmp(fake.polls[i].name, name) == 0)
-			at[n++] = fake.polls[i].at_ms - FAKE_START_MS;
+	for (i = 0; i < fake.npolls && n < max; i++) {
+		if (strcmp(fake.polls[i].name, name) != 0)
+			continue;
+		at[n++] = fake.polls[i].at_ms - FAKE_START_MS;
+		/* The sync reads the daemon's clock, not the system's. */
+		assert_int_equal(fake.polls[i].wall, (time_t)1795996800 +
+		    (time_t)((fake.polls[i].at_ms - FAKE_START_MS) / 1000));
+	}
 	return n;
 }
 
