@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "check.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -100,8 +101,14 @@ main_root_check(const struct config *cfg)
 {
 	if (geteuid() != 0 || cfg->allow_root)
 		return 0;
-	fprintf(stderr, "popsyncd: refusing to run as root; set allow_root = "
-	    "true in %s to allow it\n", cfg->path);
+	/* The fix is nearly always to run it as the mail's owner: say so
+	 * before the way around the check. */
+	fprintf(stderr, "popsyncd: refusing to run as root: mail belongs to "
+	    "a user, and so should the files popsyncd writes.\n"
+	    "popsyncd: run it as that user (systemctl --user enable --now "
+	    "popsyncd), or from root as the system service popsyncd@USER "
+	    "(systemctl enable --now popsyncd@alice); only if it must run as "
+	    "root, set allow_root = true in %s\n", cfg->path);
 	return 2;
 }
 
@@ -130,21 +137,19 @@ main_on_signal(int sig)
 	errno = saved;
 }
 
-/* --check-config: the config loaded, so say what it holds. */
+/* --check-config: the config loaded; check what can be checked offline,
+ * then say what it holds. */
 static int
 main_check_config(const struct config *cfg)
 {
-	const struct account	*a;
-	int			 n = 0;
+	int	errors;
 
-	TAILQ_FOREACH(a, &cfg->accounts, entry)
-		n++;
-	printf("%s: ok, %d account%s\n", cfg->path, n, n == 1 ? "" : "s");
-	TAILQ_FOREACH(a, &cfg->accounts, entry)
-		printf("  %s: %s@%s:%d, tls %s, auth %s, maildir %s\n",
-		    a->name, a->user, a->host, a->port,
-		    account_tls_name(a->tls), account_auth_name(a->auth),
-		    a->maildir);
+	if ((errors = check_config(cfg, stderr)) > 0) {
+		fprintf(stderr, "popsyncd: error: %s: %d error%s\n", cfg->path,
+		    errors, errors == 1 ? "" : "s");
+		return 2;
+	}
+	check_summary(cfg, stdout);
 	status_mailbox_changes(cfg, stderr);
 	return 0;
 }

@@ -89,6 +89,7 @@ struct sched_daemon {
 	int64_t			 wd_next_ms;
 	char			 last[160];	/* the last sync, for STATUS */
 	const struct sched_clock *clock;
+	char			 reload_err[ERR_MSGLEN]; /* until a reload works */
 };
 
 static volatile sig_atomic_t	 sched_sig_term;
@@ -443,8 +444,10 @@ sched_reload(struct sched_daemon *d, int64_t now)
 	log_info("reloading %s", d->path);
 	if (config_load(d->path, &cfg, &e) < 0) {
 		log_error("reload: %s; keeping the old config", e.msg);
+		snprintf(d->reload_err, sizeof(d->reload_err), "%s", e.msg);
 		goto out;
 	}
+	d->reload_err[0] = '\0';
 	if (strcmp(cfg->state_db, d->cur->cfg->state_db) != 0)
 		log_warnx("reload: state_db changed to %s; still using %s "
 		    "until a restart", cfg->state_db, d->cur->cfg->state_db);
@@ -496,7 +499,7 @@ static void
 sched_status(struct sched_daemon *d, int64_t now, bool ready)
 {
 	struct sched_acct	*s, *fail = NULL, *run = NULL;
-	char			 status[256], next[16];
+	char			 status[512], next[16];
 	int64_t			 first = INT64_MAX;
 	time_t			 t;
 	struct tm		 tm;
@@ -514,7 +517,10 @@ sched_status(struct sched_daemon *d, int64_t now, bool ready)
 		if (!s->running && s->next_ms < first)
 			first = s->next_ms;
 	}
-	len = snprintf(status, sizeof(status), "%zu account%s", n,
+	/* A rejected reload stays in view until a reload succeeds. */
+	len = snprintf(status, sizeof(status), "%s%.200s%s%zu account%s",
+	    d->reload_err[0] != '\0' ? "reload failed, old config running: " :
+	    "", d->reload_err, d->reload_err[0] != '\0' ? "; " : "", n,
 	    n == 1 ? "" : "s");
 	if (fail != NULL)
 		len += snprintf(status + len, sizeof(status) - (size_t)len,

@@ -196,8 +196,16 @@ status_print(const struct config *cfg, FILE *out, bool json, struct err *e)
 		goto out;
 	}
 
-	if (json)
-		fputs("{\"accounts\": [", out);
+	/* Say which file was read: a daemon run with another config, or
+	 * under another user, keeps its state elsewhere. */
+	if (json) {
+		fprintf(out, "{\"version\": %d, \"state_db\": ",
+		    STATUS_JSON_VERSION);
+		status_json_str(out, cfg->state_db);
+		fputs(", \"accounts\": [", out);
+	} else
+		fprintf(out, "state database: %s%s\n", cfg->state_db,
+		    st == NULL ? " (not created yet)" : "");
 	TAILQ_FOREACH(a, &cfg->accounts, entry) {
 		row = status_find(rows, n, a->name);
 		if (row != NULL && row->failed > 0 &&

@@ -10,12 +10,21 @@
 #include "err.h"
 
 /*
+ * The "version" of the --status --json object.  Fields are only ever added
+ * within a version; it goes up when one is removed, renamed or changes
+ * type or meaning (popsyncd(1) documents the schema).
+ */
+#define STATUS_JSON_VERSION	1
+
+/*
  * status_print: what the state database says about each account of cfg
- * (no network): last sync start and end, result, messages known, delivered
- * total, pending deletions, the counts of the last sync and the last error.
- * Accounts never synced are shown as such.  With json, one JSON object
- * {"accounts": [...]} instead of the table.  Reads through a read-only
- * handle, so it works while a daemon holds the database.
+ * (no network): first the database's path, then per account the last sync
+ * start and end, result, messages known, delivered total, pending
+ * deletions, the counts of the last sync and the last error.  Accounts
+ * never synced are shown as such.  With json, one JSON object
+ * {"version": 1, "state_db": PATH, "accounts": [...]} instead of the
+ * table.  Reads through a read-only handle, so it works while a daemon
+ * holds the database.
  * Errors: E_STORE.
  */
 int	 status_print(const struct config *cfg, FILE *out, bool json,

@@ -329,6 +329,7 @@ static int	 store_trust(const char *path, const struct stat *st,
 static int	 store_trust_dirs(const char *real, struct err *e);
 static int	 store_trust_sidecars(const char *real, bool *wal_data,
 		    struct err *e);
+static int	 store_in_use(const char *path, long pid, struct err *e);
 static long	 store_holder(const struct stat *st);
 static bool	 store_open_to_others(const struct stat *st);
 static int	 store_check(struct store *s, bool readonly, struct err *e);
@@ -488,8 +489,7 @@ store_lock(struct store *s, struct err *e)
 			rc = err_set(e, E_STORE, "%s: flock: %s", s->path,
 			    strerror(errno));
 		else
-			rc = err_set(e, E_STORE, "%s is in use by another "
-			    "popsyncd (pid %ld)", s->path, store_holder(&st));
+			rc = store_in_use(s->path, store_holder(&st), e);
 		goto out;
 	}
 	/* Locked: no other popsyncd is half way through creating it. */
@@ -685,6 +685,22 @@ store_trust_sidecars(const char *real, bool *wal_data, struct err *e)
 		free(path);
 	}
 	return rc;
+}
+
+/*
+ * The error for a database another popsyncd holds (pid, or 0 if unknown).
+ * Who starts a second one usually wants mail now: say how to get it from
+ * the first.
+ */
+static int
+store_in_use(const char *path, long pid, struct err *e)
+{
+	if (pid > 0)
+		return err_set(e, E_STORE, "%s is in use by another popsyncd "
+		    "(pid %ld); to make it poll now: kill -USR1 %ld", path, pid,
+		    pid);
+	return err_set(e, E_STORE, "%s is in use by another popsyncd; "
+	    "SIGUSR1 makes it poll now", path);
 }
 
 /*

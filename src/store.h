@@ -175,8 +175,9 @@ struct store;
  * The writer lock is an exclusive, non-blocking flock(2) of the database
  * file itself, so the same file reached through another name (a symbolic
  * or hard link) is the same lock.  When another process holds it the
- * error is "<path> is in use by another popsyncd (pid N)", N from
- * /proc/locks (0 if unknown).
+ * error is "<path> is in use by another popsyncd (pid N); to make it poll
+ * now: kill -USR1 N", N from /proc/locks ("...; SIGUSR1 makes it poll
+ * now" when unknown).
  *
  * The database runs in WAL mode with synchronous=FULL: every commit is one
  * fsync of the log, so committing once per delivered message stays cheap,

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
+#include "log.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
@@ -31,6 +32,12 @@
 
 /* The read-ahead buffer: four records of the largest size. */
 #define TLS_READ_BUFFER	(4 * 16384)
+
+/* How the messages tls_failure_kind recognizes start (or contain). */
+#define TLS_MSG_CHAIN	"certificate verify failed: "
+#define TLS_MSG_HOST	"hostname mismatch: "
+#define TLS_MSG_PIN	"certificate fingerprint mismatch"
+#define TLS_MSG_NOT_TLS	"the server does not speak TLS on this port"
 
 struct tls {
 	SSL		 *ssl;
@@ -51,12 +58,22 @@ struct tls_cache {
 	pthread_mutex_t	 lock;
 	SSL_CTX		*ctx;
 	SSL_SESSION	*sess;
+	/* What ctx was built for: other settings get a context of their
+	 * own (--probe looks again with verification off). */
+	bool		 verify;
+	int		 version;
+	char		*ca_file;
 };
 
 static int	tls_ctx_build(const struct tls_params *p, int version,
 		    SSL_CTX **out, struct err *e);
 static int	tls_new_session(SSL *ssl, SSL_SESSION *sess);
 static void	tls_cache_put(struct tls_cache *c, SSL_SESSION *sess);
+static bool	tls_cache_fits(const struct tls_cache *c,
+		    const struct tls_params *p, int version);
+static int	tls_cache_get(struct tls_cache *c, const struct tls_params *p,
+		    int version, SSL_CTX **ctx, SSL_SESSION **sess,
+		    struct err *e);
 static void	tls_format_fp(const unsigned char *md, size_t len, char *dst,
 		    size_t dstlen);
 static int	tls_leaf_sha256(const SSL *ssl,
@@ -76,6 +93,11 @@ static int	tls_check_pin(struct tls *t, const unsigned char *pin,
 static int	tls_io_error(struct tls *t, int ret, const char *what,
 		    int saved_errno, struct err *e);
 static void	tls_name_oneline(const X509_NAME *name, char *dst, size_t len);
+static int	tls_cert_sha256(X509 *cert,
+		    unsigned char out[CRYPTO_SHA256_LEN]);
+static void	tls_time_str(const ASN1_TIME *t, char *dst, size_t len);
+static void	tls_cert_names(X509 *cert, char *dst, size_t len);
+static void	tls_cert_fill(X509 *cert, struct tls_cert *c);
 
 int
 tls_start(int fd, const struct tls_params *p, struct waiter *w,
@@ -118,23 +140,16 @@ tls_start(int fd, const struct tls_params *p, struct waiter *w,
 		goto out;
 	}
 
-	if (c != NULL) {
-		pthread_mutex_lock(&c->lock);
-		if (c->ctx == NULL)
-			rc = tls_ctx_build(p, version, &c->ctx, e);
-		else
-			rc = 0;
-		if (rc == 0) {
-			ctx = c->ctx;
-			SSL_CTX_up_ref(ctx);
-			if ((sess = c->sess) != NULL)
-				SSL_SESSION_up_ref(sess);
-		}
-		pthread_mutex_unlock(&c->lock);
-		if (rc < 0)
-			goto out;
-	} else if ((rc = tls_ctx_build(p, version, &ctx, e)) < 0)
+	/* The account's context and session; a context of its own when
+	 * there is no cache or it was built for other settings. */
+	if (c != NULL && (rc = tls_cache_get(c, p, version, &ctx, &sess,
+	    e)) < 0)
 		goto out;
+	if (ctx == NULL) {
+		c = NULL;
+		if ((rc = tls_ctx_build(p, version, &ctx, e)) < 0)
+			goto out;
+	}
 
 	t = xcalloc(1, sizeof(*t));
 	t->fd = fd;
@@ -239,7 +254,8 @@ tls_ctx_build(const struct tls_params *p, int version, SSL_CTX **out,
 			    NULL)) {
 				tls_errstr(why, sizeof(why));
 				rc = err_set(e, E_TLS, "cannot load CA file "
-				    "%s: %s", p->ca_file, why);
+				    "%s: %s%s", p->ca_file, why,
+				    util_private_tmp_hint(p->ca_file));
 				goto fail;
 			}
 		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
@@ -287,6 +303,47 @@ tls_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;
 }
 
+/* Whether c's context was built for p's settings. */
+static bool
+tls_cache_fits(const struct tls_cache *c, const struct tls_params *p,
+    int version)
+{
+	if (c->verify != p->verify || c->version != version)
+		return false;
+	if (c->ca_file == NULL || p->ca_file == NULL)
+		return c->ca_file == p->ca_file;
+	return strcmp(c->ca_file, p->ca_file) == 0;
+}
+
+/*
+ * References to c's context, built now if c has none, and to its session
+ * (or NULL); *ctx stays NULL when the context was built for other
+ * settings.  Returns 0, or the error of building it.
+ */
+static int
+tls_cache_get(struct tls_cache *c, const struct tls_params *p, int version,
+    SSL_CTX **ctx, SSL_SESSION **sess, struct err *e)
+{
+	int	rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ctx == NULL) {
+		if ((rc = tls_ctx_build(p, version, &c->ctx, e)) < 0)
+			goto out;
+		c->verify = p->verify;
+		c->version = version;
+		c->ca_file = p->ca_file != NULL ? xstrdup(p->ca_file) : NULL;
+	} else if (!tls_cache_fits(c, p, version))
+		goto out;
+	*ctx = c->ctx;
+	SSL_CTX_up_ref(*ctx);
+	if ((*sess = c->sess) != NULL)
+		SSL_SESSION_up_ref(*sess);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 /* Make sess (owned; may be NULL) the session the cache offers next. */
 static void
 tls_cache_put(struct tls_cache *c, SSL_SESSION *sess)
@@ -314,6 +371,7 @@ tls_cache_free(struct tls_cache *c)
 		return;
 	SSL_SESSION_free(c->sess);
 	SSL_CTX_free(c->ctx);
+	free(c->ca_file);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -352,6 +410,17 @@ tls_handshake(struct tls *t, struct waiter *w, bool verify, struct err *e)
 			if (verify &&
 			    SSL_get_verify_result(t->ssl) != X509_V_OK)
 				return tls_check_verify(t, e);
+			/* A plain POP3 greeting read as a TLS record. */
+			if (ERR_GET_LIB(ERR_peek_error()) == ERR_LIB_SSL &&
+			    ERR_GET_REASON(ERR_peek_error()) ==
+			    SSL_R_WRONG_VERSION_NUMBER) {
+				ERR_clear_error();
+				return err_set(e, E_TLS, "TLS handshake with "
+				    "%s failed: " TLS_MSG_NOT_TLS " (OpenSSL: "
+				    "wrong version number); for a plain POP3 "
+				    "port such as 110 set tls = \"starttls\"",
+				    t->host);
+			}
 			return tls_io_error(t, r, "TLS handshake", saved, e);
 		}
 		if ((rc = waiter_poll(w, &pfd, 1, since, &we)) < 0)
@@ -371,10 +440,10 @@ tls_check_verify(struct tls *t, struct err *e)
 		return 0;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
-		return err_set(e, E_TLS, "hostname mismatch: certificate is "
-		    "not valid for %s", t->host);
+		return err_set(e, E_TLS, TLS_MSG_HOST "certificate is not "
+		    "valid for %s", t->host);
 	default:
-		return err_set(e, E_TLS, "certificate verify failed: %s",
+		return err_set(e, E_TLS, TLS_MSG_CHAIN "%s",
 		    X509_verify_cert_error_string(vr));
 	}
 }
@@ -393,8 +462,8 @@ tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 		return 0;
 	tls_format_fp(pin, CRYPTO_SHA256_LEN, want, sizeof(want));
 	tls_format_fp(md, sizeof(md), got, sizeof(got));
-	return err_set(e, E_TLS, "certificate fingerprint mismatch for %s: "
-	    "expected %s, got %s", t->host, want, got);
+	return err_set(e, E_TLS, TLS_MSG_PIN " for %s: expected %s, got %s",
+	    t->host, want, got);
 }
 
 /* "sha256:AB:CD:..." from a digest. */
@@ -413,11 +482,19 @@ tls_format_fp(const unsigned char *md, size_t len, char *dst, size_t dstlen)
 static int
 tls_leaf_sha256(const SSL *ssl, unsigned char out[CRYPTO_SHA256_LEN])
 {
-	X509		*cert;
-	unsigned int	 n = 0;
+	X509	*cert;
 
 	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
 		return -1;
+	return tls_cert_sha256(cert, out);
+}
+
+/* SHA-256 of a certificate (DER).  Returns 0 or -1. */
+static int
+tls_cert_sha256(X509 *cert, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	unsigned int	n = 0;
+
 	if (!X509_digest(cert, EVP_sha256(), out, &n) ||
 	    n != CRYPTO_SHA256_LEN)
 		return -1;
@@ -605,6 +682,26 @@ tls_pending(const struct tls *t)
 	return n > 0 ? (size_t)n : 0;
 }
 
+int
+tls_check_ca_file(const char *path, struct err *e)
+{
+	X509_STORE	*st;
+	char		 why[256];
+	int		 rc = 0;
+
+	ERR_clear_error();
+	if ((st = X509_STORE_new()) == NULL)
+		fatalx("%s: X509_STORE_new", __func__);
+	if (!X509_STORE_load_file(st, path)) {
+		tls_errstr(why, sizeof(why));
+		rc = err_set(e, E_CONFIG, "cannot load it: %s", why);
+	} else if (sk_X509_OBJECT_num(X509_STORE_get0_objects(st)) <= 0)
+		rc = err_set(e, E_CONFIG, "holds no certificate");
+	X509_STORE_free(st);
+	ERR_clear_error();
+	return rc;
+}
+
 /* A certificate name in one-line RFC 2253 form, escaped for logs. */
 static void
 tls_name_oneline(const X509_NAME *name, char *dst, size_t len)
@@ -621,13 +718,95 @@ tls_name_oneline(const X509_NAME *name, char *dst, size_t len)
 	BIO_free(bio);
 }
 
+/* A certificate time as OpenSSL prints it ("Nov 23 09:00:00 2026 GMT"). */
+static void
+tls_time_str(const ASN1_TIME *t, char *dst, size_t len)
+{
+	BIO	*bio;
+	int	 n;
+
+	dst[0] = '\0';
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (ASN1_TIME_print(bio, t) && (n = BIO_read(bio, dst,
+	    (int)len - 1)) > 0)
+		dst[n] = '\0';
+	BIO_free(bio);
+}
+
+/* The subjectAltName DNS names and IP addresses, "DNS:a, IP:b", cut to
+ * fit; "" without the extension. */
+static void
+tls_cert_names(X509 *cert, char *dst, size_t len)
+{
+	GENERAL_NAMES		*gens;
+	const GENERAL_NAME	*g;
+	const unsigned char	*d;
+	char			 ip[64];
+	size_t			 off = 0;
+	int			 i, n;
+
+	dst[0] = '\0';
+	if ((gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL,
+	    NULL)) == NULL)
+		return;
+	for (i = 0; i < sk_GENERAL_NAME_num(gens) && off < len; i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_DNS) {
+			d = ASN1_STRING_get0_data(g->d.dNSName);
+			n = snprintf(dst + off, len - off, "%sDNS:%.*s",
+			    off > 0 ? ", " : "",
+			    ASN1_STRING_length(g->d.dNSName), (const char *)d);
+		} else if (g->type == GEN_IPADD) {
+			d = ASN1_STRING_get0_data(g->d.iPAddress);
+			n = ASN1_STRING_length(g->d.iPAddress);
+			if ((n != 4 && n != 16) || inet_ntop(n == 16 ?
+			    AF_INET6 : AF_INET, d, ip, sizeof(ip)) == NULL)
+				continue;
+			n = snprintf(dst + off, len - off, "%sIP:%s",
+			    off > 0 ? ", " : "", ip);
+		} else
+			continue;
+		if (n < 0 || (size_t)n >= len - off) {
+			dst[off] = '\0';
+			break;
+		}
+		off += (size_t)n;
+	}
+	GENERAL_NAMES_free(gens);
+	/* The names come from the server: no control bytes to a terminal. */
+	for (d = (const unsigned char *)dst; *d != '\0'; d++)
+		if (*d < 0x20 || *d >= 0x7f)
+			dst[d - (const unsigned char *)dst] = '?';
+}
+
+/* What --probe shows of one certificate. */
+static void
+tls_cert_fill(X509 *cert, struct tls_cert *c)
+{
+	unsigned char	md[CRYPTO_SHA256_LEN];
+
+	memset(c, 0, sizeof(*c));
+	tls_name_oneline(X509_get_subject_name(cert), c->subject,
+	    sizeof(c->subject));
+	tls_name_oneline(X509_get_issuer_name(cert), c->issuer,
+	    sizeof(c->issuer));
+	tls_time_str(X509_get0_notBefore(cert), c->not_before,
+	    sizeof(c->not_before));
+	tls_time_str(X509_get0_notAfter(cert), c->not_after,
+	    sizeof(c->not_after));
+	tls_cert_names(cert, c->names, sizeof(c->names));
+	if (tls_cert_sha256(cert, md) == 0)
+		tls_format_fp(md, sizeof(md), c->fingerprint,
+		    sizeof(c->fingerprint));
+}
+
 void
 tls_get_info(const struct tls *t, struct tls_info *info)
 {
-	X509		*cert;
-	BIO		*bio;
-	unsigned char	 md[CRYPTO_SHA256_LEN];
-	int		 n;
+	STACK_OF(X509)	*chain;
+	X509		*leaf;
+	int		 i, n;
 
 	memset(info, 0, sizeof(*info));
 	snprintf(info->version, sizeof(info->version), "%s",
@@ -635,23 +814,45 @@ tls_get_info(const struct tls *t, struct tls_info *info)
 	snprintf(info->cipher, sizeof(info->cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
 	info->resumed = SSL_session_reused(t->ssl) == 1;
-	if ((cert = SSL_get0_peer_certificate(t->ssl)) == NULL)
-		return;
-	tls_name_oneline(X509_get_subject_name(cert), info->subject,
-	    sizeof(info->subject));
-	tls_name_oneline(X509_get_issuer_name(cert), info->issuer,
-	    sizeof(info->issuer));
-	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
-		if (ASN1_TIME_print(bio, X509_get0_notAfter(cert)) &&
-		    (n = BIO_read(bio, info->not_after,
-		    (int)sizeof(info->not_after) - 1)) > 0)
-			info->not_after[n] = '\0';
-		BIO_free(bio);
+	/* On a client the chain starts with the server's own certificate;
+	 * without a chain (none kept) show that one alone. */
+	if ((chain = SSL_get_peer_cert_chain(t->ssl)) != NULL &&
+	    (n = sk_X509_num(chain)) > 0) {
+		info->chain_len = (size_t)n;
+		for (i = 0; i < n && i < TLS_CHAIN_MAX; i++)
+			tls_cert_fill(sk_X509_value(chain, i),
+			    &info->chain[info->nchain++]);
+	} else if ((leaf = SSL_get0_peer_certificate(t->ssl)) != NULL) {
+		info->chain_len = 1;
+		tls_cert_fill(leaf, &info->chain[info->nchain++]);
 	}
-	if (tls_leaf_sha256(t->ssl, md) == 0)
-		tls_format_fp(md, sizeof(md), info->fingerprint,
+	if (info->nchain > 0) {
+		memcpy(info->subject, info->chain[0].subject,
+		    sizeof(info->subject));
+		memcpy(info->issuer, info->chain[0].issuer,
+		    sizeof(info->issuer));
+		memcpy(info->not_after, info->chain[0].not_after,
+		    sizeof(info->not_after));
+		memcpy(info->fingerprint, info->chain[0].fingerprint,
 		    sizeof(info->fingerprint));
+	}
 	ERR_clear_error();
+}
+
+enum tls_failure
+tls_failure_kind(const struct err *e)
+{
+	if (e->code != E_TLS)
+		return TLS_FAIL_OTHER;
+	if (strstr(e->msg, TLS_MSG_CHAIN) != NULL)
+		return TLS_FAIL_CHAIN;
+	if (strstr(e->msg, TLS_MSG_HOST) != NULL)
+		return TLS_FAIL_HOST;
+	if (strstr(e->msg, TLS_MSG_PIN) != NULL)
+		return TLS_FAIL_PIN;
+	if (strstr(e->msg, TLS_MSG_NOT_TLS) != NULL)
+		return TLS_FAIL_NOT_TLS;
+	return TLS_FAIL_OTHER;
 }
 
 void

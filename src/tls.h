@@ -30,20 +30,46 @@ struct tls_params {
 	const char	*fingerprint;	/* "sha256:HEX" (colons allowed) or NULL */
 	int		 min_version;	/* 12 for TLS 1.2 (default), 13 */
 	/* What one account keeps between its connections (tls_cache_new),
-	 * or NULL for a one-off context.  The other fields must be the
-	 * same at every tls_start with one cache. */
+	 * or NULL for a one-off context.  A cache whose context was built
+	 * for another verify, ca_file or min_version is not used. */
 	struct tls_cache *cache;
+};
+
+/* The certificates of a chain --probe shows; a longer chain is cut. */
+#define TLS_CHAIN_MAX	4
+
+/* One certificate as --probe shows it. */
+struct tls_cert {
+	char	 subject[256];		/* RFC 2253 */
+	char	 issuer[256];
+	char	 not_before[64];	/* "Nov 23 09:00:00 2026 GMT" */
+	char	 not_after[64];
+	char	 names[512];		/* "DNS:localhost, IP:127.0.0.1" */
+	char	 fingerprint[7 + 95 + 1]; /* "sha256:AB:CD:..." */
 };
 
 /* What --probe prints about a session. */
 struct tls_info {
 	char	 version[16];		/* "TLSv1.3" */
 	char	 cipher[64];
-	char	 subject[256];
+	char	 subject[256];		/* the leaf's, as in chain[0] */
 	char	 issuer[256];
 	char	 not_after[64];		/* "Nov 23 09:00:00 2027 GMT" */
 	char	 fingerprint[7 + 95 + 1]; /* "sha256:AB:CD:..." */
 	bool	 resumed;		/* a cached session was resumed */
+	/* The chain as the server sent it, leaf first. */
+	size_t		 nchain;	/* in chain[] */
+	size_t		 chain_len;	/* sent; more than nchain if cut */
+	struct tls_cert	 chain[TLS_CHAIN_MAX];
+};
+
+/* Which check of tls_start failed, as tls_failure_kind tells. */
+enum tls_failure {
+	TLS_FAIL_OTHER,		/* none of these, or not a TLS error */
+	TLS_FAIL_CHAIN,		/* the chain: untrusted, expired, ... */
+	TLS_FAIL_HOST,		/* the certificate names other hosts */
+	TLS_FAIL_PIN,		/* the fingerprint is not the pinned one */
+	TLS_FAIL_NOT_TLS	/* the server answered, but not in TLS */
 };
 
 struct tls;
@@ -97,6 +123,21 @@ int	 tls_write(struct tls *t, const void *buf, size_t len, int timeout_ms,
 
 /* tls_pending: bytes already decrypted and waiting inside OpenSSL. */
 size_t	 tls_pending(const struct tls *t);
+
+/*
+ * tls_check_ca_file: whether path holds at least one certificate (PEM) that
+ * OpenSSL can load as a trust anchor; for --check-config, which does not
+ * connect.  Errors: E_CONFIG (the message is OpenSSL's reason, or "holds
+ * no certificate"; the caller adds the key and the path).
+ */
+int	 tls_check_ca_file(const char *path, struct err *e);
+
+/*
+ * tls_failure_kind: which check an E_TLS from tls_start reports, read from
+ * the message tls_start wrote into e (prefixes put in front of it do not
+ * matter), so that --probe can name the config key that fixes it.
+ */
+enum tls_failure tls_failure_kind(const struct err *e);
 
 /* tls_get_info: fill *info for the established session. */
 void	 tls_get_info(const struct tls *t, struct tls_info *info);

@@ -56,3 +56,16 @@ util_expand_home(const char *path)
 		return NULL;
 	return xasprintf("%s%s", home, path + 1);
 }
+
+const char *
+util_private_tmp_hint(const char *path)
+{
+	/* systemd sets INVOCATION_ID for what it starts (ExecReload too). */
+	if ((strncmp(path, "/tmp/", 5) != 0 &&
+	    strncmp(path, "/var/tmp/", 9) != 0) ||
+	    getenv("INVOCATION_ID") == NULL)
+		return "";
+	return " (popsyncd runs under systemd here, and a unit with "
+	    "PrivateTmp=yes, as popsyncd@.service, has a /tmp of its own: "
+	    "move it out of /tmp)";
+}

@@ -24,4 +24,12 @@ int64_t	 util_now_ms(void);
  */
 char	*util_expand_home(const char *path);
 
+/*
+ * util_private_tmp_hint: for a message about a path that was not found:
+ * when it lies under /tmp or /var/tmp and systemd started us, why we may
+ * not see it (PrivateTmp=yes, as in popsyncd@.service, gives a service a
+ * /tmp of its own), starting with a space; else "".  Static text.
+ */
+const char *util_private_tmp_hint(const char *path);
+
 #endif

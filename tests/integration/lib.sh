@@ -95,6 +95,14 @@ run()
 	return 0
 }
 
+# mk: VAR: the value make uses for VAR in the build tree.
+mk()
+{
+	printf 'print-var:\n\t@echo $(%s)\n' "$1" |
+	    make -s -C "$top_builddir" --no-print-directory -f Makefile -f - \
+	    print-var
+}
+
 # now_ms: set NOW to the wall clock in milliseconds, without a fork.
 now_ms()
 {

@@ -137,7 +137,8 @@ if [ "$(id -u)" -eq 0 ]; then
 		# shellcheck disable=SC2086
 		expect_rc "root without allow_root ($mode)" 2 "$POPSYNCD" \
 		    -c "$T_DIR/root.conf" $mode
-		assert_err "refusing to run as root; set allow_root = true in .*root.conf"
+		assert_err "refusing to run as root: mail belongs to a user"
+		assert_err "run it as that user \\(systemctl --user enable --now popsyncd\\), or from root as the system service popsyncd@USER .*; only if it must run as root, set allow_root = true in .*root.conf"
 	done
 	expect_rc "--check-config as root" 0 "$POPSYNCD" -c "$T_DIR/root.conf" -n
 	[ ! -e "$T_DIR/state.db" ] || fail "the refused run opened the database"

@@ -16,14 +16,6 @@ T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/popsyncd-$T_NAME.XXXXXX")
 trap 'rm -rf "$T_DIR"' EXIT
 DEST=$T_DIR/dest
 
-# mk: VAR: the value make uses for VAR in the build tree.
-mk()
-{
-	printf 'print-var:\n\t@echo $(%s)\n' "$1" |
-	    make -s -C "$top_builddir" --no-print-directory -f Makefile -f - \
-	    print-var
-}
-
 bindir=$(mk bindir)
 sysunitdir=$(mk systemdsystemunitdir)
 userunitdir=$(mk systemduserunitdir)
@@ -31,6 +23,15 @@ mandir=$(mk mandir)
 docdir=$(mk docdir)
 [ -n "$bindir" ] && [ -n "$sysunitdir" ] && [ -n "$userunitdir" ] ||
     fail "cannot read the install directories from the Makefile"
+# Units go under the prefix unless configure was told otherwise: a plain
+# "make install" must not write into directories a package owns.
+case $(grep -E '^ *\$ \S*configure' "$top_builddir/config.log" | head -1) in
+*--with-systemd*) ;;
+*)	prefix=$(mk prefix)
+	assert_eq "$sysunitdir" "$prefix/lib/systemd/system" "system unit dir"
+	assert_eq "$userunitdir" "$prefix/lib/systemd/user" "user unit dir"
+	ok "units under the prefix by default ($prefix/lib/systemd/...)" ;;
+esac
 
 expect_rc "make install" 0 make -C "$top_builddir" install DESTDIR="$DEST"
 for f in "$bindir/popsyncd" "$mandir/man1/popsyncd.1" \
@@ -60,8 +61,12 @@ for unit in "$sysunitdir/popsyncd@.service" "$userunitdir/popsyncd.service"; do
 	    'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6'; do
 		grep -q "^$key" "$u" || fail "${unit##*/} lacks $key"
 	done
-	# verify checks ExecStart's binary: point it at the installed one.
-	sed "s|^ExecStart=$bindir/popsyncd|ExecStart=$DEST$bindir/popsyncd|" \
+	# "systemctl reload" checks the config before it sends SIGHUP.
+	assert_eq "$(sed -n 's/^ExecReload=//p' "$u" | tr '\n' ';')" \
+	    "$bindir/popsyncd --check-config;/bin/kill -HUP \$MAINPID;" \
+	    "ExecReload of ${unit##*/}"
+	# verify checks the commands' binary: point them at the installed one.
+	sed "s|^\(Exec[A-Za-z]*=\)$bindir/popsyncd|\1$DEST$bindir/popsyncd|" \
 	    "$u" >"$T_DIR/${unit##*/}"
 	expect_rc "systemd-analyze verify ${unit##*/}" 0 \
 	    systemd-analyze verify --man=no "$T_DIR/${unit##*/}"
@@ -69,7 +74,7 @@ for unit in "$sysunitdir/popsyncd@.service" "$userunitdir/popsyncd.service"; do
 	[ ! -s "$T_DIR/out" ] && [ ! -s "$T_DIR/err" ] ||
 	    fail "systemd-analyze verify ${unit##*/} warned"
 done
-ok "both units: installed binary in ExecStart, Type=notify, hardening, systemd-analyze verify silent"
+ok "both units: installed binary in ExecStart, ExecReload checks the config, Type=notify, hardening, systemd-analyze verify silent"
 
 # The exposure scores README.md records; a unit that loses hardening fails.
 score()

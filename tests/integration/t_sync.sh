@@ -268,6 +268,7 @@ ACCOUNTS+=("bad host=127.0.0.1 password=wrong-$ALICE_PASS")
 sync_config "max_parallel = 2;" "${ACCOUNTS[@]}"
 expect_rc "--status" 0 "$POPSYNCD" -c "$CONF" --status
 cat >"$T_DIR/want" <<-EOF
+	state database: $T_DIR/state.db
 	a1: last sync DATE, ok in N s: 0 new, 0 skipped, 0 deleted
 	  30 messages known, 30 delivered in all, 1 deletions pending
 	b1: last sync DATE, ok in N s: 0 new, 0 skipped, 0 deleted
@@ -296,6 +297,7 @@ bad:*'Authentication failed'*) ;;
 *) fail "--status last error: '$bad_err'" ;;
 esac
 cat >"$T_DIR/want" <<-EOF
+	state database: $T_DIR/state.db
 	a1: last sync DATE, ok in N s: 0 new, 0 skipped, 1 deleted
 	  30 messages known, 30 delivered in all, 0 deletions pending
 	b1: last sync DATE, ok in N s: 1 new, 0 skipped, 0 deleted
@@ -315,7 +317,7 @@ expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
 json_err=$(printf '%s' "$bad_err" | sed 's/\\/\\\\/g; s/"/\\"/g')
 T='"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"'
 cat >"$T_DIR/want" <<-EOF
-	{"accounts": [
+	{"version": 1, "state_db": "$T_DIR/state.db", "accounts": [
 	    {"name": "a1", "last_start": T, "last_end": T, "result": "ok", "known": 30, "delivered_total": 30, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 1, "last_error": null, "failed": []},
 	    {"name": "b1", "last_start": T, "last_end": T, "result": "ok", "known": 13, "delivered_total": 12, "pending_deletions": 0, "last_new": 1, "last_skipped": 0, "last_deleted": 0, "last_error": null, "failed": []},
 	    {"name": "bad", "last_start": T, "last_end": T, "result": "error", "known": 0, "delivered_total": 0, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 0, "last_error": "$json_err", "failed": []}

@@ -515,8 +515,8 @@ open_in_child(const char *path, long pid)
 	if ((child = fork()) == -1)
 		fail_msg("fork: %s", strerror(errno));
 	if (child == 0) {
-		want = xasprintf("%s is in use by another popsyncd (pid %ld)",
-		    path, pid);
+		want = xasprintf("%s is in use by another popsyncd (pid %ld); "
+		    "to make it poll now: kill -USR1 %ld", path, pid, pid);
 		rc = store_open(path, &s, &e);
 		store_close(s);
 		_exit(rc == 0 ? 0 : rc == E_STORE &&
@@ -538,8 +538,9 @@ test_open_lock(void **state)
 
 	OK(store_open(fx->path, &fx->s, &e));
 	assert_int_equal(open_in_child(fx->path, (long)getpid()), 1);
-	want = xasprintf("%s is in use by another popsyncd (pid %ld)",
-	    fx->path, (long)getpid());
+	want = xasprintf("%s is in use by another popsyncd (pid %ld); to "
+	    "make it poll now: kill -USR1 %ld", fx->path, (long)getpid(),
+	    (long)getpid());
 	second = (struct store *)&e;
 	FAILS(store_open(fx->path, &second, &e), want);
 	assert_string_equal(e.msg, want);
