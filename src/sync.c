@@ -48,6 +48,8 @@ struct sync_run {
 	size_t				 nitems;
 	size_t				 cur;
 	struct maildir_msg		*msg;
+	/* Received whole, waiting in tmp/ for sync_settle; by index. */
+	struct maildir_msg		**closed;
 	unsigned long long		 msgbytes; /* of msg so far */
 	bool				 cut;	/* a message was cut off */
 	bool				 listed; /* a listing was noted */
@@ -464,20 +466,21 @@ sync_sink_end(void *arg, struct err *e)
 	char			 show[128];
 	int			 rc;
 
-	/* Durable and recorded for the whole batch in sync_settle. */
-	rc = maildir_link(run->msg, e);
-	run->msg = NULL;
+	/* Published, made durable and recorded with its whole batch in
+	 * sync_settle. */
+	rc = maildir_close(run->msg, e);
 	if (rc < 0) {
+		maildir_abort(run->msg);
+		run->msg = NULL;
 		log_set_context(run->a->name, NULL);
 		return sync_delivery_error(run, rc, e);
 	}
-	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
+	log_debug("%s: message %lu (%s) received into tmp/%s", run->a->name,
 	    it->num, sync_key_show(it->key, show, sizeof(show)),
 	    run->names[run->cur]);
 	log_set_context(run->a->name, NULL);
-	it->delivered = true;
-	run->fetched[run->nfetched++] = it;
-	run->r->fetched++;
+	run->closed[run->cur] = run->msg;
+	run->msg = NULL;
 	run->cur++;
 	sync_report(run);
 	return 0;
@@ -512,29 +515,47 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 }
 
 /*
- * Make the messages this batch delivered durable, then record them (and
- * the ones the server refused): one fsync of new/ and one transaction per
- * batch, not one each per message.
+ * Deliver the messages this batch received into tmp/, then record them
+ * (and the ones the server refused): one syncfs, one fsync of new/ and one
+ * transaction per batch (maildir_publish_batch), not an fsync per message.
  * Until then their rows stay "fetching" with the planned names, which
- * sync_resolve finds in new/ or cur/ after a crash, so no message is lost
- * or fetched twice; and nothing is deleted before it is recorded.
+ * sync_resolve finds in new/ or cur/ after a crash (or not, and they are
+ * fetched again), so no message is lost or fetched twice; and nothing is
+ * deleted before it is recorded.
  */
 static int
 sync_settle(struct sync_run *run, struct err *e)
 {
-	const struct sync_item	*it;
+	struct sync_item	*it;
+	struct err		 pe;
 	int64_t			 now = sync_now(run);
-	size_t			 i, n = 0, nref = 0;
-	int			 rc;
+	size_t			 i, n = 0, nref = 0, done = 0;
+	char			 show[128];
+	int			 rc, prc = 0;
 
 	for (i = 0; i < run->cur; i++) {
-		n += run->items[i].delivered;
+		n += run->closed[i] != NULL;
 		nref += run->items[i].refused != NULL;
 	}
 	if (n + nref == 0)
 		return 0;
-	if (n > 0 && (rc = maildir_sync(run->md, e)) < 0)
-		return rc;
+	if (n > 0)
+		prc = maildir_publish_batch(run->md, run->closed, run->cur,
+		    &done, &pe);
+	for (i = 0; i < run->cur; i++) {
+		if (i < done && run->closed[i] != NULL) {
+			it = &run->items[i];
+			log_debug("%s: message %lu (%s) delivered as %s",
+			    run->a->name, it->num, sync_key_show(it->key, show,
+			    sizeof(show)), run->names[i]);
+			it->delivered = true;
+			run->fetched[run->nfetched++] = it;
+			run->r->fetched++;
+		}
+		maildir_abort(run->closed[i]);
+		run->closed[i] = NULL;
+	}
+	/* Record what reached new/, even when the rest failed. */
 	rc = store_begin(run->sh->store, e);
 	for (i = 0; rc == 0 && i < run->cur; i++) {
 		it = &run->items[i];
@@ -551,23 +572,31 @@ sync_settle(struct sync_run *run, struct err *e)
 		rc = store_commit(run->sh->store, e);
 	else
 		store_rollback(run->sh->store, NULL);
+	if (rc == 0 && prc < 0) {
+		*e = pe;
+		rc = prc;
+	}
 	return rc;
 }
 
 /*
  * Fetch items in batches: mark a batch "fetching" with planned names and
  * commit, then RETR it (pipelined when the server allows), then settle it.
- * Returns SYNC_AGAIN when a message was cut off (the link is gone).
+ * The next batch's RETRs go out with this one's (pop3_retr_many's ahead),
+ * so its messages arrive while this one is settled; they reach the disk
+ * only once they are marked.  Returns SYNC_AGAIN when a message was cut
+ * off (the link is gone).
  */
 static int
 sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
     struct err *e)
 {
-	unsigned long	*nums = NULL;
-	struct err	 se;
-	size_t		 off, i, cnt, done;
-	int64_t		 now = sync_now(run);
-	int		 rc = 0;
+	unsigned long		*nums = NULL;
+	unsigned long long	*sizes = NULL;
+	struct err		 se;
+	size_t			 off, i, cnt, ahead, done;
+	int64_t			 now = sync_now(run);
+	int			 rc = 0;
 
 	/* Like total: what this sync wrote so far plus what is planned. */
 	run->total_bytes = run->r->bytes;
@@ -575,14 +604,15 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		run->total_bytes += items[i].size;
 
 	run->names = xcalloc(SYNC_BATCH, sizeof(*run->names));
-	nums = xcalloc(SYNC_BATCH, sizeof(*nums));
+	run->closed = xcalloc(SYNC_BATCH, sizeof(*run->closed));
+	nums = xcalloc(2 * SYNC_BATCH, sizeof(*nums));
+	sizes = xcalloc(2 * SYNC_BATCH, sizeof(*sizes));
 	for (off = 0; off < n; off += cnt) {
 		cnt = n - off < SYNC_BATCH ? n - off : SYNC_BATCH;
 		rc = store_begin(run->sh->store, e);
 		for (i = 0; rc == 0 && i < cnt; i++) {
 			maildir_plan_name(run->md, run->names[i],
 			    sizeof(run->names[i]));
-			nums[i] = items[off + i].num;
 			if (items[off + i].key != NULL)
 				rc = store_mark_fetching(run->sh->store,
 				    run->a->name, items[off + i].key,
@@ -599,8 +629,13 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		run->items = items + off;
 		run->nitems = cnt;
 		run->cur = 0;
-		rc = pop3_retr_many(run->p, nums, cnt, &sync_sink, run, &done,
-		    e);
+		ahead = n - off - cnt < SYNC_BATCH ? n - off - cnt : SYNC_BATCH;
+		for (i = 0; i < cnt + ahead; i++) {
+			nums[i] = items[off + i].num;
+			sizes[i] = items[off + i].size;
+		}
+		rc = pop3_retr_many(run->p, nums, sizes, cnt, ahead, &sync_sink,
+		    run, &done, e);
 		/* A failed sink or a dropped link leaves a tmp/ file open. */
 		maildir_abort(run->msg);
 		run->msg = NULL;
@@ -613,8 +648,11 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 			break;
 	}
 	free(nums);
+	free(sizes);
 	free(run->names);
 	run->names = NULL;
+	free(run->closed);
+	run->closed = NULL;
 	return rc == E_ABORT && run->cut ? SYNC_AGAIN : rc;
 }
 
