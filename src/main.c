@@ -16,6 +16,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "oauth2.h"
 #include "probe.h"
 #include "sched.h"
 #include "status.h"
@@ -26,7 +27,8 @@ enum main_mode {
 	MAIN_CHECK_CONFIG,
 	MAIN_PROBE,
 	MAIN_ONCE,
-	MAIN_STATUS
+	MAIN_STATUS,
+	MAIN_AUTHORIZE
 };
 
 /* Set by SIGINT and SIGTERM: the syncs stop after the current message. */
@@ -42,6 +44,7 @@ static const struct option main_options[] = {
 	{ "check-config", no_argument, NULL, 'n' },
 	{ "probe", required_argument, NULL, 'p' },
 	{ "once", no_argument, NULL, 'o' },
+	{ "authorize", required_argument, NULL, 'a' },
 	{ "status", no_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -60,6 +63,7 @@ main_usage(FILE *fp)
 	    "       popsyncd [-c FILE] --status [--json]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
+	    "       popsyncd [-c FILE] --authorize NAME\n"
 	    "\n"
 	    "  (no mode)           run as a daemon in the foreground: poll "
 	    "every account\n"
@@ -77,6 +81,10 @@ main_usage(FILE *fp)
 	    "      --probe NAME    connect to account NAME, show the server, "
 	    "TLS\n"
 	    "                      and capabilities, log in, STAT and QUIT\n"
+	    "      --authorize NAME  get OAuth2 tokens for account NAME "
+	    "(device flow:\n"
+	    "                      open the printed address, enter the "
+	    "code)\n"
 	    "  -v, --verbose       one line per POP3 command and reply; "
 	    "-vv: every line\n"
 	    "  -h, --help          this text\n"
@@ -128,7 +136,7 @@ main(int argc, char **argv)
 	struct account	*a;
 	struct err	 e;
 	char		*path = NULL;
-	const char	*probe_name = NULL;
+	const char	*name_arg = NULL;
 	struct sigaction sa;
 	bool		 json = false;
 	int		 ch, verbose = 0, rc;
@@ -150,7 +158,11 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			mode = MAIN_PROBE;
-			probe_name = optarg;
+			name_arg = optarg;
+			break;
+		case 'a':
+			mode = MAIN_AUTHORIZE;
+			name_arg = optarg;
 			break;
 		case 'o':
 			mode = MAIN_ONCE;
@@ -204,7 +216,8 @@ main(int argc, char **argv)
 	else if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
 
-	if ((mode == MAIN_DAEMON || mode == MAIN_ONCE) &&
+	if ((mode == MAIN_DAEMON || mode == MAIN_ONCE ||
+	    mode == MAIN_AUTHORIZE) &&
 	    (rc = main_root_check(cfg)) != 0)
 		goto out;
 
@@ -219,10 +232,23 @@ main(int argc, char **argv)
 	case MAIN_CHECK_CONFIG:
 		rc = main_check_config(cfg);
 		break;
-	case MAIN_PROBE:
-		if ((a = config_find(cfg, probe_name)) == NULL) {
+	case MAIN_AUTHORIZE:
+		if ((a = config_find(cfg, name_arg)) == NULL) {
 			fprintf(stderr, "popsyncd: %s: no account named %s\n",
-			    cfg->path, probe_name);
+			    cfg->path, name_arg);
+			rc = 2;
+			break;
+		}
+		if ((rc = oauth2_authorize(a, stdout, &e)) < 0) {
+			fflush(stdout);
+			fprintf(stderr, "popsyncd: %s: %s\n", a->name, e.msg);
+		}
+		rc = err_exitcode(rc);
+		break;
+	case MAIN_PROBE:
+		if ((a = config_find(cfg, name_arg)) == NULL) {
+			fprintf(stderr, "popsyncd: %s: no account named %s\n",
+			    cfg->path, name_arg);
 			rc = 2;
 			break;
 		}
