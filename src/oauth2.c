@@ -288,8 +288,10 @@ oauth2_post(const struct account *a, const char *url,
 	memset(&hp, 0, sizeof(hp));
 	hp.ca_file = a->ca_file;
 	hp.timeout_ms = a->timeout * 1000;
-	if ((rc = http_post_form(url, fields, &hp, &status, &body, e)) < 0)
+	if ((rc = http_post_form(url, fields, &hp, &status, &body, e)) < 0) {
+		err_prefix(e, "oauth2");
 		return rc;
+	}
 	o = json_loads(body, 0, NULL);
 	freezero(body, 0);
 	if (status >= 200 && status < 300 && json_is_object(o)) {

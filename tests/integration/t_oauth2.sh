@@ -1,0 +1,426 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The popsyncd authors
+#
+# OAuth2 built in (issue 12) against real parts: dovecot's oauth2 passdb
+# checks every XOAUTH2 / OAUTHBEARER login by RFC 7662 introspection at a
+# token server, tokenserver.py (HTTPS with the test CA), which also serves
+# the device grant and refreshes and injects the faults.  Covered: the
+# device flow (pending, slow_down, denied, expired), a sync with the fresh
+# token, refresh before expiry (one login), a refused cached token (one
+# refresh, one retry), rotation, a revoked refresh token (permanent,
+# nothing fetched or deleted, shown by --status), the endpoint down or
+# malformed (temporary), and no token in any output, file or process.
+
+. "$(dirname "$0")/lib.sh"
+
+need_programs "$POPSYNCD"
+command -v python3 >/dev/null 2>&1 || skip "python3 not installed"
+TOKENSERVER=$top_srcdir/tests/integration/tokenserver.py
+CLIENT_ID=popsyncd-test-client
+CLIENT_SECRET=client-Secret-9
+TS_PID=
+
+# Stop the token server too, keeping the exit status for cleanup.
+trap 'rc=$?; [ -n "$TS_PID" ] && kill "$TS_PID" 2>/dev/null; (exit $rc); cleanup' EXIT
+
+# --- the token server and dovecot --------------------------------------------
+
+make_certs
+python3 "$TOKENSERVER" serve "$T_DIR/ts.port" "$T_DIR/pki/server.crt" \
+    "$T_DIR/pki/server.key" "$T_DIR/tokens.txt" "$CLIENT_ID" \
+    "$CLIENT_SECRET" alice 2>"$T_DIR/tokenserver.log" &
+TS_PID=$!
+for i in $(seq 1 100); do
+	[ -s "$T_DIR/ts.port" ] && break
+	sleep 0.1
+done
+[ -s "$T_DIR/ts.port" ] || fail "the token server did not start"
+TS_PORT=$(cat "$T_DIR/ts.port")
+TS_URL=https://localhost:$TS_PORT
+say "token server on $TS_URL (pid $TS_PID)"
+
+# ctl: ACTION [KEY=VALUE...]: tell the token server; its JSON on stdout.
+ctl()
+{
+	python3 "$TOKENSERVER" ctl "$TS_PORT" "$T_DIR/ca.crt" "$@" ||
+	    fail "token server control $* failed"
+}
+
+# ts_stat: KEY: one counter of the token server.
+ts_stat()
+{
+	ctl stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+
+# The oauth2 passdb first: dovecot asks the token server about each token.
+dovecot_conf_hook()
+{
+	cat >"$T_DIR/dovecot/oauth2.conf" <<-EOF2
+	introspection_url = https://127.0.0.1:$TS_PORT/introspect
+	introspection_mode = post
+	username_attribute = username
+	active_attribute = active
+	active_value = true
+	tls_ca_cert_file = $T_DIR/ca.crt
+	EOF2
+	sed -i -e 's/^auth_mechanisms = .*/auth_mechanisms = plain xoauth2 oauthbearer\nauth_cache_size = 0/' \
+	    -e "0,/^passdb {/s||passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = $T_DIR/dovecot/oauth2.conf\n}\npassdb {|" \
+	    "$1"
+}
+start_dovecot
+
+# oauth_config: NAME AUTH [KEY=VALUE...]: $T_DIR/NAME.conf with one
+# account on dovecot's pop3s port whose oauth2 group is the token server
+# (the exact keys issue 12 names); extra KEY=VALUE go into the account.
+# OAUTH_TIMEOUT sets its timeout (default 10), SECRET_COMMAND makes the
+# client secret come from client_secret_command.
+oauth_config()
+{
+	local name=$1 auth=$2 kv
+	shift 2
+	CONF=$T_DIR/$name.conf
+	{
+		echo "state_db = \"$T_DIR/state/state.db\";"
+		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
+		echo "accounts = ( {"
+		conf_value name "$name"
+		conf_value host localhost
+		conf_value port "$POP3S_PORT"
+		conf_value ca_file "$T_DIR/ca.crt"
+		conf_value user alice
+		conf_value auth "$auth"
+		conf_value maildir "$T_DIR/dest/$name"
+		conf_value timeout "${OAUTH_TIMEOUT:-10}"
+		for kv in "$@"; do
+			conf_value "${kv%%=*}" "${kv#*=}"
+		done
+		echo "    oauth2 = {"
+		conf_value provider custom
+		conf_value client_id "$CLIENT_ID"
+		if [ -n "${SECRET_COMMAND:-}" ]; then
+			conf_value client_secret_command "$SECRET_COMMAND"
+		else
+			conf_value client_secret "$CLIENT_SECRET"
+		fi
+		conf_value token_endpoint "$TS_URL/token"
+		conf_value device_authorization_endpoint "$TS_URL/device"
+		conf_value scope "mail popsyncd-test"
+		echo "    };"
+		echo "} );"
+	} >"$CONF"
+	chmod 600 "$CONF"
+}
+
+TOKFILE_DIR=$T_DIR/state
+
+# daemon_error: NAME: run the daemon on $CONF until it logs an error for
+# NAME, then stop it; its stderr in $T_DIR/daemon.err (also scanned).
+daemon_error()
+{
+	local pid i
+	timeout -k 5 60 "$POPSYNCD" -c "$CONF" >"$T_DIR/daemon.out" \
+	    2>"$T_DIR/daemon.err" &
+	pid=$!
+	for i in $(seq 1 200); do
+		grep -q "error: $1: " "$T_DIR/daemon.err" && break
+		sleep 0.1
+	done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" || true
+	cat "$T_DIR/daemon.out" "$T_DIR/daemon.err" >>"$ALL"
+	grep -q "error: $1: " "$T_DIR/daemon.err" || fail "the daemon logged no error for $1"
+}
+ALL=$T_DIR/all-output
+: >"$ALL"
+
+# keep: append the last run's stdout and stderr to the scanned output.
+keep()
+{
+	cat "$T_DIR/out" "$T_DIR/err" >>"$ALL"
+}
+
+# logins: successful logins of alice in dovecot's log so far.
+logins()
+{
+	grep -c 'pop3-login: Info: Login: user=<alice>' "$(dovecot_log)"
+}
+
+# login_failures: failed logins so far.
+login_failures()
+{
+	grep -c 'pop3-login: .*auth failed' "$(dovecot_log)"
+}
+
+# token_field: NAME KEY: a field of NAME's token file.
+token_field()
+{
+	python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ''))" \
+	    "$TOKFILE_DIR/$1.oauth2" "$2"
+}
+
+# expire_locally: NAME: make NAME's stored access token expire within the
+# refresh margin, as if an hour had passed.
+expire_locally()
+{
+	python3 - "$TOKFILE_DIR/$1.oauth2" <<-'EOF2'
+	import json, os, sys, time
+	p = sys.argv[1]
+	t = json.load(open(p))
+	t["expires_at"] = int(time.time()) + 30
+	open(p + ".new", "w").write(json.dumps(t))
+	os.chmod(p + ".new", 0o600)
+	os.rename(p + ".new", p)
+	EOF2
+}
+
+# authorize: NAME [wait_polls=N] [action=approve|deny|expire] [slow=N]:
+# run popsyncd --authorize NAME in the background, read the user code it
+# prints, play the user once N polls were seen, wait for its exit in RC.
+authorize()
+{
+	local name=$1 polls=0 action=approve slow=0 arg code i pid
+	shift
+	for arg; do
+		case $arg in
+		wait_polls=*) polls=${arg#*=} ;;
+		action=*) action=${arg#*=} ;;
+		slow=*) slow=${arg#*=} ;;
+		esac
+	done
+	ctl set slow_down="$slow" >/dev/null
+	local base
+	base=$(ts_stat token_device)
+	timeout -k 5 60 "$POPSYNCD" -c "$CONF" --authorize "$name" \
+	    >"$T_DIR/out" 2>"$T_DIR/err" &
+	pid=$!
+	for i in $(seq 1 100); do
+		code=$(sed -n '/enter the code/{n;s/^ *//p}' "$T_DIR/out")
+		[ -n "$code" ] && break
+		sleep 0.1
+	done
+	[ -n "$code" ] || fail "--authorize printed no user code"
+	# Printed and flushed at once, before the first poll answered.
+	kill -0 "$pid" 2>/dev/null || fail "--authorize exited before the user acted"
+	AUTH_CODE=$code
+	for i in $(seq 1 100); do
+		[ "$(($(ts_stat token_device) - base))" -ge "$polls" ] && break
+		sleep 0.1
+	done
+	ctl "$action" user_code="$code" >/dev/null
+	RC=0
+	wait "$pid" || RC=$?
+	keep
+}
+
+# --- device authorization -------------------------------------------------------
+
+oauth_config ox xoauth2 keep=false
+authorize ox wait_polls=2 action=approve
+[ "$RC" -eq 0 ] || fail "--authorize: exit $RC"
+assert_out "^  https://127.0.0.1:$TS_PORT/activate\$" "verification URI"
+assert_out "^  https://127.0.0.1:$TS_PORT/activate\\?code=$AUTH_CODE\$" "complete URI"
+assert_out "Authorized: the tokens for account ox are in $TOKFILE_DIR/ox.oauth2"
+assert_eq "$(stat -c %a "$TOKFILE_DIR/ox.oauth2")" 600 "token file mode"
+[ -n "$(token_field ox refresh_token)" ] || fail "no refresh token stored"
+# The polls before the approval were 1 s (the server's interval) apart.
+gaps=$(ctl stats | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["polls"]
+print(" ".join("%.2f" % (b - a) for a, b in zip(p, p[1:])))')
+for g in $gaps; do
+	awk -v g="$g" 'BEGIN { exit !(g >= 0.95) }' ||
+	    fail "polls $g s apart, interval is 1 s (gaps: $gaps)"
+done
+[ "$(ts_stat token_device)" -ge 3 ] || fail "expected 2 pending polls and the granting one"
+ok "--authorize prints URI, code and complete URI at once, polls every interval through authorization_pending, stores the tokens (mode 600)"
+
+# slow_down: five more seconds between polls from then on.
+oauth_config slow xoauth2
+ctl set slow_down=1 >/dev/null
+before=$(ctl stats | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["polls"]))')
+authorize slow slow=1 wait_polls=0
+[ "$RC" -eq 0 ] || fail "--authorize after slow_down: exit $RC"
+gap=$(ctl stats | python3 -c "
+import json, sys
+p = json.load(sys.stdin)['polls'][$before:]
+print('%.2f' % (p[1] - p[0]))")
+awk -v g="$gap" 'BEGIN { exit !(g >= 5.9) }' ||
+    fail "after slow_down the next poll came $gap s later, not 6"
+ok "slow_down adds 5 s to the polling interval ($gap s)"
+
+authorize slow action=deny
+[ "$RC" -eq 1 ] || fail "denied --authorize: exit $RC"
+assert_err 'popsyncd: slow: oauth2: the authorization was denied \(access_denied\)'
+authorize slow action=expire
+[ "$RC" -eq 1 ] || fail "expired --authorize: exit $RC"
+assert_err 'expired_token.*popsyncd --authorize slow'
+ok "access_denied and expired_token end --authorize with exit 1 and say so"
+
+# --- syncs --------------------------------------------------------------------
+
+CONF=$T_DIR/ox.conf
+seed_message alice generated 3
+refresh0=$(ts_stat token_refresh)
+logins0=$(logins)
+expect_rc "sync with the fresh token" 0 "$POPSYNCD" -c "$CONF" -vv --once ox
+keep
+CONF_OX=$CONF
+[ "$(find "$T_DIR/dest/ox/new" -type f | wc -l)" -eq 3 ] || fail "expected 3 messages fetched"
+assert_eq "$(mailbox_count alice)" 0 "server mailbox after keep = false"
+assert_eq "$(ts_stat token_refresh)" "$refresh0" "refreshes with a fresh token"
+assert_eq "$(($(logins) - logins0))" 1 "dovecot logins"
+grep -q 'Login: user=<alice>, method=XOAUTH2' "$(dovecot_log)" ||
+    fail "dovecot saw no XOAUTH2 login"
+ok "a sync with the fresh token: one XOAUTH2 login checked by dovecot, 3 fetched, no refresh"
+
+# auth = auto picks OAUTHBEARER, then XOAUTH2; oauthbearer by name too.
+for auth in auto oauthbearer; do
+	oauth_config "ob-$auth" "$auth"
+	cp -p "$TOKFILE_DIR/ox.oauth2" "$TOKFILE_DIR/ob-$auth.oauth2"
+	expect_rc "auth $auth" 0 "$POPSYNCD" -c "$CONF" -v --once "ob-$auth"
+	keep
+	tail -1 "$(dovecot_log)" | grep -q . || true
+	grep 'Login: user=<alice>, method=' "$(dovecot_log)" | tail -1 |
+	    grep -q 'method=OAUTHBEARER' || fail "auth $auth: last login was not OAUTHBEARER"
+done
+ok "auth = \"auto\" and \"oauthbearer\" log in with OAUTHBEARER"
+
+# Shortly before expiry: refresh first, then exactly one login.
+CONF=$CONF_OX
+seed_message alice generated 1
+expire_locally ox
+ctl expire_access >/dev/null
+old_access=$(token_field ox access_token)
+refresh0=$(ts_stat token_refresh)
+logins0=$(logins)
+fails0=$(login_failures)
+expect_rc "sync after expiry" 0 "$POPSYNCD" -c "$CONF" -vv --once ox
+keep
+assert_eq "$(ts_stat token_refresh)" "$((refresh0 + 1))" "refreshes"
+assert_eq "$(($(logins) - logins0))" 1 "logins"
+assert_eq "$(login_failures)" "$fails0" "failed logins"
+[ "$(token_field ox access_token)" != "$old_access" ] || fail "access token not replaced"
+[ "$(find "$T_DIR/dest/ox/new" -type f | wc -l)" -eq 4 ] || fail "expected 4 messages"
+ok "an access token about to expire is refreshed before the login: one refresh, one login"
+
+# The server refuses a token we think valid: one refresh, one retry.
+seed_message alice generated 1
+ctl expire_access >/dev/null
+refresh0=$(ts_stat token_refresh)
+logins0=$(logins)
+fails0=$(login_failures)
+expect_rc "sync with a refused cached token" 0 "$POPSYNCD" -c "$CONF" -v --once ox
+keep
+assert_err 'refused the stored access token; refreshing it'
+assert_eq "$(ts_stat token_refresh)" "$((refresh0 + 1))" "refreshes"
+assert_eq "$(($(logins) - logins0))" 1 "logins"
+[ "$(find "$T_DIR/dest/ox/new" -type f | wc -l)" -eq 5 ] || fail "expected 5 messages"
+ok "a cached token dovecot refuses: one refresh, one retry, mail fetched"
+
+# Rotation: the new refresh token replaces the old, which is dead.
+ctl set rotate=true >/dev/null
+old_refresh=$(token_field ox refresh_token)
+expire_locally ox
+expect_rc "sync with rotation" 0 "$POPSYNCD" -c "$CONF" --once ox
+keep
+new_refresh=$(token_field ox refresh_token)
+[ -n "$new_refresh" ] && [ "$new_refresh" != "$old_refresh" ] ||
+    fail "the rotated refresh token was not stored"
+assert_eq "$(stat -c %a "$TOKFILE_DIR/ox.oauth2")" 600 "token file mode after rotation"
+ls "$TOKFILE_DIR" | grep -q 'ox.oauth2\.' && fail "a temp token file was left behind"
+expire_locally ox
+expect_rc "sync with the rotated refresh token" 0 "$POPSYNCD" -c "$CONF" --once ox
+keep
+ctl set rotate=false >/dev/null
+ok "a rotated refresh token replaces the old one atomically and works"
+
+# The token endpoint down, malformed or silent: temporary, nothing lost.
+seed_message alice generated 1
+for mode in down malformed slow; do
+	ctl set mode="$mode" >/dev/null
+	expire_locally ox
+	OAUTH_TIMEOUT=2 oauth_config ox xoauth2 keep=false
+	expect_rc "endpoint $mode" 1 "$POPSYNCD" -c "$CONF" --once ox
+	keep
+	case $mode in
+	down) assert_err 'ox: oauth2: .*/token: HTTP 500' ;;
+	malformed) assert_err 'ox: oauth2: .*/token: HTTP 200 but the reply is not a JSON object' ;;
+	slow) assert_err 'ox: oauth2: .*/token: .*([Tt]imeout|timed out)' ;;
+	esac
+	assert_eq "$(mailbox_count alice)" 1 "server mailbox with the endpoint $mode"
+done
+# To the daemon it is a temporary failure, retried with backoff.
+ctl set mode=down >/dev/null
+oauth_config ox xoauth2 keep=false interval=1
+daemon_error ox
+grep -Eq 'error: ox: oauth2: .*HTTP 500 \(temporary; next poll in 1 s\)$' \
+    "$T_DIR/daemon.err" || fail "the daemon's error line: $(grep 'error: ' "$T_DIR/daemon.err")"
+ctl set mode=ok >/dev/null
+oauth_config ox xoauth2 keep=false
+expect_rc "endpoint back" 0 "$POPSYNCD" -c "$CONF" --once ox
+keep
+assert_eq "$(mailbox_count alice)" 0 "server mailbox after the endpoint is back"
+ok "token endpoint down (500), malformed or too slow: a temporary error, nothing deleted; then it works again"
+
+# A revoked refresh token: permanent, says what to do, nothing touched.
+seed_message alice generated 1
+ctl revoke_refresh >/dev/null
+ctl expire_access >/dev/null
+expire_locally ox
+n_local=$(find "$T_DIR/dest/ox/new" -type f | wc -l)
+expect_rc "revoked refresh token" 1 "$POPSYNCD" -c "$CONF" -vv --once ox
+keep
+assert_err 'invalid_grant'
+assert_err 'run `popsyncd --authorize ox` to authorize again'
+assert_eq "$(find "$T_DIR/dest/ox/new" -type f | wc -l)" "$n_local" "local messages"
+assert_eq "$(mailbox_count alice)" 1 "server mailbox"
+expect_rc "--status" 0 "$POPSYNCD" -c "$CONF" --status
+keep
+assert_out 'last error: .*invalid_grant.*popsyncd --authorize ox'
+expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
+keep
+assert_out '"last_error": ".*invalid_grant.*popsyncd --authorize ox'
+daemon_error ox
+grep -q 'error: ox: oauth2: the refresh token was refused: invalid_grant.*(permanent; ' \
+    "$T_DIR/daemon.err" || fail "the daemon's error line: $(grep 'error: ' "$T_DIR/daemon.err")"
+assert_eq "$(mailbox_count alice)" 1 "server mailbox after the daemon"
+ok "a revoked refresh token: permanent error naming popsyncd --authorize, nothing fetched or deleted, shown by --status"
+
+# --- no token anywhere -------------------------------------------------------------
+
+# Re-authorize, then a daemon whose client secret comes from a command
+# that records its own and its parent's command line and environment.
+SECRET_COMMAND="cat /proc/\$\$/cmdline /proc/\$\$/environ /proc/\$PPID/cmdline /proc/\$PPID/environ >>$T_DIR/proc-child; echo $CLIENT_SECRET"
+oauth_config ox xoauth2 keep=false interval=3600
+authorize ox
+[ "$RC" -eq 0 ] || fail "--authorize again: exit $RC"
+expire_locally ox
+timeout -k 5 60 "$POPSYNCD" -c "$CONF" -vv >"$T_DIR/daemon.out" 2>"$T_DIR/daemon.err" &
+dpid=$!
+for i in $(seq 1 100); do
+	[ "$(mailbox_count alice)" -eq 0 ] && break
+	sleep 0.1
+done
+assert_eq "$(mailbox_count alice)" 0 "server mailbox after the daemon's sync"
+cat "/proc/$dpid/cmdline" "/proc/$dpid/environ" >"$T_DIR/proc-daemon" ||
+    fail "could not read the daemon's /proc entries"
+kill -TERM "$dpid"
+wait "$dpid" || true
+[ -s "$T_DIR/proc-child" ] || fail "client_secret_command did not run"
+cat "$T_DIR/daemon.out" "$T_DIR/daemon.err" >>"$ALL"
+grep -q 'AUTH XOAUTH2 \*\*\*\*' "$ALL" || fail "the -vv trace shows no AUTH line"
+sort -u "$T_DIR/tokens.txt" >"$T_DIR/tokens.sorted"
+[ "$(wc -l <"$T_DIR/tokens.sorted")" -ge 10 ] || fail "too few tokens issued to scan for"
+for f in "$ALL" "$T_DIR/proc-daemon" "$T_DIR/proc-child" "$T_DIR/state/state.db" \
+    "$T_DIR"/*.conf; do
+	if grep -a -F -f "$T_DIR/tokens.sorted" "$f" >/dev/null; then
+		fail "a token appears in ${f#$T_DIR/}"
+	fi
+done
+# The token file itself does hold them (so the scan could find one).
+grep -q -F -f "$T_DIR/tokens.sorted" "$TOKFILE_DIR/ox.oauth2" ||
+    fail "the scan list does not match the stored tokens"
+ok "no token in any output at -vv, --status (--json), the state database, configs, or /proc cmdline/environ of popsyncd and its child"
+
+done_testing
