@@ -152,6 +152,10 @@ session_choose_auth(const struct account *a, const struct pop3_capa *caps,
 		    "that send the password in clear, and the link is not "
 		    "encrypted; use tls = \"implicit\" or \"starttls\", or set "
 		    "allow_plaintext_auth = true");
+	else if (a->oauth2 != NULL && n == 0)
+		err_set(e, E_AUTH, "the server offers neither OAUTHBEARER "
+		    "nor XOAUTH2, and the account has only its oauth2 group "
+		    "to log in with");
 	else
 		err_set(e, E_AUTH, "the server offers no login method "
 		    "popsyncd supports");

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "account.h"
@@ -85,6 +86,37 @@ static const struct choose_case choose_cases[] = {
 	{ ACCOUNT_AUTH_PLAIN, false, "", false, true, "PLAIN", 0 },
 };
 
+/* With an oauth2 group: the rows as above, plus whether the account also
+ * has a password. */
+struct oauth2_case {
+	enum account_auth	 auth;
+	bool			 password;
+	const char		*capa;
+	bool			 tls;
+	const char		*want;
+	int			 want_code;
+};
+
+#define OAUTH_BOTH	"USER|SASL PLAIN XOAUTH2 OAUTHBEARER"
+
+static const struct oauth2_case oauth2_cases[] = {
+	/* auto: OAUTHBEARER, then XOAUTH2, before any password method. */
+	{ ACCOUNT_AUTH_AUTO, false, OAUTH_BOTH, true, "OAUTHBEARER", 0 },
+	{ ACCOUNT_AUTH_AUTO, true, OAUTH_BOTH, true, "OAUTHBEARER", 0 },
+	{ ACCOUNT_AUTH_AUTO, false, "USER|SASL PLAIN XOAUTH2", true,
+	    "XOAUTH2", 0 },
+	/* Neither offered: only a password can stand in. */
+	{ ACCOUNT_AUTH_AUTO, false, "USER|SASL PLAIN", true, NULL, E_AUTH },
+	{ ACCOUNT_AUTH_AUTO, true, "USER|SASL PLAIN", true, "PLAIN", 0 },
+	/* A token is a password to the link: never in clear. */
+	{ ACCOUNT_AUTH_AUTO, false, OAUTH_BOTH, false, NULL, E_INSECURE },
+	{ ACCOUNT_AUTH_OAUTHBEARER, false, OAUTH_BOTH, false, NULL,
+	    E_INSECURE },
+	{ ACCOUNT_AUTH_XOAUTH2, false, OAUTH_BOTH, true, "XOAUTH2", 0 },
+	{ ACCOUNT_AUTH_XOAUTH2, false, "USER|SASL PLAIN", true, NULL,
+	    E_AUTH },
+};
+
 /* Fill caps from '|'-separated CAPA lines. */
 static void
 caps_from(struct pop3_capa *caps, const char *spec)
@@ -133,11 +165,50 @@ test_choose_auth(void **state)
 	}
 }
 
+/* session_choose_auth for accounts with an oauth2 group. */
+static void
+test_choose_auth_oauth2(void **state)
+{
+	const struct oauth2_case	*c;
+	struct account			*a;
+	struct pop3_capa		 caps;
+	struct err			 e;
+	const char			*got;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(oauth2_cases) / sizeof(oauth2_cases[0]); i++) {
+		c = &oauth2_cases[i];
+		a = account_new();
+		a->auth = c->auth;
+		a->oauth2 = calloc(1, sizeof(*a->oauth2));
+		assert_non_null(a->oauth2);
+		if (c->password)
+			a->password = strdup("pw");
+		caps_from(&caps, c->capa);
+		err_clear(&e);
+		got = session_choose_auth(a, &caps, false, c->tls, &e);
+		if (c->want != NULL) {
+			if (got == NULL)
+				fail_msg("row %zu: want %s, got error %s: %s",
+				    i, c->want, err_name(e.code), e.msg);
+			assert_string_equal(got, c->want);
+		} else {
+			if (got != NULL)
+				fail_msg("row %zu: want %s, got %s", i,
+				    err_name(c->want_code), got);
+			assert_int_equal(e.code, c->want_code);
+		}
+		account_free(a);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_choose_auth),
+		cmocka_unit_test(test_choose_auth_oauth2),
 	};
 
 	return cmocka_run_group_tests_name("session_choose_auth", tests,
