@@ -130,6 +130,26 @@ caps_from(struct pop3_capa *caps, const char *spec)
 		assert_int_equal(pop3_capa_add(caps, line), 0);
 }
 
+/* Row i chose got (or failed with e): the method wanted, or the error
+ * code wanted with a message. */
+static void
+check_choice(size_t i, const char *got, const struct err *e,
+    const char *want, int want_code)
+{
+	if (want != NULL) {
+		if (got == NULL)
+			fail_msg("row %zu: want %s, got error %s: %s", i, want,
+			    err_name(e->code), e->msg);
+		assert_string_equal(got, want);
+	} else {
+		if (got != NULL)
+			fail_msg("row %zu: want %s, got %s", i,
+			    err_name(want_code), got);
+		assert_int_equal(e->code, want_code);
+		assert_true(e->msg[0] != '\0');
+	}
+}
+
 static void
 test_choose_auth(void **state)
 {
@@ -149,18 +169,7 @@ test_choose_auth(void **state)
 		caps_from(&caps, c->capa);
 		err_clear(&e);
 		got = session_choose_auth(a, &caps, c->has_apop, c->tls, &e);
-		if (c->want != NULL) {
-			if (got == NULL)
-				fail_msg("row %zu: want %s, got error %s: %s",
-				    i, c->want, err_name(e.code), e.msg);
-			assert_string_equal(got, c->want);
-		} else {
-			if (got != NULL)
-				fail_msg("row %zu: want %s, got %s", i,
-				    err_name(c->want_code), got);
-			assert_int_equal(e.code, c->want_code);
-			assert_true(e.msg[0] != '\0');
-		}
+		check_choice(i, got, &e, c->want, c->want_code);
 		account_free(a);
 	}
 }
@@ -188,17 +197,7 @@ test_choose_auth_oauth2(void **state)
 		caps_from(&caps, c->capa);
 		err_clear(&e);
 		got = session_choose_auth(a, &caps, false, c->tls, &e);
-		if (c->want != NULL) {
-			if (got == NULL)
-				fail_msg("row %zu: want %s, got error %s: %s",
-				    i, c->want, err_name(e.code), e.msg);
-			assert_string_equal(got, c->want);
-		} else {
-			if (got != NULL)
-				fail_msg("row %zu: want %s, got %s", i,
-				    err_name(c->want_code), got);
-			assert_int_equal(e.code, c->want_code);
-		}
+		check_choice(i, got, &e, c->want, c->want_code);
 		account_free(a);
 	}
 }
