@@ -13,16 +13,13 @@
 # malformed (temporary), and no token in any output, file or process.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_oauth2.sh"
 
 need_programs "$POPSYNCD"
 command -v python3 >/dev/null 2>&1 || skip "python3 not installed"
 TOKENSERVER=$top_srcdir/tests/integration/tokenserver.py
 CLIENT_ID=popsyncd-test-client
 CLIENT_SECRET=client-Secret-9
-TS_PID=
-
-# Stop the token server too, keeping the exit status for cleanup.
-trap 'rc=$?; [ -n "$TS_PID" ] && kill "$TS_PID" 2>/dev/null; (exit $rc); cleanup' EXIT
 
 # --- the token server and dovecot --------------------------------------------
 
@@ -30,15 +27,15 @@ make_certs
 python3 "$TOKENSERVER" serve "$T_DIR/ts.port" "$T_DIR/pki/server.crt" \
     "$T_DIR/pki/server.key" "$T_DIR/tokens.txt" "$CLIENT_ID" \
     "$CLIENT_SECRET" alice 2>"$T_DIR/tokenserver.log" &
-TS_PID=$!
-for i in $(seq 1 100); do
-	[ -s "$T_DIR/ts.port" ] && break
-	sleep 0.1
-done
-[ -s "$T_DIR/ts.port" ] || fail "the token server did not start"
-TS_PORT=$(cat "$T_DIR/ts.port")
+TOKEN_SERVER_PID=$!
+TS_PORT=$(wait_portfile "$T_DIR/ts.port")
 TS_URL=https://localhost:$TS_PORT
-say "token server on $TS_URL (pid $TS_PID)"
+say "token server on $TS_URL (pid $TOKEN_SERVER_PID)"
+OAUTH2_TOKEN_URL=$TS_URL/token
+OAUTH2_DEVICE_URL=$TS_URL/device
+OAUTH2_SCOPE="mail popsyncd-test"
+OAUTH2_INTROSPECT=https://127.0.0.1:$TS_PORT/introspect
+OAUTH2_USER_ATTR=username
 
 # ctl: ACTION [KEY=VALUE...]: tell the token server; its JSON on stdout.
 ctl()
@@ -53,66 +50,7 @@ ts_stat()
 	ctl stats | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
 }
 
-# The oauth2 passdb first: dovecot asks the token server about each token.
-dovecot_conf_hook()
-{
-	cat >"$T_DIR/dovecot/oauth2.conf" <<-EOF2
-	introspection_url = https://127.0.0.1:$TS_PORT/introspect
-	introspection_mode = post
-	username_attribute = username
-	active_attribute = active
-	active_value = true
-	tls_ca_cert_file = $T_DIR/ca.crt
-	EOF2
-	sed -i -e 's/^auth_mechanisms = .*/auth_mechanisms = plain xoauth2 oauthbearer\nauth_cache_size = 0/' \
-	    -e "0,/^passdb {/s||passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = $T_DIR/dovecot/oauth2.conf\n}\npassdb {|" \
-	    "$1"
-}
 start_dovecot
-
-# oauth_config: NAME AUTH [KEY=VALUE...]: $T_DIR/NAME.conf with one
-# account on dovecot's pop3s port whose oauth2 group is the token server
-# (the exact keys issue 12 names); extra KEY=VALUE go into the account.
-# OAUTH_TIMEOUT sets its timeout (default 10), SECRET_COMMAND makes the
-# client secret come from client_secret_command.
-oauth_config()
-{
-	local name=$1 auth=$2 kv
-	shift 2
-	CONF=$T_DIR/$name.conf
-	{
-		echo "state_db = \"$T_DIR/state/state.db\";"
-		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
-		echo "accounts = ( {"
-		conf_value name "$name"
-		conf_value host localhost
-		conf_value port "$POP3S_PORT"
-		conf_value ca_file "$T_DIR/ca.crt"
-		conf_value user alice
-		conf_value auth "$auth"
-		conf_value maildir "$T_DIR/dest/$name"
-		conf_value timeout "${OAUTH_TIMEOUT:-10}"
-		for kv in "$@"; do
-			conf_value "${kv%%=*}" "${kv#*=}"
-		done
-		echo "    oauth2 = {"
-		conf_value provider custom
-		conf_value client_id "$CLIENT_ID"
-		if [ -n "${SECRET_COMMAND:-}" ]; then
-			conf_value client_secret_command "$SECRET_COMMAND"
-		else
-			conf_value client_secret "$CLIENT_SECRET"
-		fi
-		conf_value token_endpoint "$TS_URL/token"
-		conf_value device_authorization_endpoint "$TS_URL/device"
-		conf_value scope "mail popsyncd-test"
-		echo "    };"
-		echo "} );"
-	} >"$CONF"
-	chmod 600 "$CONF"
-}
-
-TOKFILE_DIR=$T_DIR/state
 
 # daemon_error: NAME: run the daemon on $CONF until it logs an error for
 # NAME, then stop it; its stderr in $T_DIR/daemon.err (also scanned).
@@ -131,55 +69,13 @@ daemon_error()
 	cat "$T_DIR/daemon.out" "$T_DIR/daemon.err" >>"$ALL"
 	grep -q "error: $1: " "$T_DIR/daemon.err" || fail "the daemon logged no error for $1"
 }
-ALL=$T_DIR/all-output
-: >"$ALL"
-
-# keep: append the last run's stdout and stderr to the scanned output.
-keep()
-{
-	cat "$T_DIR/out" "$T_DIR/err" >>"$ALL"
-}
-
-# logins: successful logins of alice in dovecot's log so far.
-logins()
-{
-	grep -c 'pop3-login: Info: Login: user=<alice>' "$(dovecot_log)"
-}
-
-# login_failures: failed logins so far.
-login_failures()
-{
-	grep -c 'pop3-login: .*auth failed' "$(dovecot_log)"
-}
-
-# token_field: NAME KEY: a field of NAME's token file.
-token_field()
-{
-	python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ''))" \
-	    "$TOKFILE_DIR/$1.oauth2" "$2"
-}
-
-# expire_locally: NAME: make NAME's stored access token expire within the
-# refresh margin, as if an hour had passed.
-expire_locally()
-{
-	python3 - "$TOKFILE_DIR/$1.oauth2" <<-'EOF2'
-	import json, os, sys, time
-	p = sys.argv[1]
-	t = json.load(open(p))
-	t["expires_at"] = int(time.time()) + 30
-	open(p + ".new", "w").write(json.dumps(t))
-	os.chmod(p + ".new", 0o600)
-	os.rename(p + ".new", p)
-	EOF2
-}
 
 # authorize: NAME [wait_polls=N] [action=approve|deny|expire] [slow=N]:
 # run popsyncd --authorize NAME in the background, read the user code it
 # prints, play the user once N polls were seen, wait for its exit in RC.
 authorize()
 {
-	local name=$1 polls=0 action=approve slow=0 arg code i pid
+	local name=$1 polls=0 action=approve slow=0 arg i
 	shift
 	for arg; do
 		case $arg in
@@ -191,26 +87,13 @@ authorize()
 	ctl set slow_down="$slow" >/dev/null
 	local base
 	base=$(ts_stat token_device)
-	timeout -k 5 60 "$POPSYNCD" -c "$CONF" --authorize "$name" \
-	    >"$T_DIR/out" 2>"$T_DIR/err" &
-	pid=$!
-	for i in $(seq 1 100); do
-		code=$(sed -n '/enter the code/{n;s/^ *//p}' "$T_DIR/out")
-		[ -n "$code" ] && break
-		sleep 0.1
-	done
-	[ -n "$code" ] || fail "--authorize printed no user code"
-	# Printed and flushed at once, before the first poll answered.
-	kill -0 "$pid" 2>/dev/null || fail "--authorize exited before the user acted"
-	AUTH_CODE=$code
+	authorize_start "$name"
 	for i in $(seq 1 100); do
 		[ "$(($(ts_stat token_device) - base))" -ge "$polls" ] && break
 		sleep 0.1
 	done
-	ctl "$action" user_code="$code" >/dev/null
-	RC=0
-	wait "$pid" || RC=$?
-	keep
+	ctl "$action" user_code="$AUTH_CODE" >/dev/null
+	authorize_wait
 }
 
 # --- device authorization -------------------------------------------------------
@@ -410,16 +293,11 @@ wait "$dpid" || true
 [ -s "$T_DIR/proc-child" ] || fail "client_secret_command did not run"
 cat "$T_DIR/daemon.out" "$T_DIR/daemon.err" >>"$ALL"
 grep -q 'AUTH XOAUTH2 \*\*\*\*' "$ALL" || fail "the -vv trace shows no AUTH line"
-sort -u "$T_DIR/tokens.txt" >"$T_DIR/tokens.sorted"
-[ "$(wc -l <"$T_DIR/tokens.sorted")" -ge 10 ] || fail "too few tokens issued to scan for"
-for f in "$ALL" "$T_DIR/proc-daemon" "$T_DIR/proc-child" "$T_DIR/state/state.db" \
-    "$T_DIR"/*.conf; do
-	if grep -a -F -f "$T_DIR/tokens.sorted" "$f" >/dev/null; then
-		fail "a token appears in ${f#$T_DIR/}"
-	fi
-done
+[ "$(sort -u "$T_DIR/tokens.txt" | wc -l)" -ge 10 ] || fail "too few tokens issued to scan for"
+scan_tokens "$T_DIR/tokens.txt" "$ALL" "$T_DIR/proc-daemon" \
+    "$T_DIR/proc-child" "$T_DIR/state/state.db" "$T_DIR"/*.conf
 # The token file itself does hold them (so the scan could find one).
-grep -q -F -f "$T_DIR/tokens.sorted" "$TOKFILE_DIR/ox.oauth2" ||
+grep -q -F -f "$T_DIR/tokens.txt.sorted" "$TOKFILE_DIR/ox.oauth2" ||
     fail "the scan list does not match the stored tokens"
 ok "no token in any output at -vv, --status (--json), the state database, configs, or /proc cmdline/environ of popsyncd and its child"
 
