@@ -333,10 +333,12 @@ oauth2_refused(const struct account *a, const char *what,
 		return err_set(e, code, "oauth2: %s: %s%s%s%s", what,
 		    fail->error, fail->desc[0] != '\0' ? " (" : "", fail->desc,
 		    fail->desc[0] != '\0' ? ")" : "");
-	return err_set(e, code, "oauth2: %s refused: %s%s%s%s; run "
-	    "`popsyncd --authorize %s` to authorize again", what, fail->error,
+	/* What to do comes first: the systemd status line keeps only the
+	 * first 100 characters. */
+	return err_set(e, code, "oauth2: %s refused (%s); run `popsyncd "
+	    "--authorize %s`%s%s%s", what, fail->error, a->name,
 	    fail->desc[0] != '\0' ? " (" : "", fail->desc,
-	    fail->desc[0] != '\0' ? ")" : "", a->name);
+	    fail->desc[0] != '\0' ? ")" : "");
 }
 
 /*
@@ -408,7 +410,7 @@ oauth2_token(const struct account *a, bool refresh, char **out,
 	oauth2_client(fields, n, o, secret);
 	rc = oauth2_post(a, o->token_endpoint, fields, &obj, &fail, e);
 	if (rc == OAUTH2_REFUSED) {
-		rc = oauth2_refused(a, "the refresh token was", &fail, e);
+		rc = oauth2_refused(a, "refresh token", &fail, e);
 		goto out;
 	}
 	if (rc < 0 ||
@@ -478,7 +480,7 @@ oauth2_authorize(const struct account *a, FILE *out, struct err *e)
 	rc = oauth2_post(a, o->device_authorization_endpoint, fields, &dev,
 	    &fail, e);
 	if (rc == OAUTH2_REFUSED) {
-		rc = oauth2_refused(a, "the device authorization request was",
+		rc = oauth2_refused(a, "device authorization request",
 		    &fail, e);
 		goto out;
 	}
@@ -545,7 +547,7 @@ oauth2_authorize(const struct account *a, FILE *out, struct err *e)
 			    "before it was approved (expired_token); run "
 			    "`popsyncd --authorize %s` again", a->name);
 		else
-			rc = oauth2_refused(a, "the device code was", &fail, e);
+			rc = oauth2_refused(a, "device code", &fail, e);
 		goto out;
 	}
 	if ((rc = oauth2_take(a, o->token_endpoint, tok, &t, e)) < 0)

@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_oauth2.sh"
 
-need_programs "$POPSYNCD"
+need_programs "$POPSYNCD" "$top_builddir/tests/notifyrecv"
 command -v python3 >/dev/null 2>&1 || skip "python3 not installed"
 TOKENSERVER=$top_srcdir/tests/integration/tokenserver.py
 CLIENT_ID=popsyncd-test-client
@@ -52,13 +52,24 @@ ts_stat()
 
 start_dovecot
 
-# daemon_error: NAME: run the daemon on $CONF until it logs an error for
-# NAME, then stop it; its stderr in $T_DIR/daemon.err (also scanned).
+# daemon_error: NAME: run the daemon on $CONF, with notifyrecv playing
+# systemd's notify socket, until it logs an error for NAME, then stop it;
+# its stderr in $T_DIR/daemon.err (also scanned), what it told systemd in
+# $T_DIR/notify.log.
 daemon_error()
 {
-	local pid i
-	timeout -k 5 60 "$POPSYNCD" -c "$CONF" >"$T_DIR/daemon.out" \
-	    2>"$T_DIR/daemon.err" &
+	local pid npid i
+	rm -f "$T_DIR/notify.sock"
+	: >"$T_DIR/notify.log"
+	"$top_builddir/tests/notifyrecv" "$T_DIR/notify.sock" \
+	    "$T_DIR/notify.log" &
+	npid=$!
+	for i in $(seq 1 50); do
+		[ -S "$T_DIR/notify.sock" ] && break
+		sleep 0.1
+	done
+	NOTIFY_SOCKET=$T_DIR/notify.sock timeout -k 5 60 "$POPSYNCD" \
+	    -c "$CONF" >"$T_DIR/daemon.out" 2>"$T_DIR/daemon.err" &
 	pid=$!
 	for i in $(seq 1 200); do
 		grep -q "error: $1: " "$T_DIR/daemon.err" && break
@@ -66,7 +77,9 @@ daemon_error()
 	done
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" || true
-	cat "$T_DIR/daemon.out" "$T_DIR/daemon.err" >>"$ALL"
+	kill -TERM "$npid" 2>/dev/null
+	wait "$npid" || true
+	cat "$T_DIR/daemon.out" "$T_DIR/daemon.err" "$T_DIR/notify.log" >>"$ALL"
 	grep -q "error: $1: " "$T_DIR/daemon.err" || fail "the daemon logged no error for $1"
 }
 
@@ -254,8 +267,7 @@ expire_locally ox
 n_local=$(find "$T_DIR/dest/ox/new" -type f | wc -l)
 expect_rc "revoked refresh token" 1 "$POPSYNCD" -c "$CONF" -vv --once ox
 keep
-assert_err 'invalid_grant'
-assert_err 'run `popsyncd --authorize ox` to authorize again'
+assert_err 'ox: oauth2: refresh token refused \(invalid_grant\); run `popsyncd --authorize ox`'
 assert_eq "$(find "$T_DIR/dest/ox/new" -type f | wc -l)" "$n_local" "local messages"
 assert_eq "$(mailbox_count alice)" 1 "server mailbox"
 expect_rc "--status" 0 "$POPSYNCD" -c "$CONF" --status
@@ -265,10 +277,12 @@ expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
 keep
 assert_out '"last_error": ".*invalid_grant.*popsyncd --authorize ox'
 daemon_error ox
-grep -q 'error: ox: oauth2: the refresh token was refused: invalid_grant.*(permanent; ' \
+grep -q 'error: ox: oauth2: refresh token refused (invalid_grant); run `popsyncd --authorize ox`.*(permanent; ' \
     "$T_DIR/daemon.err" || fail "the daemon's error line: $(grep 'error: ' "$T_DIR/daemon.err")"
 assert_eq "$(mailbox_count alice)" 1 "server mailbox after the daemon"
-ok "a revoked refresh token: permanent error naming popsyncd --authorize, nothing fetched or deleted, shown by --status"
+grep -q 'STATUS=.*ox failed: oauth2: refresh token refused (invalid_grant); run `popsyncd --authorize ox`' \
+    "$T_DIR/notify.log" || fail "the systemd status line: $(grep STATUS= "$T_DIR/notify.log" | tail -1)"
+ok "a revoked refresh token: permanent error naming popsyncd --authorize, nothing fetched or deleted, shown by --status and the systemd status line"
 
 # --- no token anywhere -------------------------------------------------------------
 

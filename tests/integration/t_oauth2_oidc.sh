@@ -166,8 +166,7 @@ expire_locally op
 n_local=$(find "$T_DIR/dest/op/new" -type f | wc -l)
 expect_rc "revoked refresh token" 1 "$POPSYNCD" -c "$CONF" -vv --once op
 keep
-assert_err 'op: oauth2: the refresh token was refused: invalid_grant'
-assert_err 'run `popsyncd --authorize op` to authorize again'
+assert_err 'op: oauth2: refresh token refused \(invalid_grant\); run `popsyncd --authorize op`'
 assert_eq "$(find "$T_DIR/dest/op/new" -type f | wc -l)" "$n_local" "local messages"
 assert_eq "$(mailbox_count alice)" 1 "server mailbox"
 expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
