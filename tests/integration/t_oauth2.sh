@@ -231,6 +231,22 @@ keep
 ctl set rotate=false >/dev/null
 ok "a rotated refresh token replaces the old one atomically and works"
 
+# A token helper of one's own still works: password_command prints the
+# access token, no oauth2 group.
+token_field ox access_token >"$T_DIR/helper-token"
+chmod 600 "$T_DIR/helper-token"
+seed_message alice generated 1
+CONF=$T_DIR/helper.conf
+write_config "$CONF" helper port="$POP3S_PORT" auth=xoauth2 password= \
+    password_command="cat $T_DIR/helper-token" keep=false
+expect_rc "password_command token helper" 0 "$POPSYNCD" -c "$CONF" -v --once helper
+keep
+assert_eq "$(mailbox_count alice)" 0 "server mailbox after the helper's sync"
+grep 'Login: user=<alice>, method=' "$(dovecot_log)" | tail -1 |
+    grep -q 'method=XOAUTH2' || fail "the helper's login was not XOAUTH2"
+CONF=$T_DIR/ox.conf
+ok "password_command printing the token keeps working with auth = \"xoauth2\""
+
 # The token endpoint down, malformed or silent: temporary, nothing lost.
 seed_message alice generated 1
 for mode in down malformed slow; do
