@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -636,4 +637,12 @@ account_keyword(const char *const *names, size_t n, const char *s)
 			return (int)i;
 	}
 	return -1;
+}
+
+bool
+account_same_mailbox(const struct account *a, const struct account *b)
+{
+	return a->host != NULL && b->host != NULL && a->user != NULL &&
+	    b->user != NULL && strcmp(a->user, b->user) == 0 &&
+	    strcasecmp(a->host, b->host) == 0;
 }

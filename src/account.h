@@ -173,4 +173,12 @@ int	 account_parse_provider(const char *s, enum account_provider *p);
 int	 account_client_secret(const struct account *a, char **out,
 	    struct err *e);
 
+/*
+ * account_same_mailbox: whether a and b name the same mailbox: the same
+ * user, and hosts equal but for case (the identity of the state ledger,
+ * store.h; port, TLS mode and login method are not part of it).
+ */
+bool	 account_same_mailbox(const struct account *a,
+	    const struct account *b);
+
 #endif

@@ -578,7 +578,20 @@ config_account(struct config_ctx *ctx, const config_setting_t *g,
 	}
 	if ((a->set & ACCOUNT_SET_PORT) == 0)
 		a->port = a->tls == ACCOUNT_TLS_IMPLICIT ? 995 : 110;
-	return account_check(a, e);
+	if ((rc = account_check(a, e)) < 0)
+		return rc;
+	/* One ledger per mailbox (store.h): two accounts on one would
+	 * share it, and two syncs of one mailbox at once could each fetch
+	 * a message the other is fetching. */
+	TAILQ_FOREACH(other, &ctx->c->accounts, entry) {
+		if (other != a && account_same_mailbox(a, other))
+			return err_set(e, E_CONFIG, "%s:%d: account \"%s\" "
+			    "names the mailbox %s@%s, as account \"%s\" at "
+			    "%s:%d does; one account per mailbox", a->file,
+			    a->line, a->name, a->user, a->host, other->name,
+			    other->file, other->line);
+	}
+	return 0;
 }
 
 /*

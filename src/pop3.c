@@ -39,6 +39,12 @@
 
 #define ST(s)		(1U << (s))
 
+/* A listing entry's number and position, to look entries up by number. */
+struct pop3_key {
+	unsigned long	num;
+	size_t		pos;
+};
+
 struct pop3 {
 	struct conn		*conn;
 	char			*name;
@@ -75,11 +81,19 @@ static int	pop3_login_err(struct pop3 *, const char *,
 static int	pop3_simple(struct pop3 *, unsigned, struct pop3_status *,
 		    struct err *, const char *, ...)
 		    __attribute__((format(printf, 5, 6)));
-static int	pop3_ml_line(struct pop3 *, const char *, char **,
+static int	pop3_ml_line(struct pop3 *, const char *, char **, size_t *,
 		    struct err *);
 static void	pop3_trace_body(const struct pop3 *, const char *, size_t);
-static struct pop3_msg *pop3_listing_slot(struct pop3_listing *,
-		    unsigned long, size_t);
+static struct pop3_msg *pop3_listing_add(struct pop3_listing *,
+		    unsigned long);
+static int	pop3_key_cmp(const void *, const void *);
+static struct pop3_key *pop3_listing_index(const struct pop3_listing *);
+static struct pop3_msg *pop3_listing_find(struct pop3_listing *,
+		    const struct pop3_key *, unsigned long, size_t);
+static void	pop3_listing_setuid(struct pop3_listing *, struct pop3_msg *,
+		    int, const char *, size_t);
+static int	pop3_listing_dups(struct pop3_listing *, const char *,
+		    struct err *);
 static int	pop3_listing(struct pop3 *, const char *,
 		    struct pop3_listing *, struct err *);
 static int	pop3_one(struct pop3 *, const char *, unsigned long,
@@ -356,23 +370,24 @@ pop3_simple(struct pop3 *p, unsigned states, struct pop3_status *st,
 }
 
 /*
- * The next line of a multi-line reply, dot-unstuffed.  Returns 1 at the
- * terminating ".", 0 with *line, or a negative code.
+ * The next line of a multi-line reply, dot-unstuffed, and its length (it
+ * may hold NULs).  Returns 1 at the terminating ".", 0 with *line, or a
+ * negative code.
  */
 static int
-pop3_ml_line(struct pop3 *p, const char *label, char **line, struct err *e)
+pop3_ml_line(struct pop3 *p, const char *label, char **line, size_t *len,
+    struct err *e)
 {
 	char	 safe[POP3_REPLY_MAX];
-	size_t	 len;
 	int	 rc;
 
-	if ((rc = conn_readline(p->conn, line, &len, e)) < 0)
+	if ((rc = conn_readline(p->conn, line, len, e)) < 0)
 		return pop3_broken(p, label, rc, e);
 	if (log_enabled(LOG_LVL_TRACE)) {
 		err_sanitize(safe, sizeof(safe), *line);
 		log_trace("%s: < %s", p->name, safe);
 	}
-	return pop3_multiline_line(*line, &len);
+	return pop3_multiline_line(*line, len);
 }
 
 /* Trace decoded body data line by line, each cut short and sanitized. */
@@ -428,6 +443,7 @@ pop3_capa(struct pop3 *p, struct err *e)
 {
 	struct pop3_status	 st;
 	char			*line;
+	size_t			 len;
 	int			 rc;
 
 	if ((rc = pop3_check(p, "CAPA", ST(POP3_ST_AUTH) |
@@ -441,7 +457,7 @@ pop3_capa(struct pop3 *p, struct err *e)
 	/* Servers older than RFC 2449 do not know CAPA. */
 	if (st.kind == POP3_ERR)
 		return 0;
-	while ((rc = pop3_ml_line(p, "CAPA", &line, e)) == 0)
+	while ((rc = pop3_ml_line(p, "CAPA", &line, &len, e)) == 0)
 		if (pop3_capa_add(&p->caps, line) == -1)
 			log_debug("%s: ignoring malformed capability",
 			    p->name);
@@ -726,22 +742,15 @@ pop3_stat(struct pop3 *p, unsigned long *count, unsigned long long *octets,
 }
 
 /*
- * The entry for num in l, appended when absent.  LIST and UIDL usually
- * list in the same order, so index hint is tried first.  The array grows
- * in powers of two from 16 as lines arrive (struct pop3_listing has no
- * capacity field), never from a count the server claims.
+ * A new entry for num at the end of l.  The array grows in powers of two
+ * from 16 as lines arrive (struct pop3_listing has no capacity field),
+ * never from a count the server claims.
  */
 static struct pop3_msg *
-pop3_listing_slot(struct pop3_listing *l, unsigned long num, size_t hint)
+pop3_listing_add(struct pop3_listing *l, unsigned long num)
 {
 	struct pop3_msg	*m;
-	size_t		 i;
 
-	if (hint < l->count && l->msgs[hint].num == num)
-		return &l->msgs[hint];
-	for (i = 0; i < l->count; i++)
-		if (l->msgs[i].num == num)
-			return &l->msgs[i];
 	if (l->count == 0 || (l->count >= 16 &&
 	    (l->count & (l->count - 1)) == 0))
 		l->msgs = xreallocarray(l->msgs, l->count < 16 ? 16 :
@@ -752,7 +761,120 @@ pop3_listing_slot(struct pop3_listing *l, unsigned long num, size_t hint)
 	return m;
 }
 
-/* LIST or UIDL (cmd) without argument, merged into l by number. */
+/* Order index entries by message number, then by position. */
+static int
+pop3_key_cmp(const void *x, const void *y)
+{
+	const struct pop3_key	*a = x, *b = y;
+
+	if (a->num != b->num)
+		return a->num < b->num ? -1 : 1;
+	return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* l's entries sorted by number (n log n, once per listing). */
+static struct pop3_key *
+pop3_listing_index(const struct pop3_listing *l)
+{
+	struct pop3_key	*idx;
+	size_t		 i;
+
+	idx = xreallocarray(NULL, l->count, sizeof(*idx));
+	for (i = 0; i < l->count; i++) {
+		idx[i].num = l->msgs[i].num;
+		idx[i].pos = i;
+	}
+	qsort(idx, l->count, sizeof(*idx), pop3_key_cmp);
+	return idx;
+}
+
+/* The entry for num: index hint first (LIST and UIDL usually agree on the
+ * order), then a binary search, in msgs or through idx; NULL if absent. */
+static struct pop3_msg *
+pop3_listing_find(struct pop3_listing *l, const struct pop3_key *idx,
+    unsigned long num, size_t hint)
+{
+	size_t		lo = 0, hi = l->count, mid;
+	unsigned long	got;
+
+	if (hint < l->count && l->msgs[hint].num == num)
+		return &l->msgs[hint];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		got = idx != NULL ? idx[mid].num : l->msgs[mid].num;
+		if (got == num)
+			return &l->msgs[idx != NULL ? idx[mid].pos : mid];
+		if (got < num)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Give m the unique-id uid (len octets), or mark it unusable. */
+static void
+pop3_listing_setuid(struct pop3_listing *l, struct pop3_msg *m, int parsed,
+    const char *uid, size_t len)
+{
+	size_t	cap;
+
+	if ((m->flags & (POP3_MSG_UIDL | POP3_MSG_BADUIDL)) != 0 ||
+	    parsed == POP3_UIDL_UNUSABLE) {
+		/* Listed twice: neither id can be trusted for it. */
+		m->flags = (m->flags & ~POP3_MSG_UIDL) | POP3_MSG_BADUIDL;
+		m->uidl = 0;
+		return;
+	}
+	if (l->poolcap - l->poollen < len + 1) {
+		for (cap = l->poolcap == 0 ? 4096 : l->poolcap;
+		    cap - l->poollen < len + 1; cap *= 2)
+			;
+		l->pool = xreallocarray(l->pool, cap, 1);
+		l->poolcap = cap;
+	}
+	memcpy(l->pool + l->poollen, uid, len);
+	l->pool[l->poollen + len] = '\0';
+	m->uidl = l->poollen + 1;
+	m->flags |= POP3_MSG_UIDL;
+	l->poollen += len + 1;
+}
+
+/* After a listing that came out of order: a number listed twice is a
+ * protocol error for LIST, and leaves both entries without a usable id
+ * for UIDL. */
+static int
+pop3_listing_dups(struct pop3_listing *l, const char *cmd, struct err *e)
+{
+	struct pop3_key	*idx;
+	struct pop3_msg	*m;
+	size_t		 i, j;
+	int		 rc = 0;
+
+	idx = pop3_listing_index(l);
+	for (i = 1; i < l->count; i++) {
+		if (idx[i].num != idx[i - 1].num)
+			continue;
+		if (strcmp(cmd, "LIST") == 0) {
+			rc = err_set(e, E_PROTO, "LIST: message %lu listed "
+			    "twice", idx[i].num);
+			break;
+		}
+		for (j = i - 1; j <= i; j++) {
+			m = &l->msgs[idx[j].pos];
+			m->flags = (m->flags & ~POP3_MSG_UIDL) |
+			    POP3_MSG_BADUIDL;
+			m->uidl = 0;
+		}
+	}
+	free(idx);
+	return rc;
+}
+
+/*
+ * LIST or UIDL (cmd) without argument into l (see pop3.h).  Linear: each
+ * line is appended, or found by the hint or a binary search.
+ */
 static int
 pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
     struct err *e)
@@ -760,19 +882,29 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	struct pop3_status	 st;
 	struct pop3_msg		*m;
 	unsigned long long	 size;
-	unsigned long		 num;
-	char			*line, uid[POP3_UIDL_MAX + 1];
-	char			 bad[128];
-	size_t			 n = 0;
+	unsigned long		 num, last = 0;
+	const char		*uid;
+	char			*line, bad[128];
+	struct pop3_key		*idx = NULL;
+	size_t			 n = 0, len, uidlen;
 	bool			 is_list = strcmp(cmd, "LIST") == 0;
-	int			 rc, bad_rc = 0;
+	bool			 merge = !is_list && l->count > 0;
+	bool			 sorted = true;
+	int			 rc, bad_rc = 0, parsed;
 
 	if ((rc = pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "%s",
 	    cmd)) < 0)
 		return rc;
+	if (merge) {
+		for (n = 1; n < l->count && sorted; n++)
+			sorted = l->msgs[n - 1].num < l->msgs[n].num;
+		if (!sorted)
+			idx = pop3_listing_index(l);
+		n = 0;
+	}
 	/* A bad line is reported after the terminator, so the session
 	 * stays in step. */
-	while ((rc = pop3_ml_line(p, cmd, &line, e)) == 0) {
+	while ((rc = pop3_ml_line(p, cmd, &line, &len, e)) == 0) {
 		if (bad_rc != 0)
 			continue;
 		if (n == POP3_MAX_MESSAGES) {
@@ -780,21 +912,37 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 			    "messages", cmd, POP3_MAX_MESSAGES);
 			continue;
 		}
-		if (is_list ? pop3_parse_list(line, &num, &size) == -1 :
-		    pop3_parse_uidl(line, &num, uid) == -1) {
+		parsed = is_list ? pop3_parse_list(line, &num, &size) :
+		    pop3_parse_uidl(line, len, &num, &uid, &uidlen);
+		if (parsed == -1) {
 			err_sanitize(bad, sizeof(bad), line);
 			bad_rc = err_set(e, E_PROTO, "%s: bad line \"%s\"",
 			    cmd, bad);
 			continue;
 		}
-		m = pop3_listing_slot(l, num, n++);
-		if (is_list)
+		if (merge) {
+			if ((m = pop3_listing_find(l, idx, num, n++)) == NULL) {
+				l->uidl_only++;
+				continue;
+			}
+		} else {
+			n++;
+			if (num <= last)
+				sorted = false;
+			last = num;
+			m = pop3_listing_add(l, num);
+		}
+		if (is_list) {
 			m->size = size;
-		else
-			memcpy(m->uidl, uid, sizeof(m->uidl));
+			m->flags |= POP3_MSG_LISTED;
+		} else
+			pop3_listing_setuid(l, m, parsed, uid, uidlen);
 	}
+	free(idx);
 	if (rc < 0)
 		return rc;
+	if (bad_rc == 0 && !merge && !sorted)
+		bad_rc = pop3_listing_dups(l, cmd, e);
 	return bad_rc;
 }
 
@@ -815,17 +963,24 @@ static int
 pop3_one(struct pop3 *p, const char *cmd, unsigned long num,
     unsigned long long *size, char *uid, struct err *e)
 {
-	struct pop3_status	st;
-	unsigned long		got;
-	int			rc;
+	struct pop3_status	 st;
+	unsigned long		 got;
+	const char		*u;
+	size_t			 ulen;
+	int			 rc;
 
 	if ((rc = pop3_simple(p, ST(POP3_ST_TRANSACTION), &st, e, "%s %lu",
 	    cmd, num)) < 0)
 		return rc;
 	if ((size != NULL ? pop3_parse_list(st.text, &got, size) :
-	    pop3_parse_uidl(st.text, &got, uid)) == -1 || got != num)
+	    pop3_parse_uidl(st.text, strlen(st.text), &got, &u, &ulen)) != 0 ||
+	    got != num)
 		return err_set(e, E_PROTO, "%s %lu: bad reply \"%s\"", cmd,
 		    num, p->reply);
+	if (uid != NULL) {
+		memcpy(uid, u, ulen);
+		uid[ulen] = '\0';
+	}
 	return 0;
 }
 
@@ -843,12 +998,20 @@ pop3_uidl_one(struct pop3 *p, unsigned long num, char uid[POP3_UIDL_MAX + 1],
 	return pop3_one(p, "UIDL", num, NULL, uid, e);
 }
 
+const char *
+pop3_msg_uidl(const struct pop3_listing *l, const struct pop3_msg *m)
+{
+	if ((m->flags & POP3_MSG_UIDL) == 0 || m->uidl == 0)
+		return NULL;
+	return l->pool + m->uidl - 1;
+}
+
 void
 pop3_listing_free(struct pop3_listing *l)
 {
 	free(l->msgs);
-	l->msgs = NULL;
-	l->count = 0;
+	free(l->pool);
+	memset(l, 0, sizeof(*l));
 }
 
 /*
@@ -867,14 +1030,25 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 	size_t			 len, outlen, used;
 	int			 rc, done, sink_rc = 0;
 
-	if ((rc = pop3_expect_ok(p, label, &st, e)) < 0)
+	if ((rc = pop3_expect_ok(p, label, &st, e)) < 0) {
+		if (rc == E_SERVER && sink != NULL && sink->refused != NULL) {
+			se = *e;
+			return sink->refused(arg, num, &se, e);
+		}
 		return rc;
+	}
 	err_clear(&se);
 	if (sink != NULL && sink->begin != NULL &&
 	    (sink_rc = sink->begin(arg, num, &se)) < 0)
 		sink = NULL;
 	pop3_body_init(&body);
 	do {
+		/* The sink gave up on the session: read nothing more. */
+		if (sink_rc == E_ABORT) {
+			if (e != NULL)
+				*e = se;
+			return pop3_broken(p, label, E_ABORT, NULL);
+		}
 		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0)
 			return pop3_broken(p, label, rc, e);
 		done = pop3_body_feed(&body, data, len, p->body, &outlen,

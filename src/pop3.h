@@ -44,26 +44,56 @@ struct pop3_params {
 struct pop3_msg {
 	unsigned long		 num;
 	unsigned long long	 size;		/* from LIST; 0 if unknown */
-	char			 uidl[POP3_UIDL_MAX + 1]; /* "" if unknown */
+	size_t			 uidl;		/* 1 + offset of its UIDL in
+						 * the listing's pool; 0: none */
+	unsigned int		 flags;		/* POP3_MSG_* */
 };
 
+#define POP3_MSG_LISTED		0x1	/* LIST showed it */
+#define POP3_MSG_UIDL		0x2	/* UIDL gave it a usable unique-id */
+#define POP3_MSG_BADUIDL	0x4	/* UIDL gave it an unusable one (see
+					 * pop3_parse_uidl), or two */
+
+/*
+ * A listing.  The unique-ids live in one pool, so a listing of n messages
+ * costs one array of n entries plus the ids' octets; read them with
+ * pop3_msg_uidl.  uidl_only counts UIDL lines whose number LIST did not
+ * show (pop3_uidl after pop3_list): those messages are left out.
+ */
 struct pop3_listing {
 	struct pop3_msg	*msgs;		/* ordered as the server sent them */
 	size_t		 count;
+	char		*pool;
+	size_t		 poollen;
+	size_t		 poolcap;
+	size_t		 uidl_only;
 };
+
+/* pop3_msg_uidl: m's unique-id (NUL-terminated), or NULL when it has no
+ * usable one.  Valid until l changes or is freed. */
+const char *pop3_msg_uidl(const struct pop3_listing *l,
+	    const struct pop3_msg *m);
 
 /*
  * Where RETR and TOP bodies go: begin before the first byte, write with
  * decoded data (dot-unstuffed, LF line endings) in chunks of any size, end
  * after the terminator.  A callback that fails stops the delivery of that
  * message: the rest of its reply is read and discarded so the session stays
- * usable, and the callback's error is returned.
+ * usable, and the callback's error is returned.  A callback that fails with
+ * E_ABORT ends the session at once instead (the connection is closed, no
+ * QUIT): that is how a stop request, or a message that must be cut off
+ * because it never ends, avoids reading on.
+ * refused, when not NULL, is told of a -ERR reply to the command (reply
+ * holds the error): returning 0 makes pop3_retr_many go on with the next
+ * message, since the session is still in step; an error stops it.
  */
 struct pop3_sink {
 	int	(*begin)(void *arg, unsigned long num, struct err *e);
 	int	(*write)(void *arg, const char *data, size_t len,
 		    struct err *e);
 	int	(*end)(void *arg, struct err *e);
+	int	(*refused)(void *arg, unsigned long num,
+		    const struct err *reply, struct err *e);
 };
 
 struct pop3;
@@ -120,8 +150,16 @@ int	 pop3_auth(struct pop3 *p, const char *mech, const char *user,
 /* Transaction commands. */
 int	 pop3_stat(struct pop3 *p, unsigned long *count,
 	    unsigned long long *octets, struct err *e);
-/* LIST / UIDL: fill a listing; pop3_uidl merges into the same entries by
- * number when given a listing that LIST already filled. */
+/*
+ * pop3_list / pop3_uidl: fill a listing.  pop3_uidl after pop3_list merges
+ * into LIST's entries by number (UIDL lines for other numbers only count
+ * in uidl_only); on an empty listing it makes one entry per line.  Work is
+ * linear in the listing's length (n log n when a server lists out of
+ * order).  A malformed line, a number LIST shows twice or more than
+ * POP3_MAX_MESSAGES lines is E_PROTO after the whole reply was read; a
+ * unique-id that is unusable or given twice only marks its message
+ * POP3_MSG_BADUIDL.
+ */
 int	 pop3_list(struct pop3 *p, struct pop3_listing *l, struct err *e);
 int	 pop3_list_one(struct pop3 *p, unsigned long num,
 	    unsigned long long *size, struct err *e);

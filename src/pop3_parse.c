@@ -271,30 +271,25 @@ pop3_parse_list(const char *line, unsigned long *num,
 }
 
 int
-pop3_parse_uidl(const char *line, unsigned long *num,
-    char uid[POP3_UIDL_MAX + 1])
+pop3_parse_uidl(const char *line, size_t len, unsigned long *num,
+    const char **uid, size_t *uidlen)
 {
 	unsigned long long	 n;
-	const char		*end;
-	size_t			 len;
+	const char		*p = line, *end = line + len;
 
-	if (parse_num(&line, POP3_MAX_MESSAGES, &n) == -1 || n == 0 ||
-	    !is_blank(*line))
-		return -1;
-	line = skip_blanks(line);
-	/* Trailing blanks are tolerated; anything else must be the uid. */
-	for (end = line; *end != '\0' && !is_blank(*end); end++)
-		;
-	if (*skip_blanks(end) != '\0')
-		return -1;
-	len = (size_t)(end - line);
-	if (len == 0 || len > POP3_UIDL_MAX)
-		return -1;
-	memcpy(uid, line, len);
-	uid[len] = '\0';
-	if (!pop3_uidl_valid(uid))
+	if (parse_num(&p, POP3_MAX_MESSAGES, &n) == -1 || n == 0 ||
+	    p == end || !is_blank(*p))
 		return -1;
 	*num = (unsigned long)n;
+	while (p < end && is_blank(*p))
+		p++;
+	while (end > p && is_blank(end[-1]))
+		end--;
+	*uid = p;
+	*uidlen = (size_t)(end - p);
+	if (*uidlen == 0 || *uidlen > POP3_UIDL_MAX ||
+	    memchr(p, '\0', *uidlen) != NULL)
+		return POP3_UIDL_UNUSABLE;
 	return 0;
 }
 
@@ -304,7 +299,7 @@ pop3_uidl_valid(const char *s)
 	size_t	i;
 
 	for (i = 0; s[i] != '\0'; i++)
-		if (i >= POP3_UIDL_MAX || (unsigned char)s[i] < 0x21 ||
+		if (i >= POP3_UIDL_RFC_MAX || (unsigned char)s[i] < 0x21 ||
 		    (unsigned char)s[i] > 0x7e)
 			return false;
 	return i > 0;

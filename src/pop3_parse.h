@@ -14,8 +14,15 @@
  * RFC 3206 (SYS/TEMP, SYS/PERM, AUTH), RFC 6856 (UTF8), RFC 5034 (SASL).
  */
 
-/* RFC 1939 section 7: a unique-id is 1 to 70 characters in 0x21..0x7E. */
-#define POP3_UIDL_MAX	70
+/*
+ * RFC 1939 section 7 asks for a unique-id of 1 to 70 characters in
+ * 0x21..0x7E, but real servers send longer ones, with spaces or UTF-8
+ * (mpopd serves file names).  popsyncd keeps a unique-id as the octets the
+ * server sent, up to POP3_UIDL_MAX of them; pop3_uidl_valid still says
+ * whether one is RFC-clean.
+ */
+#define POP3_UIDL_MAX	512
+#define POP3_UIDL_RFC_MAX	70
 
 /* Message numbers and counts above this are refused before any allocation
  * (a hostile STAT cannot make us reserve gigabytes). */
@@ -77,14 +84,20 @@ int	 pop3_parse_list(const char *line, unsigned long *num,
 	    unsigned long long *size);
 
 /*
- * pop3_parse_uidl: a UIDL line "num uid" into num and uid (a buffer of
- * POP3_UIDL_MAX + 1).  Returns 0, or -1 when malformed, num is out of
- * range, or the uid is not 1..70 characters in 0x21..0x7E.
+ * pop3_parse_uidl: a UIDL line "num uid" of len octets (it may hold NULs;
+ * line[len] must be a NUL, as buf_getline leaves it) into num and the uid, which is *uid .. *uid + *uidlen inside line: every
+ * octet after the blanks that follow num, trailing blanks left out.
+ * Returns 0 for a usable uid; POP3_UIDL_UNUSABLE when num is sound but the
+ * uid cannot identify the message (empty, longer than POP3_UIDL_MAX, or
+ * holding a NUL), so that only this message is passed over; -1 when the
+ * line is malformed (no number, or num is 0 or > POP3_MAX_MESSAGES).
  */
-int	 pop3_parse_uidl(const char *line, unsigned long *num,
-	    char uid[POP3_UIDL_MAX + 1]);
+#define POP3_UIDL_UNUSABLE	1
+int	 pop3_parse_uidl(const char *line, size_t len, unsigned long *num,
+	    const char **uid, size_t *uidlen);
 
-/* pop3_uidl_valid: whether s is a valid RFC 1939 unique-id. */
+/* pop3_uidl_valid: whether s is an RFC 1939 unique-id (1..70 characters
+ * in 0x21..0x7E); others are still used when pop3_parse_uidl accepts them. */
 bool	 pop3_uidl_valid(const char *s);
 
 /*

@@ -49,7 +49,6 @@ struct sched_once {
 	size_t			 njobs;
 	size_t			 next;		/* the next job to take */
 	pthread_mutex_t		 lock;		/* next, jobs[].pr, drawing */
-	pthread_mutex_t		 store_lock;
 	struct sync_shared	 sh;
 	FILE			*progress;
 	int64_t			 drawn_ms;
@@ -203,8 +202,6 @@ sched_once(const struct config *cfg, char *const *names, size_t n,
 		goto out;
 	}
 	pthread_mutex_init(&o.lock, NULL);
-	pthread_mutex_init(&o.store_lock, NULL);
-	o.sh.store_lock = &o.store_lock;
 	o.sh.abort_flag = abort_flag;
 	o.sh.progress = sched_progress;
 	o.sh.progress_arg = &o;
@@ -238,7 +235,6 @@ sched_once(const struct config *cfg, char *const *names, size_t n,
 		}
 	}
 	pthread_mutex_destroy(&o.lock);
-	pthread_mutex_destroy(&o.store_lock);
 out:
 	store_close(o.sh.store);
 	free(tids);
@@ -299,7 +295,6 @@ struct sched_daemon {
 	struct sched_cfg_list	 cfgs;
 	struct sched_acct_list	 accts;
 	struct store		*store;
-	pthread_mutex_t		 store_lock;
 	pthread_mutex_t		 lock;		/* done, beat_ms */
 	size_t			 running;
 	int64_t			 wd_ms;		/* watchdog interval, or 0 */
@@ -507,7 +502,6 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	s->run_a = s->a;
 	memset(&s->r, 0, sizeof(s->r));
 	s->sh.store = d->store;
-	s->sh.store_lock = &d->store_lock;
 	s->sh.abort_flag = &sched_sig_term;
 	s->sh.progress = sched_beat_progress;
 	s->sh.progress_arg = s;
@@ -763,7 +757,6 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	d.cur->refs = 1;
 	TAILQ_INSERT_TAIL(&d.cfgs, d.cur, entry);
 	pthread_mutex_init(&d.lock, NULL);
-	pthread_mutex_init(&d.store_lock, NULL);
 	srandom((unsigned)(time(NULL) ^ getpid()));
 
 	if ((rc = sched_signals(e)) < 0)
@@ -866,7 +859,6 @@ out:
 		free(c);
 	}
 	pthread_mutex_destroy(&d.lock);
-	pthread_mutex_destroy(&d.store_lock);
 	free(d.path);
 	for (i = 0; i < 2; i++)
 		if (sched_pipe[i] != -1) {

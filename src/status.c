@@ -23,9 +23,11 @@ static void	status_time(char *, size_t, int64_t);
 static void	status_json_str(FILE *, const char *);
 static void	status_json_time(FILE *, int64_t);
 static void	status_table(FILE *, const struct account *,
-		    const struct store_status *);
+		    const struct store_status *, const struct store_failure *,
+		    size_t);
 static void	status_json(FILE *, const struct account *,
-		    const struct store_status *, bool);
+		    const struct store_status *, const struct store_failure *,
+		    size_t, bool);
 
 /* The status row of account name, or NULL if it never synced. */
 static const struct store_status *
@@ -90,11 +92,13 @@ status_json_time(FILE *out, int64_t t)
 	fprintf(out, "\"%s\"", buf);
 }
 
-/* One account as a few lines of text. */
+/* One account as a few lines of text; f: its n failed messages. */
 static void
-status_table(FILE *out, const struct account *a, const struct store_status *s)
+status_table(FILE *out, const struct account *a, const struct store_status *s,
+    const struct store_failure *f, size_t n)
 {
-	char	start[32];
+	char	start[32], safe[128];
+	size_t	i;
 
 	if (s == NULL || s->last_start == 0) {
 		fprintf(out, "%s: never synced\n", a->name);
@@ -115,13 +119,24 @@ status_table(FILE *out, const struct account *a, const struct store_status *s)
 	    (long long)s->delivered_total, (long long)s->pending_deletions);
 	if (s->last_error != NULL)
 		fprintf(out, "  last error: %s\n", s->last_error);
+	if (n > 0)
+		fprintf(out, "  %zu message(s) failed, tried again on a later "
+		    "poll:\n", n);
+	for (i = 0; i < n; i++) {
+		err_sanitize(safe, sizeof(safe), f[i].uidl);
+		fprintf(out, "    UIDL %s, %lld time(s): %s\n", safe,
+		    (long long)f[i].failures,
+		    f[i].reason != NULL ? f[i].reason : "");
+	}
 }
 
-/* One account as a JSON object. */
+/* One account as a JSON object; f: its n failed messages. */
 static void
 status_json(FILE *out, const struct account *a, const struct store_status *s,
-    bool first)
+    const struct store_failure *f, size_t n, bool first)
 {
+	size_t	i;
+
 	fprintf(out, "%s\n    {\"name\": ", first ? "" : ",");
 	status_json_str(out, a->name);
 	fputs(", \"last_start\": ", out);
@@ -142,17 +157,28 @@ status_json(FILE *out, const struct account *a, const struct store_status *s,
 	    s != NULL ? (long long)s->last.skipped : 0LL,
 	    s != NULL ? (long long)s->last.deleted : 0LL);
 	status_json_str(out, s != NULL ? s->last_error : NULL);
-	fputc('}', out);
+	fputs(", \"failed\": [", out);
+	for (i = 0; i < n; i++) {
+		fputs(i == 0 ? "{\"uidl\": " : ", {\"uidl\": ", out);
+		status_json_str(out, f[i].uidl);
+		fprintf(out, ", \"failures\": %lld, \"reason\": ",
+		    (long long)f[i].failures);
+		status_json_str(out, f[i].reason);
+		fputc('}', out);
+	}
+	fputs("]}", out);
 }
 
 int
 status_print(const struct config *cfg, FILE *out, bool json, struct err *e)
 {
 	const struct account	*a;
+	const struct store_status *row;
 	struct store		*st = NULL;
 	struct store_status	*rows = NULL;
+	struct store_failure	*f = NULL;
 	struct stat		 sb;
-	size_t			 n = 0;
+	size_t			 n = 0, nf = 0;
 	bool			 first = true;
 	int			 rc = 0;
 
@@ -170,11 +196,17 @@ status_print(const struct config *cfg, FILE *out, bool json, struct err *e)
 	if (json)
 		fputs("{\"accounts\": [", out);
 	TAILQ_FOREACH(a, &cfg->accounts, entry) {
+		row = status_find(rows, n, a->name);
+		if (row != NULL && row->failed > 0 &&
+		    (rc = store_failures(st, a->name, &f, &nf, e)) < 0)
+			goto out;
 		if (json)
-			status_json(out, a, status_find(rows, n, a->name),
-			    first);
+			status_json(out, a, row, f, nf, first);
 		else
-			status_table(out, a, status_find(rows, n, a->name));
+			status_table(out, a, row, f, nf);
+		store_failures_free(f, nf);
+		f = NULL;
+		nf = 0;
 		first = false;
 	}
 	if (json)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,7 +69,65 @@ static const char *const store_migrations[] = {
 	"  skip_reason TEXT,"
 	"  PRIMARY KEY (account, uidl)"
 	") WITHOUT ROWID;",
+	/*
+	 * 2: the ledger belongs to the mailbox (host compared without case,
+	 * user), not to the account's name, so renaming an account or
+	 * changing its port, TLS mode or login method keeps it.  Rows gain a
+	 * failure count and a retry point (polls), and an absence count so
+	 * that UIDLs are forgotten slowly.  The v1 rows wait in "legacy"
+	 * until their account's next sync adopts them (store_account_bind),
+	 * since only the config knows the user name apart from the host.
+	 * Keys of repeated UIDLs change from "UIDL #n" to "UIDL\n#n": a
+	 * UIDL may now hold a space, never a line feed.
+	 */
+	"CREATE TABLE mailboxes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  host TEXT NOT NULL COLLATE NOCASE,"
+	"  user TEXT NOT NULL,"
+	"  polls INTEGER NOT NULL DEFAULT 0,"	/* complete listings seen */
+	"  UNIQUE (host, user)"
+	");"
+	"ALTER TABLE accounts ADD COLUMN mailbox INTEGER"
+	"  REFERENCES mailboxes(id);"
+	"CREATE TABLE ledger ("
+	"  mailbox INTEGER NOT NULL REFERENCES mailboxes(id),"
+	"  uidl TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('fetching', 'delivered',"
+	"    'skipped', 'failed', 'dele_sent', 'expunged')),"
+	"  size INTEGER,"
+	"  first_seen INTEGER NOT NULL,"
+	"  delivered_at INTEGER,"
+	"  filename TEXT,"
+	"  reason TEXT,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  retry_poll INTEGER NOT NULL DEFAULT 0,"
+	"  absent_since INTEGER,"
+	"  absent_polls INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (mailbox, uidl)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE legacy ("
+	"  account TEXT NOT NULL,"
+	"  uidl TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  size INTEGER,"
+	"  first_seen INTEGER NOT NULL,"
+	"  delivered_at INTEGER,"
+	"  filename TEXT,"
+	"  reason TEXT,"
+	"  PRIMARY KEY (account, uidl)"
+	") WITHOUT ROWID;"
+	"INSERT INTO legacy SELECT account,"
+	"  CASE WHEN instr(uidl, ' #') > 0"
+	"  THEN substr(uidl, 1, instr(uidl, ' #') - 1) || char(10) ||"
+	"    substr(uidl, instr(uidl, ' #') + 1)"
+	"  ELSE uidl END,"
+	"  state, size, first_seen, delivered_at, filename, skip_reason"
+	"  FROM messages;"
+	"DROP TABLE messages;",
 };
+
+/* The mailbox of account ?1, in the ledger statements. */
+#define MB	"(SELECT mailbox FROM accounts WHERE name = ?1)"
 
 /* The cached statements; each is prepared on first use. */
 enum store_stmt {
@@ -81,7 +140,11 @@ enum store_stmt {
 	ST_ACCOUNT_GET,
 	ST_ACCOUNT_ADD,
 	ST_ACCOUNT_REBIND,
-	ST_ACCOUNT_FORGET_ROWS,
+	ST_ACCOUNT_MAILBOX,
+	ST_MAILBOX_GET,
+	ST_MAILBOX_ADD,
+	ST_LEGACY_ADOPT,
+	ST_LEGACY_DROP,
 	ST_SYNC_START,
 	ST_SYNC_END,
 	ST_LOAD,
@@ -90,13 +153,18 @@ enum store_stmt {
 	ST_DELIVERED,
 	ST_DELIVERED_TOTAL,
 	ST_SKIPPED,
+	ST_FAILED,
 	ST_DELE_SENT,
 	ST_EXPUNGED,
 	ST_LIVE_CLEAR,
 	ST_LIVE_ADD,
-	ST_PRUNE,
+	ST_POLLED,
+	ST_ABSENT,
+	ST_PRESENT,
+	ST_FORGET,
 	ST_FIRST_SEEN,
 	ST_STATUS,
+	ST_FAILED_LIST,
 	ST_COUNT
 };
 
@@ -112,13 +180,26 @@ static const struct {
 	[ST_RELEASE] = { "release", "RELEASE store" },
 	[ST_ROLLBACK_TO] = { "rollback to", "ROLLBACK TO store" },
 	[ST_ACCOUNT_GET] = { "read account",
-	    "SELECT identity FROM accounts WHERE name = ?1" },
+	    "SELECT identity, mailbox FROM accounts WHERE name = ?1" },
 	[ST_ACCOUNT_ADD] = { "add account",
-	    "INSERT INTO accounts (name, identity) VALUES (?1, ?2)" },
+	    "INSERT INTO accounts (name, identity, mailbox)"
+	    " VALUES (?1, ?2, ?3)" },
 	[ST_ACCOUNT_REBIND] = { "change identity",
-	    "UPDATE accounts SET identity = ?2 WHERE name = ?1" },
-	[ST_ACCOUNT_FORGET_ROWS] = { "forget ledger",
-	    "DELETE FROM messages WHERE account = ?1" },
+	    "UPDATE accounts SET identity = ?2, mailbox = ?3 WHERE name = ?1" },
+	[ST_ACCOUNT_MAILBOX] = { "read mailbox",
+	    "SELECT m.host, m.user FROM accounts a JOIN mailboxes m"
+	    " ON m.id = a.mailbox WHERE a.name = ?1" },
+	[ST_MAILBOX_GET] = { "read mailbox",
+	    "SELECT id FROM mailboxes WHERE host = ?1 AND user = ?2" },
+	[ST_MAILBOX_ADD] = { "add mailbox",
+	    "INSERT INTO mailboxes (host, user) VALUES (?1, ?2)" },
+	[ST_LEGACY_ADOPT] = { "adopt ledger",
+	    "INSERT OR IGNORE INTO ledger (mailbox, uidl, state, size,"
+	    " first_seen, delivered_at, filename, reason)"
+	    " SELECT ?2, uidl, state, size, first_seen, delivered_at,"
+	    " filename, reason FROM legacy WHERE account = ?1" },
+	[ST_LEGACY_DROP] = { "drop old ledger",
+	    "DELETE FROM legacy WHERE account = ?1" },
 	[ST_SYNC_START] = { "record sync start",
 	    "UPDATE accounts SET last_start = ?2 WHERE name = ?1" },
 	[ST_SYNC_END] = { "record sync end",
@@ -126,54 +207,82 @@ static const struct {
 	    " last_error = ?4, count_new = ?5, count_skipped = ?6,"
 	    " count_deleted = ?7, count_errors = ?8 WHERE name = ?1" },
 	[ST_LOAD] = { "load ledger",
-	    "SELECT uidl, state, size, first_seen, delivered_at, filename,"
-	    " skip_reason FROM messages WHERE account = ?1 ORDER BY uidl" },
+	    "SELECT l.uidl, l.state, l.size, l.first_seen, l.delivered_at,"
+	    " l.filename, l.reason, l.failures, l.retry_poll > m.polls"
+	    " FROM ledger l JOIN mailboxes m ON m.id = l.mailbox"
+	    " WHERE l.mailbox = " MB " ORDER BY l.uidl" },
 	[ST_STATE_GET] = { "read state",
-	    "SELECT state FROM messages WHERE account = ?1 AND uidl = ?2" },
+	    "SELECT state FROM ledger WHERE mailbox = " MB " AND uidl = ?2" },
 	[ST_FETCHING] = { "mark fetching",
-	    "INSERT INTO messages (account, uidl, state, size, first_seen,"
-	    " filename) VALUES (?1, ?2, 'fetching', ?3, ?4, ?5)"
-	    " ON CONFLICT (account, uidl) DO UPDATE SET state = 'fetching',"
-	    " size = excluded.size, filename = excluded.filename,"
-	    " skip_reason = NULL WHERE state IN ('fetching', 'skipped')" },
+	    "INSERT INTO ledger (mailbox, uidl, state, size, first_seen,"
+	    " filename) VALUES (" MB ", ?2, 'fetching', ?3, ?4, ?5)"
+	    " ON CONFLICT (mailbox, uidl) DO UPDATE SET state = 'fetching',"
+	    " size = excluded.size, filename = excluded.filename"
+	    " WHERE state IN ('fetching', 'skipped', 'failed')" },
 	[ST_DELIVERED] = { "mark delivered",
-	    "UPDATE messages SET state = 'delivered', filename = ?3,"
-	    " delivered_at = ?4 WHERE account = ?1 AND uidl = ?2"
-	    " AND state = 'fetching'" },
+	    "UPDATE ledger SET state = 'delivered', filename = ?3,"
+	    " delivered_at = ?4, reason = NULL WHERE mailbox = " MB
+	    " AND uidl = ?2 AND state = 'fetching'" },
 	[ST_DELIVERED_TOTAL] = { "count delivery",
 	    "UPDATE accounts SET delivered_total = delivered_total + 1"
 	    " WHERE name = ?1" },
 	[ST_SKIPPED] = { "mark skipped",
-	    "INSERT INTO messages (account, uidl, state, size, first_seen,"
-	    " skip_reason) VALUES (?1, ?2, 'skipped', ?3, ?4, ?5)"
-	    " ON CONFLICT (account, uidl) DO UPDATE SET state = 'skipped',"
+	    "INSERT INTO ledger (mailbox, uidl, state, size, first_seen,"
+	    " reason) VALUES (" MB ", ?2, 'skipped', ?3, ?4, ?5)"
+	    " ON CONFLICT (mailbox, uidl) DO UPDATE SET state = 'skipped',"
 	    " size = excluded.size, filename = NULL,"
-	    " skip_reason = excluded.skip_reason"
-	    " WHERE state IN ('fetching', 'skipped')" },
+	    " reason = excluded.reason"
+	    " WHERE state IN ('fetching', 'skipped', 'failed')" },
+	/* The n-th failure in a row waits 2^(n-1) - 1 polls, at most 63. */
+	[ST_FAILED] = { "mark failed",
+	    "UPDATE ledger SET state = 'failed', filename = NULL,"
+	    " reason = ?3, failures = failures + 1,"
+	    " retry_poll = (SELECT polls FROM mailboxes WHERE id = " MB ")"
+	    " + (1 << min(failures, 6)) - 1"
+	    " WHERE mailbox = " MB " AND uidl = ?2 AND state = 'fetching'" },
 	[ST_DELE_SENT] = { "mark dele_sent",
-	    "UPDATE messages SET state = 'dele_sent' WHERE account = ?1"
+	    "UPDATE ledger SET state = 'dele_sent' WHERE mailbox = " MB
 	    " AND uidl = ?2 AND state IN ('delivered', 'dele_sent',"
 	    " 'expunged')" },
 	[ST_EXPUNGED] = { "mark expunged",
-	    "UPDATE messages SET state = 'expunged' WHERE account = ?1"
+	    "UPDATE ledger SET state = 'expunged' WHERE mailbox = " MB
 	    " AND state = 'dele_sent'" },
 	[ST_LIVE_CLEAR] = { "prune", "DELETE FROM temp.live" },
 	[ST_LIVE_ADD] = { "prune",
 	    "INSERT OR IGNORE INTO temp.live (uidl) VALUES (?1)" },
-	[ST_PRUNE] = { "prune",
-	    "DELETE FROM messages WHERE account = ?1"
+	[ST_POLLED] = { "count listing",
+	    "UPDATE mailboxes SET polls = polls + 1 WHERE id = " MB },
+	/* A dele_sent row the server no longer lists was deleted by a QUIT
+	 * whose +OK never came: it is expunged. */
+	[ST_ABSENT] = { "prune",
+	    "UPDATE ledger SET absent_since = coalesce(absent_since, ?2),"
+	    " absent_polls = absent_polls + 1,"
+	    " state = CASE state WHEN 'dele_sent' THEN 'expunged'"
+	    " ELSE state END WHERE mailbox = " MB
 	    " AND uidl NOT IN (SELECT uidl FROM temp.live)" },
+	[ST_PRESENT] = { "prune",
+	    "UPDATE ledger SET absent_since = NULL, absent_polls = 0"
+	    " WHERE mailbox = " MB " AND absent_polls > 0"
+	    " AND uidl IN (SELECT uidl FROM temp.live)" },
+	[ST_FORGET] = { "prune",
+	    "DELETE FROM ledger WHERE mailbox = " MB
+	    " AND absent_polls >= ?2 AND absent_since <= ?3" },
 	[ST_FIRST_SEEN] = { "set first_seen",
-	    "UPDATE messages SET first_seen = ?3 WHERE account = ?1"
+	    "UPDATE ledger SET first_seen = ?3 WHERE mailbox = " MB
 	    " AND uidl = ?2" },
 	[ST_STATUS] = { "read status",
 	    "SELECT a.name, a.identity, a.last_start, a.last_end,"
 	    " a.last_result, a.last_error, a.count_new, a.count_skipped,"
 	    " a.count_deleted, a.count_errors, a.delivered_total,"
-	    " (SELECT count(*) FROM messages m WHERE m.account = a.name),"
-	    " (SELECT count(*) FROM messages m WHERE m.account = a.name"
-	    "  AND m.state = 'dele_sent')"
+	    " (SELECT count(*) FROM ledger l WHERE l.mailbox = a.mailbox),"
+	    " (SELECT count(*) FROM ledger l WHERE l.mailbox = a.mailbox"
+	    "  AND l.state = 'dele_sent'),"
+	    " (SELECT count(*) FROM ledger l WHERE l.mailbox = a.mailbox"
+	    "  AND l.state = 'failed')"
 	    " FROM accounts a ORDER BY a.name" },
+	[ST_FAILED_LIST] = { "read failures",
+	    "SELECT uidl, reason, failures FROM ledger WHERE mailbox = " MB
+	    " AND state = 'failed' ORDER BY uidl" },
 };
 
 /* Indexed by enum store_state; the strings the CHECK constraint allows. */
@@ -181,14 +290,25 @@ static const char *const store_state_names[] = {
 	[STORE_FETCHING] = "fetching",
 	[STORE_DELIVERED] = "delivered",
 	[STORE_SKIPPED] = "skipped",
+	[STORE_FAILED] = "failed",
 	[STORE_DELE_SENT] = "dele_sent",
 	[STORE_EXPUNGED] = "expunged",
 };
 
+/*
+ * mu serializes every use of db between threads (store.h): each public
+ * function holds it for its whole run, and store_begin holds it until
+ * store_commit or store_rollback ends the transaction, so no other thread's
+ * statement can land inside it.  It is recursive because the functions a
+ * transaction calls take it again.  in_tx is read and written only with mu
+ * held.
+ */
 struct store {
 	char		*path;
 	sqlite3		*db;
 	int		 lockfd;	/* -1 when read-only */
+	pthread_mutex_t	 mu;
+	bool		 in_tx;		/* store_begin's transaction is open */
 	sqlite3_stmt	*stmts[ST_COUNT];
 };
 
@@ -223,6 +343,14 @@ static int	 store_upsert(struct store *s, enum store_stmt id,
 static char	*store_col_str(sqlite3_stmt *st, int col);
 static int64_t	 store_col_int(sqlite3_stmt *st, int col, int64_t null);
 static int	 store_entry_cmp(const void *key, const void *elem);
+static bool	 store_legacy_same(const char *identity, const char *host,
+		    const char *user);
+static int	 store_mailbox_id(struct store *s, const char *host,
+		    const char *user, int64_t *id, struct err *e);
+static void	 store_enter(struct store *s);
+static int	 store_leave(struct store *s, int rc);
+static void	 store_mutex_init(pthread_mutex_t *mu);
+static void	 store_tx_over(struct store *s);
 
 /* Open path for writing: the lock, the checks, the migrations. */
 int
@@ -250,6 +378,7 @@ store_open_common(const char *path, bool readonly, struct store **out,
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
 	s->lockfd = -1;
+	store_mutex_init(&s->mu);
 
 	if (readonly)
 		flags = SQLITE_OPEN_READONLY;
@@ -511,6 +640,36 @@ store_sqlerr(struct store *s, const char *what, struct err *e)
 	    sqlite3_errmsg(s->db));
 }
 
+/* A recursive mutex; failing to make one is an impossible state. */
+static void
+store_mutex_init(pthread_mutex_t *mu)
+{
+	pthread_mutexattr_t	attr;
+
+	if (pthread_mutexattr_init(&attr) != 0 ||
+	    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE) != 0 ||
+	    pthread_mutex_init(mu, &attr) != 0)
+		fatalx("%s: cannot make a mutex", __func__);
+	pthread_mutexattr_destroy(&attr);
+}
+
+/* Take the store's mutex (store.h: one thread at a time). */
+static void
+store_enter(struct store *s)
+{
+	if (pthread_mutex_lock(&s->mu) != 0)
+		fatalx("%s: pthread_mutex_lock failed", __func__);
+}
+
+/* Release what store_enter took; returns rc so a caller can end with it. */
+static int
+store_leave(struct store *s, int rc)
+{
+	if (pthread_mutex_unlock(&s->mu) != 0)
+		fatalx("%s: pthread_mutex_unlock failed", __func__);
+	return rc;
+}
+
 /* Close everything store_open_common set up; accepts NULL. */
 void
 store_close(struct store *s)
@@ -530,6 +689,7 @@ store_close(struct store *s)
 	/* Closing the descriptor releases the flock. */
 	if (s->lockfd != -1)
 		close(s->lockfd);
+	pthread_mutex_destroy(&s->mu);
 	free(s->path);
 	free(s);
 }
@@ -703,41 +863,124 @@ store_col_int(sqlite3_stmt *st, int col, int64_t null)
 	return sqlite3_column_int64(st, col);
 }
 
-/* Open the caller's transaction. */
+/*
+ * Open the caller's transaction.  The mutex taken here stays held until
+ * store_commit or store_rollback ends it.
+ */
 int
 store_begin(struct store *s, struct err *e)
 {
-	return store_run(s, ST_BEGIN, e, "") < 0 ? E_STORE : 0;
+	store_enter(s);
+	if (s->in_tx)
+		return store_leave(s, err_set(e, E_STORE, "%s: begin: "
+		    "within a transaction", s->path));
+	if (store_run(s, ST_BEGIN, e, "") < 0)
+		return store_leave(s, E_STORE);
+	s->in_tx = true;
+	return 0;
 }
 
-/* Commit the caller's transaction. */
+/* The transaction is over: give back store_begin's hold on the mutex. */
+static void
+store_tx_over(struct store *s)
+{
+	s->in_tx = false;
+	store_leave(s, 0);
+}
+
+/*
+ * Commit the caller's transaction.  When the commit fails but SQLite keeps
+ * the transaction open, the caller still owns it and must roll it back.
+ */
 int
 store_commit(struct store *s, struct err *e)
 {
-	return store_run(s, ST_COMMIT, e, "") < 0 ? E_STORE : 0;
+	int	rc;
+
+	store_enter(s);
+	if (!s->in_tx)
+		return store_leave(s, err_set(e, E_STORE, "%s: commit: no "
+		    "transaction is open", s->path));
+	rc = store_run(s, ST_COMMIT, e, "") < 0 ? E_STORE : 0;
+	if (sqlite3_get_autocommit(s->db))
+		store_tx_over(s);
+	return store_leave(s, rc);
 }
 
 /* Roll back the caller's transaction, if one is open. */
 int
 store_rollback(struct store *s, struct err *e)
 {
-	if (sqlite3_get_autocommit(s->db))
-		return 0;
-	return store_run(s, ST_ROLLBACK, e, "") < 0 ? E_STORE : 0;
+	int	rc = 0;
+
+	store_enter(s);
+	if (!s->in_tx)
+		return store_leave(s, 0);
+	if (!sqlite3_get_autocommit(s->db))
+		rc = store_run(s, ST_ROLLBACK, e, "") < 0 ? E_STORE : 0;
+	store_tx_over(s);
+	return store_leave(s, rc);
 }
 
-/* Record the account's identity; forget its ledger if it changed. */
+/*
+ * Whether a v1 identity "user@host:port" names the mailbox (host, user):
+ * the port is no part of a mailbox, and the host is compared without case.
+ */
+static bool
+store_legacy_same(const char *identity, const char *host, const char *user)
+{
+	const char	*h, *colon;
+	size_t		 ulen = strlen(user);
+
+	if (strncmp(identity, user, ulen) != 0 || identity[ulen] != '@')
+		return false;
+	h = identity + ulen + 1;
+	if ((colon = strrchr(h, ':')) == NULL)
+		return false;
+	return (size_t)(colon - h) == strlen(host) &&
+	    strncasecmp(h, host, strlen(host)) == 0;
+}
+
+/* The id of mailbox (host, user), created when new. */
+static int
+store_mailbox_id(struct store *s, const char *host, const char *user,
+    int64_t *id, struct err *e)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if ((st = store_stmt(s, ST_MAILBOX_GET, e, "ss", host, user)) == NULL)
+		return E_STORE;
+	if ((rc = store_step(s, st, ST_MAILBOX_GET, e)) < 0)
+		return rc;
+	if (rc == 1) {
+		*id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		return 0;
+	}
+	if ((rc = store_run(s, ST_MAILBOX_ADD, e, "ss", host, user)) < 0)
+		return rc;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+/* Bind the account to its mailbox; adopt or drop a v1 ledger. */
 int
-store_account_bind(struct store *s, const char *name, const char *identity,
-    int *changed, struct err *e)
+store_account_bind(struct store *s, const char *name, const char *host,
+    const char *user, const char *identity, int *changed, struct err *e)
 {
 	sqlite3_stmt	*st;
 	char		*old = NULL;
+	int64_t		 id, oldid = -1;
+	bool		 known = false;
 	int		 rc;
 
 	*changed = 0;
+	store_enter(s);
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
-		return rc;
+		return store_leave(s, rc);
+	if ((rc = store_mailbox_id(s, host, user, &id, e)) < 0)
+		goto out;
 	if ((st = store_stmt(s, ST_ACCOUNT_GET, e, "s", name)) == NULL) {
 		rc = E_STORE;
 		goto out;
@@ -745,24 +988,54 @@ store_account_bind(struct store *s, const char *name, const char *identity,
 	if ((rc = store_step(s, st, ST_ACCOUNT_GET, e)) < 0)
 		goto out;
 	if (rc == 1) {
+		known = true;
 		old = store_col_str(st, 0);
+		oldid = store_col_int(st, 1, -1);
 		sqlite3_reset(st);
 	}
-	if (old == NULL)
-		rc = store_run(s, ST_ACCOUNT_ADD, e, "ss", name, identity);
-	else if (strcmp(old, identity) != 0) {
+	if (!known)
+		rc = store_run(s, ST_ACCOUNT_ADD, e, "ssi", name, identity, id);
+	else
+		rc = store_run(s, ST_ACCOUNT_REBIND, e, "ssi", name, identity,
+		    id);
+	if (rc < 0)
+		goto out;
+	if (known && oldid == -1) {
+		/* Written by schema 1: its rows wait in legacy. */
+		if (store_legacy_same(old, host, user))
+			rc = store_run(s, ST_LEGACY_ADOPT, e, "si", name, id);
+		else
+			*changed = 1;
+		if (rc >= 0)
+			rc = store_run(s, ST_LEGACY_DROP, e, "s", name);
+	} else if (known && oldid != id)
 		*changed = 1;
-		if ((rc = store_run(s, ST_ACCOUNT_FORGET_ROWS, e, "s",
-		    name)) >= 0)
-			rc = store_run(s, ST_ACCOUNT_REBIND, e, "ss", name,
-			    identity);
-	}
 	rc = rc < 0 ? rc : 0;
 out:
 	free(old);
 	if ((rc = store_tx_end(s, rc, e)) != 0)
 		*changed = 0;
-	return rc;
+	return store_leave(s, rc);
+}
+
+/* The mailbox an account was last bound to. */
+int
+store_account_mailbox(struct store *s, const char *name, char **host,
+    char **user, struct err *e)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*host = *user = NULL;
+	store_enter(s);
+	if ((st = store_stmt(s, ST_ACCOUNT_MAILBOX, e, "s", name)) == NULL)
+		return store_leave(s, E_STORE);
+	if ((rc = store_step(s, st, ST_ACCOUNT_MAILBOX, e)) == 1) {
+		*host = store_col_str(st, 0);
+		*user = store_col_str(st, 1);
+		sqlite3_reset(st);
+	}
+	return store_leave(s, rc);
 }
 
 /* Record the start of a sync. */
@@ -772,12 +1045,11 @@ store_sync_start(struct store *s, const char *account, int64_t now,
 {
 	int	n;
 
-	if ((n = store_run(s, ST_SYNC_START, e, "si", account, now)) < 0)
-		return n;
-	if (n == 0)
-		return err_set(e, E_STORE, "%s: %s: no such account %s",
+	store_enter(s);
+	if ((n = store_run(s, ST_SYNC_START, e, "si", account, now)) == 0)
+		n = err_set(e, E_STORE, "%s: %s: no such account %s",
 		    s->path, store_sql[ST_SYNC_START].what, account);
-	return 0;
+	return store_leave(s, n < 0 ? n : 0);
 }
 
 /* Record the end of a sync with its result and counts. */
@@ -791,14 +1063,13 @@ store_sync_end(struct store *s, const char *account, int64_t now,
 
 	if (counts == NULL)
 		counts = &zero;
+	store_enter(s);
 	if ((n = store_run(s, ST_SYNC_END, e, "sissiiii", account, now,
 	    result, error, counts->new, counts->skipped, counts->deleted,
-	    counts->errors)) < 0)
-		return n;
-	if (n == 0)
-		return err_set(e, E_STORE, "%s: %s: no such account %s",
+	    counts->errors)) == 0)
+		n = err_set(e, E_STORE, "%s: %s: no such account %s",
 		    s->path, store_sql[ST_SYNC_END].what, account);
-	return 0;
+	return store_leave(s, n < 0 ? n : 0);
 }
 
 /* Every ledger row of the account, sorted by UIDL. */
@@ -814,8 +1085,9 @@ store_load(struct store *s, const char *account,
 
 	*entries = NULL;
 	*n = 0;
+	store_enter(s);
 	if ((st = store_stmt(s, ST_LOAD, e, "s", account)) == NULL)
-		return E_STORE;
+		return store_leave(s, E_STORE);
 	while ((rc = store_step(s, st, ST_LOAD, e)) == 1) {
 		if (len == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
@@ -827,7 +1099,9 @@ store_load(struct store *s, const char *account,
 		en->first_seen = store_col_int(st, 3, 0);
 		en->delivered_at = store_col_int(st, 4, 0);
 		en->filename = store_col_str(st, 5);
-		en->skip_reason = store_col_str(st, 6);
+		en->reason = store_col_str(st, 6);
+		en->failures = store_col_int(st, 7, 0);
+		en->waiting = store_col_int(st, 8, 0) != 0;
 		/* The CHECK constraint keeps other strings out. */
 		state = (const char *)sqlite3_column_text(st, 1);
 		for (i = 0; i < NITEMS(store_state_names); i++)
@@ -845,11 +1119,11 @@ store_load(struct store *s, const char *account,
 	}
 	if (rc < 0) {
 		store_entries_free(v, len);
-		return rc;
+		return store_leave(s, rc);
 	}
 	*entries = v;
 	*n = len;
-	return 0;
+	return store_leave(s, 0);
 }
 
 /* Compare a UIDL with an entry's, for bsearch. */
@@ -879,7 +1153,7 @@ store_entries_free(struct store_entry *entries, size_t n)
 	for (i = 0; i < n; i++) {
 		free(entries[i].uidl);
 		free(entries[i].filename);
-		free(entries[i].skip_reason);
+		free(entries[i].reason);
 	}
 	free(entries);
 }
@@ -895,12 +1169,11 @@ store_upsert(struct store *s, enum store_stmt id, const char *account,
 {
 	int	n;
 
+	store_enter(s);
 	if ((n = store_run(s, id, e, "ssiis", account, uidl, size, now,
-	    text)) < 0)
-		return n;
-	if (n == 0)
-		return store_refuse(s, id, account, uidl, e);
-	return 0;
+	    text)) == 0)
+		n = store_refuse(s, id, account, uidl, e);
+	return store_leave(s, n < 0 ? n : 0);
 }
 
 /* Record that a RETR into filename is about to start. */
@@ -919,14 +1192,15 @@ store_mark_delivered(struct store *s, const char *account, const char *uidl,
 {
 	int	rc;
 
+	store_enter(s);
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
-		return rc;
+		return store_leave(s, rc);
 	if ((rc = store_run(s, ST_DELIVERED, e, "sssi", account, uidl,
 	    filename, now)) == 0)
 		rc = store_refuse(s, ST_DELIVERED, account, uidl, e);
 	else if (rc > 0)
 		rc = store_run(s, ST_DELIVERED_TOTAL, e, "s", account);
-	return store_tx_end(s, rc < 0 ? rc : 0, e);
+	return store_leave(s, store_tx_end(s, rc < 0 ? rc : 0, e));
 }
 
 /* Record that a message is not fetched, and why. */
@@ -937,6 +1211,20 @@ store_mark_skipped(struct store *s, const char *account, const char *uidl,
 	return store_upsert(s, ST_SKIPPED, account, uidl, size, reason, now, e);
 }
 
+/* Record that fetching a message failed, and when to try again. */
+int
+store_mark_failed(struct store *s, const char *account, const char *uidl,
+    const char *reason, struct err *e)
+{
+	int	n;
+
+	store_enter(s);
+	if ((n = store_run(s, ST_FAILED, e, "sss", account, uidl,
+	    reason)) == 0)
+		n = store_refuse(s, ST_FAILED, account, uidl, e);
+	return store_leave(s, n < 0 ? n : 0);
+}
+
 /* Record the DELEs the server accepted, all or none. */
 int
 store_mark_dele_sent(struct store *s, const char *account,
@@ -945,14 +1233,15 @@ store_mark_dele_sent(struct store *s, const char *account,
 	size_t	i;
 	int	rc;
 
+	store_enter(s);
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
-		return rc;
+		return store_leave(s, rc);
 	for (i = 0; i < n && rc >= 0; i++)
 		if ((rc = store_run(s, ST_DELE_SENT, e, "ss", account,
 		    uidls[i])) == 0)
 			rc = store_refuse(s, ST_DELE_SENT, account, uidls[i],
 			    e);
-	return store_tx_end(s, rc < 0 ? rc : 0, e);
+	return store_leave(s, store_tx_end(s, rc < 0 ? rc : 0, e));
 }
 
 /* After a successful QUIT: dele_sent rows become expunged. */
@@ -961,30 +1250,44 @@ store_mark_expunged(struct store *s, const char *account, struct err *e)
 {
 	int	rc;
 
+	store_enter(s);
 	rc = store_run(s, ST_EXPUNGED, e, "s", account);
-	return rc < 0 ? rc : 0;
+	return store_leave(s, rc < 0 ? rc : 0);
 }
 
-/* Forget the rows whose UIDL the server no longer lists. */
+/*
+ * Note a complete listing: count it, mark the rows it lacks absent (from
+ * now, if not already), clear the mark of those it has, and forget the
+ * rows absent long enough.
+ */
 int
 store_prune(struct store *s, const char *account, const char *const *uidls,
-    size_t n, size_t *pruned, struct err *e)
+    size_t n, int64_t now, size_t *pruned, struct err *e)
 {
 	size_t	i;
 	int	rc, gone = 0;
 
 	if (pruned != NULL)
 		*pruned = 0;
+	store_enter(s);
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
-		return rc;
+		return store_leave(s, rc);
 	rc = store_run(s, ST_LIVE_CLEAR, e, "");
 	for (i = 0; i < n && rc >= 0; i++)
 		rc = store_run(s, ST_LIVE_ADD, e, "s", uidls[i]);
 	if (rc >= 0)
-		rc = gone = store_run(s, ST_PRUNE, e, "s", account);
+		rc = store_run(s, ST_POLLED, e, "s", account);
+	if (rc >= 0)
+		rc = store_run(s, ST_ABSENT, e, "si", account, now);
+	if (rc >= 0)
+		rc = store_run(s, ST_PRESENT, e, "s", account);
+	if (rc >= 0)
+		rc = gone = store_run(s, ST_FORGET, e, "sii", account,
+		    (int64_t)STORE_FORGET_POLLS,
+		    now - (int64_t)STORE_FORGET_DAYS * 86400);
 	if ((rc = store_tx_end(s, rc < 0 ? rc : 0, e)) == 0 && pruned != NULL)
 		*pruned = (size_t)gone;
-	return rc;
+	return store_leave(s, rc);
 }
 
 /* Age a message, for tests. */
@@ -994,12 +1297,11 @@ store_set_first_seen(struct store *s, const char *account, const char *uidl,
 {
 	int	n;
 
+	store_enter(s);
 	if ((n = store_run(s, ST_FIRST_SEEN, e, "ssi", account, uidl,
-	    when)) < 0)
-		return n;
-	if (n == 0)
-		return store_refuse(s, ST_FIRST_SEEN, account, uidl, e);
-	return 0;
+	    when)) == 0)
+		n = store_refuse(s, ST_FIRST_SEEN, account, uidl, e);
+	return store_leave(s, n < 0 ? n : 0);
 }
 
 /* One status row per account, for --status. */
@@ -1014,8 +1316,9 @@ store_status(struct store *s, struct store_status **rows, size_t *n,
 
 	*rows = NULL;
 	*n = 0;
+	store_enter(s);
 	if ((st = store_stmt(s, ST_STATUS, e, "")) == NULL)
-		return E_STORE;
+		return store_leave(s, E_STORE);
 	while ((rc = store_step(s, st, ST_STATUS, e)) == 1) {
 		if (len == cap) {
 			cap = cap == 0 ? 8 : cap * 2;
@@ -1035,14 +1338,64 @@ store_status(struct store *s, struct store_status **rows, size_t *n,
 		r->delivered_total = store_col_int(st, 10, 0);
 		r->known = store_col_int(st, 11, 0);
 		r->pending_deletions = store_col_int(st, 12, 0);
+		r->failed = store_col_int(st, 13, 0);
 	}
 	if (rc < 0) {
 		store_status_free(v, len);
-		return rc;
+		return store_leave(s, rc);
 	}
 	*rows = v;
 	*n = len;
-	return 0;
+	return store_leave(s, 0);
+}
+
+/* The messages of account whose fetch failed, for --status. */
+int
+store_failures(struct store *s, const char *account,
+    struct store_failure **rows, size_t *n, struct err *e)
+{
+	sqlite3_stmt		*st;
+	struct store_failure	*v = NULL, *f;
+	size_t			 len = 0, cap = 0;
+	int			 rc;
+
+	*rows = NULL;
+	*n = 0;
+	store_enter(s);
+	if ((st = store_stmt(s, ST_FAILED_LIST, e, "s", account)) == NULL)
+		return store_leave(s, E_STORE);
+	while ((rc = store_step(s, st, ST_FAILED_LIST, e)) == 1) {
+		if (len == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		f = &v[len++];
+		f->uidl = store_col_str(st, 0);
+		f->reason = store_col_str(st, 1);
+		f->failures = store_col_int(st, 2, 0);
+	}
+	if (rc < 0) {
+		store_failures_free(v, len);
+		return store_leave(s, rc);
+	}
+	*rows = v;
+	*n = len;
+	return store_leave(s, 0);
+}
+
+/* Free a store_failures result. */
+void
+store_failures_free(struct store_failure *rows, size_t n)
+{
+	size_t	i;
+
+	if (rows == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		free(rows[i].uidl);
+		free(rows[i].reason);
+	}
+	free(rows);
 }
 
 /* Free a store_status result. */

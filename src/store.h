@@ -3,6 +3,7 @@
 #ifndef POPSYNC_STORE_H
 #define POPSYNC_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,13 +21,17 @@
  * other is refused with E_STORE and changes nothing, because it means the
  * caller is about to fetch a message twice or delete one it never had):
  *
- *	(none), fetching, skipped   -> fetching	store_mark_fetching
+ *	(none), fetching, skipped,
+ *	failed                      -> fetching	store_mark_fetching
  *	fetching                    -> delivered	store_mark_delivered
- *	(none), fetching, skipped   -> skipped	store_mark_skipped
+ *	(none), fetching, skipped,
+ *	failed                      -> skipped	store_mark_skipped
+ *	fetching                    -> failed	store_mark_failed
  *	delivered, dele_sent,
  *	expunged                    -> dele_sent	store_mark_dele_sent
- *	dele_sent                   -> expunged	store_mark_expunged
- *	any (UIDL not on server)    -> (none)	store_prune
+ *	dele_sent                   -> expunged	store_mark_expunged,
+ *						store_prune (not listed)
+ *	any (UIDL absent a while)   -> (none)	store_prune
  *
  * fetching	RETR is about to start; filename is the Maildir file name the
  *		delivery will use.  A row still fetching at the next sync
@@ -34,8 +39,12 @@
  *		(or earlier): the sync looks for filename in the Maildir and
  *		marks the row delivered if it is there, else fetches again.
  * delivered	in the Maildir, still on the server.
- * skipped	not fetched on purpose (skip_reason says why, e.g. too big);
+ * skipped	not fetched on purpose (reason says why, e.g. too big);
  *		may be fetched later if the reason goes away.
+ * failed	the server refused the RETR or the delivery failed (reason
+ *		holds the error); the sync goes on with the other messages
+ *		and tries this one again after a delay that grows with each
+ *		failure in a row (store_mark_failed).
  * dele_sent	the server accepted DELE in a session that has not yet ended
  *		with a successful QUIT.  If that QUIT never succeeds the
  *		server keeps the message (RFC 1939 section 6), so a dele_sent
@@ -47,23 +56,32 @@
  *		fetch (a duplicate) and the sync may send DELE again.
  *
  * Times are unix seconds passed in by the caller (tests use fixed values);
- * 0 in a returned struct means "never".  A UIDL is the server's unique-id
- * (RFC 1939: unique within one maildrop only); account is the name from the
- * config, which must have been recorded with store_account_bind before any
- * other call names it (otherwise E_STORE, a foreign key failure).
+ * 0 in a returned struct means "never".  A UIDL is the server's unique-id,
+ * kept as the octets the server sent (RFC 1939: unique within one maildrop
+ * only).
+ *
+ * The ledger belongs to a mailbox, not to an account: a mailbox is the
+ * server's host, compared without regard to case, and the user name.  The
+ * port, the TLS mode, the login method and the account's name may change
+ * without one message being fetched again; another host or user is another
+ * mailbox with a ledger of its own.  account is the name from the config,
+ * which store_account_bind must have tied to its mailbox before any other
+ * call names it (otherwise E_STORE).
  *
  * Transactions: each call that changes more than one row is atomic on its
  * own.  Between store_begin and store_commit the calls join the caller's
  * transaction instead, which is how the sync commits a delivery together
  * with its counters.  Nothing is durable before the commit returns 0.
  *
- * Threads and processes: a struct store must be used by one thread at a time
- * (its prepared statements and its transaction are per handle).  Only one
- * writable handle may be open per database, in the whole system and also
- * within one process (the lock is per open file description, see
+ * Threads and processes: a struct store may be shared by threads.  It owns a
+ * mutex that every function holds while it runs, and store_begin holds it
+ * until store_commit or store_rollback, so another thread's call waits
+ * instead of landing inside the transaction; callers lock nothing.  Only
+ * one writable handle may be open per database, in the whole system and
+ * also within one process (the lock is per open file description, see
  * store_open), so a process that syncs several accounts at once shares that
- * one handle under its own mutex.  store_open_readonly gives further handles
- * that only read, for --status while the daemon runs.
+ * one handle.  store_open_readonly gives further handles that only read, for
+ * --status while the daemon runs.
  *
  * Every SQLite failure is E_STORE with a message that names the file, the
  * operation and SQLite's own message; E_STORE is permanent (err.h).
@@ -71,10 +89,20 @@
 
 #define STORE_LOCK_SUFFIX	".lock"
 
+/*
+ * A UIDL the server stops listing is forgotten only once it has been
+ * missing from STORE_FORGET_POLLS complete listings in a row and for
+ * STORE_FORGET_DAYS days (getmail keeps 30 days): one empty or glitched
+ * listing must not make the next one fetch the whole mailbox again.
+ */
+#define STORE_FORGET_POLLS	3
+#define STORE_FORGET_DAYS	30
+
 enum store_state {
 	STORE_FETCHING,
 	STORE_DELIVERED,
 	STORE_SKIPPED,
+	STORE_FAILED,
 	STORE_DELE_SENT,
 	STORE_EXPUNGED
 };
@@ -87,7 +115,17 @@ struct store_entry {
 	int64_t		 first_seen;	/* when the row was created */
 	int64_t		 delivered_at;	/* 0 unless delivered at some point */
 	char		*filename;	/* Maildir file name; NULL if none */
-	char		*skip_reason;	/* NULL unless skipped */
+	char		*reason;	/* why skipped or failed; else NULL */
+	int64_t		 failures;	/* failed fetches in a row */
+	bool		 waiting;	/* failed, and its retry is not due
+					 * at the next listing */
+};
+
+/* A message whose fetch failed, for --status; strings are the caller's. */
+struct store_failure {
+	char		*uidl;
+	char		*reason;
+	int64_t		 failures;
 };
 
 /* What one sync did, for store_sync_end and --status. */
@@ -110,6 +148,7 @@ struct store_status {
 	int64_t		 known;		/* ledger rows (UIDLs remembered) */
 	int64_t		 delivered_total; /* every delivery ever recorded */
 	int64_t		 pending_deletions; /* rows in dele_sent */
+	int64_t		 failed;	/* rows in failed */
 };
 
 struct store;
@@ -178,25 +217,33 @@ int	 store_commit(struct store *s, struct err *e);
 int	 store_rollback(struct store *s, struct err *e);
 
 /*
- * store_account_bind: record that account name is the maildrop identity
- * ("user@host:port", which the caller builds) and create the account's row
- * if it is new.  Call it at the start of every sync, before the ledger is
- * read.
+ * store_account_bind: tie account name to the mailbox (host, user) and
+ * record identity ("user@host:port", which the caller builds, shown by
+ * --status).  Call it at the start of every sync, before the ledger is read.
  *
- * When a different identity was recorded before, *changed is set to 1 and
- * the account's ledger rows are deleted (in the same transaction that
- * records the new identity); otherwise *changed is 0.  Deleted rather than
- * kept aside: UIDLs are unique within one maildrop only, so an old row
- * whose UIDL happens to equal one on the new server (small counters are
- * common) would make the sync skip a message it never fetched (mail lost)
- * or DELE one it never delivered.  The cost, when the change was cosmetic
- * (the same server under another name), is that mail left on the server is
- * fetched once more: a duplicate, the lesser harm.  The caller should log
- * the change.  The account's sync history (--status) is kept.
+ * *changed is set to 1 when the account was tied to another mailbox before
+ * (its host or user changed), else 0.  The ledger of the old mailbox is
+ * kept for it, not moved: UIDLs are unique within one maildrop only, so an
+ * old row whose UIDL happens to equal one on the new server (small counters
+ * are common) would make the sync skip a message it never fetched (mail
+ * lost) or DELE one it never delivered.  The caller should log the change.
+ * A ledger written by schema 1 (keyed by account and "user@host:port") is
+ * adopted when its user and host name this mailbox, whatever the port and
+ * the host's case, and dropped (*changed = 1) otherwise.
  * Errors: E_STORE.
  */
 int	 store_account_bind(struct store *s, const char *name,
-	    const char *identity, int *changed, struct err *e);
+	    const char *host, const char *user, const char *identity,
+	    int *changed, struct err *e);
+
+/*
+ * store_account_mailbox: the host and user of the mailbox account name was
+ * last bound to, in *host and *user (the caller frees them).  Returns 1,
+ * or 0 (both NULL) when none is recorded.
+ * Errors: E_STORE.
+ */
+int	 store_account_mailbox(struct store *s, const char *name,
+	    char **host, char **user, struct err *e);
 
 /*
  * store_sync_start: record that a sync of account began at now.
@@ -255,12 +302,24 @@ int	 store_mark_delivered(struct store *s, const char *account,
 /*
  * store_mark_skipped: the message is not fetched, for reason (e.g. "larger
  * than max_message_size").  Creates the row (first_seen = now) or moves a
- * fetching or skipped row to skipped; the file name is cleared.
+ * fetching, skipped or failed row to skipped; the file name is cleared.
  * Errors: E_STORE (also when the row is delivered, dele_sent or expunged).
  */
 int	 store_mark_skipped(struct store *s, const char *account,
 	    const char *uidl, int64_t size, const char *reason, int64_t now,
 	    struct err *e);
+
+/*
+ * store_mark_failed: fetching uidl failed for reason (the server's reply, or
+ * the delivery error).  The row must be fetching; it becomes failed, its
+ * failure count grows, and the n-th failure in a row is not tried again
+ * until 2^(n-1) - 1 further listings have passed (the next one after the
+ * first failure, then 1, 3, 7, ... up to 63 skipped).  A delivery resets
+ * nothing but the reason; the count only matters while the row is failed.
+ * Errors: E_STORE.
+ */
+int	 store_mark_failed(struct store *s, const char *account,
+	    const char *uidl, const char *reason, struct err *e);
 
 /*
  * store_mark_dele_sent: the server accepted DELE for each of the n UIDLs.
@@ -281,18 +340,20 @@ int	 store_mark_expunged(struct store *s, const char *account,
 	    struct err *e);
 
 /*
- * store_prune: forget every row of account whose UIDL is not among the n
- * live ones, whatever its state, and set *pruned (if not NULL) to how many
- * went.  A message the server no longer lists is gone for good: deleted by
- * our QUIT (even a dele_sent one whose +OK we never saw), by another
- * client or by the server's retention.  A fetching row that goes has
- * nothing left to fetch; its file, if the rename happened, stays in the
- * Maildir.  Pass only a complete UIDL listing from a successful command:
- * an empty list forgets the whole account.  All or nothing.
+ * store_prune: note one complete UIDL listing of account's mailbox, of
+ * which uidls are the n keys, at time now.  Rows the listing lacks are
+ * marked absent (since now, if not already), and a dele_sent one among
+ * them becomes expunged (a QUIT whose +OK never came did delete it); rows
+ * it has lose the mark; a row absent from STORE_FORGET_POLLS listings in a
+ * row and for at least STORE_FORGET_DAYS days is forgotten, whatever its
+ * state, and *pruned (if not NULL) counts those.  The listing also counts
+ * as a poll for the retry delays of store_mark_failed.  Pass only a
+ * complete listing from a successful command.  All or nothing.
  * Errors: E_STORE.
  */
 int	 store_prune(struct store *s, const char *account,
-	    const char *const *uidls, size_t n, size_t *pruned, struct err *e);
+	    const char *const *uidls, size_t n, int64_t now, size_t *pruned,
+	    struct err *e);
 
 /*
  * store_set_first_seen: set when uidl was first seen, so tests can age a
@@ -312,6 +373,17 @@ int	 store_status(struct store *s, struct store_status **rows, size_t *n,
 
 /* store_status_free: free a store_status result; accepts NULL. */
 void	 store_status_free(struct store_status *rows, size_t n);
+
+/*
+ * store_failures: account's failed messages, sorted by UIDL, for --status.
+ * Free with store_failures_free.
+ * Errors: E_STORE.
+ */
+int	 store_failures(struct store *s, const char *account,
+	    struct store_failure **rows, size_t *n, struct err *e);
+
+/* store_failures_free: free a store_failures result; accepts NULL. */
+void	 store_failures_free(struct store_failure *rows, size_t n);
 
 /* store_state_name: "fetching", "delivered", ... as stored in the file. */
 const char *store_state_name(enum store_state st);

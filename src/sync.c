@@ -4,7 +4,7 @@
 
 #include "autoconf.h"
 
-#include <pthread.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,16 @@
  * RETRs go out: it bounds how many rows a crash leaves to resolve. */
 #define SYNC_BATCH	32
 
+/* A message is cut off once it is this much larger than LIST said: a
+ * server that never ends a RETR must not fill the disk. */
+#define SYNC_SLACK	(1024ULL * 1024)
+
+/* Sessions one sync may open: each cut-off message costs one. */
+#define SYNC_SESSIONS	8
+
+/* sync_session's result when a message was cut off and the link closed. */
+#define SYNC_AGAIN	1
+
 /* Everything one sync works with. */
 struct sync_run {
 	const struct account		*a;
@@ -37,12 +47,13 @@ struct sync_run {
 	size_t				 nitems;
 	size_t				 cur;
 	struct maildir_msg		*msg;
+	unsigned long long		 msgbytes; /* of msg so far */
+	bool				 cut;	/* a message was cut off */
+	bool				 listed; /* a listing was noted */
 	size_t				 total;	/* for progress */
-	/* Items delivered in this sync, for keep = false. */
+	/* Items delivered in this session, for keep = false. */
 	struct sync_item		**fetched;
 	size_t				 nfetched;
-	/* Without UIDL: the items fetched points into, kept for the DELEs. */
-	struct sync_item		*nouidl;
 };
 
 /* A listing entry with its position, to find repeated UIDLs. */
@@ -51,50 +62,49 @@ struct sync_key {
 	size_t		 pos;
 };
 
-static void	sync_lock(const struct sync_shared *);
-static void	sync_unlock(const struct sync_shared *);
 static int	sync_key_cmp(const void *, const void *);
 static char	**sync_keys(const struct pop3_listing *, bool *);
 static void	sync_item_add(struct sync_item *, size_t *,
 		    const struct pop3_msg *, const char *, bool);
+static bool	sync_too_big(const struct account *, unsigned long long,
+		    const struct store_entry *);
 static int	sync_resolve(struct sync_run *, struct store_entry *, size_t,
 		    struct err *);
 static void	sync_report(struct sync_run *);
 static bool	sync_aborted(const struct sync_run *);
+static const char *sync_key_show(const char *, char *, size_t);
 static int	sync_delivery_error(const struct sync_run *, int, struct err *);
 static int	sync_sink_begin(void *, unsigned long, struct err *);
 static int	sync_sink_write(void *, const char *, size_t, struct err *);
 static int	sync_sink_end(void *, struct err *);
+static int	sync_sink_refused(void *, unsigned long, const struct err *,
+		    struct err *);
+static int	sync_cut(struct sync_run *, struct err *);
 static int	sync_settle(struct sync_run *, struct err *);
 static int	sync_fetch(struct sync_run *, struct sync_item *, size_t,
 		    struct err *);
-static int	sync_skip(struct sync_run *, const struct sync_plan *,
+static int	sync_skip(struct sync_run *, const struct sync_item *, size_t,
 		    struct err *);
-static int	sync_delete(struct sync_run *, const struct sync_plan *,
+static int	sync_delete(struct sync_run *, const struct sync_item *,
+		    size_t, struct err *);
+static void	sync_warn_plan(const struct sync_run *,
+		    const struct sync_plan *);
+static int	sync_uidl_plan(struct sync_run *, const struct pop3_listing *,
+		    struct store_entry *, size_t, struct sync_plan *,
 		    struct err *);
 static int	sync_no_uidl(struct sync_run *, const struct pop3_listing *,
+		    struct sync_plan *, struct err *);
+static int	sync_end_session(struct sync_run *, int, struct sync_plan *,
 		    struct err *);
+static int	sync_session(struct sync_run *, struct store_entry *, size_t,
+		    struct err *);
+static int	sync_prepare(struct sync_run *, struct store_entry **,
+		    size_t *, struct err *);
+static int	sync_finish(struct sync_run *, int, struct err *);
 
 static const struct pop3_sink sync_sink = {
-	sync_sink_begin, sync_sink_write, sync_sink_end
+	sync_sink_begin, sync_sink_write, sync_sink_end, sync_sink_refused
 };
-
-/* Take the shared store's mutex, when there is one. */
-static void
-sync_lock(const struct sync_shared *sh)
-{
-	if (sh->store_lock != NULL && pthread_mutex_lock(sh->store_lock) != 0)
-		fatalx("%s: pthread_mutex_lock failed", __func__);
-}
-
-/* Release the shared store's mutex. */
-static void
-sync_unlock(const struct sync_shared *sh)
-{
-	if (sh->store_lock != NULL &&
-	    pthread_mutex_unlock(sh->store_lock) != 0)
-		fatalx("%s: pthread_mutex_unlock failed", __func__);
-}
 
 /* Order by UIDL, then by position in the listing. */
 static int
@@ -109,33 +119,38 @@ sync_key_cmp(const void *x, const void *y)
 }
 
 /*
- * The ledger key of each listing entry: its UIDL, or "UIDL #n" for the n-th
- * entry (in listing order) carrying a UIDL already listed.  A UIDL holds no
- * space (0x21..0x7E), so no real UIDL can take a generated key.  dup[i] is
- * set for every entry of a repeated UIDL.
+ * The ledger key of each listing entry with a usable UIDL: the UIDL, or
+ * "UIDL\n#n" for the n-th entry (in listing order) carrying a UIDL already
+ * listed; NULL for the others.  A UIDL is one line of the listing and so
+ * holds no line feed: no real UIDL can take a generated key.  dup[i] is set
+ * for every entry of a repeated UIDL.  n log n in the listing's length.
  */
 static char **
 sync_keys(const struct pop3_listing *l, bool *dup)
 {
 	struct sync_key	*k;
 	char		**keys;
-	size_t		 i, j, g;
+	const char	*u;
+	size_t		 i, j, g, n = 0;
 
 	keys = xcalloc(l->count, sizeof(*keys));
 	k = xcalloc(l->count, sizeof(*k));
 	for (i = 0; i < l->count; i++) {
-		k[i].uidl = l->msgs[i].uidl;
-		k[i].pos = i;
+		if ((l->msgs[i].flags & POP3_MSG_LISTED) == 0 ||
+		    (u = pop3_msg_uidl(l, &l->msgs[i])) == NULL)
+			continue;
+		k[n].uidl = u;
+		k[n++].pos = i;
 	}
-	qsort(k, l->count, sizeof(*k), sync_key_cmp);
-	for (i = 0; i < l->count; i = g) {
-		for (g = i + 1; g < l->count &&
-		    strcmp(k[g].uidl, k[i].uidl) == 0; g++)
+	qsort(k, n, sizeof(*k), sync_key_cmp);
+	for (i = 0; i < n; i = g) {
+		for (g = i + 1; g < n && strcmp(k[g].uidl, k[i].uidl) == 0;
+		    g++)
 			;
 		for (j = i; j < g; j++) {
 			dup[k[j].pos] = g - i > 1;
 			keys[k[j].pos] = j == i ? xstrdup(k[j].uidl) :
-			    xasprintf("%s #%zu", k[j].uidl, j - i + 1);
+			    xasprintf("%s\n#%zu", k[j].uidl, j - i + 1);
 		}
 	}
 	free(k);
@@ -150,9 +165,39 @@ sync_item_add(struct sync_item *items, size_t *n, const struct pop3_msg *m,
 	struct sync_item	*it = &items[(*n)++];
 
 	it->num = m->num;
-	it->key = xstrdup(key);
+	it->key = key != NULL ? xstrdup(key) : NULL;
 	it->size = m->size;
 	it->pending = pending;
+}
+
+/*
+ * Where a message of listed size is cut off while it streams: past
+ * max_message_size, or far past what LIST said.
+ */
+unsigned long long
+sync_cutoff(const struct account *a, unsigned long long listed)
+{
+	unsigned long long	far = listed * 2 + SYNC_SLACK;
+
+	if (listed > (ULLONG_MAX - SYNC_SLACK) / 2)
+		far = ULLONG_MAX;
+	if (a->max_message_size > 0 &&
+	    (unsigned long long)a->max_message_size < far)
+		return (unsigned long long)a->max_message_size;
+	return far;
+}
+
+/* Whether a message is too big to fetch: LIST says so, or an earlier
+ * fetch was cut off at the size it would still reach. */
+static bool
+sync_too_big(const struct account *a, unsigned long long listed,
+    const struct store_entry *se)
+{
+	if (a->max_message_size > 0 &&
+	    listed > (unsigned long long)a->max_message_size)
+		return true;
+	return se != NULL && se->state == STORE_SKIPPED && se->size >= 0 &&
+	    (unsigned long long)se->size >= sync_cutoff(a, listed);
 }
 
 void
@@ -169,26 +214,46 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 	plan->fetch = xcalloc(l->count, sizeof(*plan->fetch));
 	plan->skip = xcalloc(l->count, sizeof(*plan->skip));
 	plan->dele = xcalloc(l->count, sizeof(*plan->dele));
+	plan->live = xcalloc(l->count, sizeof(*plan->live));
 	dup = xcalloc(l->count, sizeof(*dup));
-	plan->live = sync_keys(l, dup);
-	plan->nlive = l->count;
+	plan->keys = sync_keys(l, dup);
+	plan->nkeys = l->count;
+	plan->uidl_only = l->uidl_only;
 
 	for (i = 0; i < l->count; i++) {
 		m = &l->msgs[i];
-		/* Only the second and later copies: a UIDL may hold '#'. */
-		if (dup[i] && strcmp(plan->live[i], m->uidl) != 0)
+		if ((m->flags & POP3_MSG_LISTED) == 0) {
+			plan->uidl_only++;
+			continue;
+		}
+		if (m->flags & POP3_MSG_BADUIDL) {
+			plan->bad_uidl++;
+			continue;
+		}
+		if (plan->keys[i] == NULL) {
+			plan->list_only++;
+			continue;
+		}
+		plan->live[plan->nlive++] = plan->keys[i];
+		/* Only the second and later copies count. */
+		if (dup[i] && strchr(plan->keys[i], '\n') != NULL)
 			plan->dup++;
-		se = store_entry_find(ents, nents, plan->live[i]);
-		big = a->max_message_size > 0 && m->size > a->max_message_size;
+		se = store_entry_find(ents, nents, plan->keys[i]);
+		big = sync_too_big(a, m->size, se);
+		if (se != NULL && se->state == STORE_FAILED && se->waiting &&
+		    !big) {
+			plan->waiting++;
+			continue;
+		}
 		if (se == NULL || se->state == STORE_FETCHING ||
-		    se->state == STORE_SKIPPED) {
+		    se->state == STORE_SKIPPED || se->state == STORE_FAILED) {
 			if (!big) {
 				sync_item_add(plan->fetch, &plan->nfetch, m,
-				    plan->live[i], se != NULL);
+				    plan->keys[i], se != NULL);
 				plan->fetch[plan->nfetch - 1].dup = dup[i];
 			} else if (se == NULL || se->state != STORE_SKIPPED)
 				sync_item_add(plan->skip, &plan->nskip, m,
-				    plan->live[i], false);
+				    plan->keys[i], false);
 			continue;
 		}
 		/* Delivered, or its deletion is pending or was committed
@@ -200,7 +265,7 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 		    now - (int64_t)a->delete_after_days * 86400;
 		if (se->state != STORE_DELIVERED || !a->keep || old)
 			sync_item_add(plan->dele, &plan->ndele, m,
-			    plan->live[i], se->state != STORE_DELIVERED);
+			    plan->keys[i], se->state != STORE_DELIVERED);
 	}
 	free(dup);
 }
@@ -216,11 +281,12 @@ sync_plan_free(struct sync_plan *plan)
 		free(plan->skip[i].key);
 	for (i = 0; i < plan->ndele; i++)
 		free(plan->dele[i].key);
-	for (i = 0; i < plan->nlive; i++)
-		free(plan->live[i]);
+	for (i = 0; i < plan->nkeys; i++)
+		free(plan->keys[i]);
 	free(plan->fetch);
 	free(plan->skip);
 	free(plan->dele);
+	free(plan->keys);
 	free(plan->live);
 	memset(plan, 0, sizeof(*plan));
 }
@@ -235,6 +301,7 @@ static int
 sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
     struct err *e)
 {
+	char	show[128];
 	size_t	i;
 	int	rc;
 
@@ -246,16 +313,15 @@ sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
 		maildir_clean_tmp(run->md, ents[i].filename);
 		if (rc == 0)
 			continue;
-		sync_lock(run->sh);
-		rc = store_mark_delivered(run->sh->store, run->a->name,
-		    ents[i].uidl, ents[i].filename, (int64_t)time(NULL), e);
-		sync_unlock(run->sh);
-		if (rc < 0)
+		if ((rc = store_mark_delivered(run->sh->store, run->a->name,
+		    ents[i].uidl, ents[i].filename, (int64_t)time(NULL),
+		    e)) < 0)
 			return rc;
 		ents[i].state = STORE_DELIVERED;
 		run->r->recovered++;
 		log_info("%s: %s was delivered as %s by a run that stopped "
-		    "before recording it", run->a->name, ents[i].uidl,
+		    "before recording it", run->a->name,
+		    sync_key_show(ents[i].uidl, show, sizeof(show)),
 		    ents[i].filename);
 	}
 	return 0;
@@ -276,14 +342,26 @@ sync_report(struct sync_run *run)
 	run->sh->progress(run->sh->progress_arg, &pr);
 }
 
+/* A ledger key fit for a log line: "none" for NULL, control characters
+ * and the line feed of a repeated UIDL's key shown safely. */
+static const char *
+sync_key_show(const char *key, char *buf, size_t len)
+{
+	if (key == NULL)
+		return "none";
+	err_sanitize(buf, len, key);
+	return buf;
+}
+
 /* A Maildir error while delivering: say which message it was. */
 static int
 sync_delivery_error(const struct sync_run *run, int rc, struct err *e)
 {
 	const struct sync_item	*it = &run->items[run->cur];
+	char			 show[128];
 
 	err_prefix(e, "delivering message %lu (UIDL %s)", it->num,
-	    it->key != NULL ? it->key : "none");
+	    sync_key_show(it->key, show, sizeof(show)));
 	return rc;
 }
 
@@ -305,7 +383,42 @@ sync_sink_begin(void *arg, unsigned long num, struct err *e)
 	if (run->cur >= run->nitems || run->items[run->cur].num != num)
 		fatalx("%s: RETR %lu out of order", __func__, num);
 	log_set_context(run->a->name, run->items[run->cur].key);
+	run->msgbytes = 0;
 	return maildir_begin(run->md, run->names[run->cur], &run->msg, e);
+}
+
+/*
+ * The message being written has grown past its cutoff: drop its tmp/ file,
+ * record it skipped with the size reached, and end the session (E_ABORT:
+ * pop3 reads no further; a message that never ends would fill the disk).
+ */
+static int
+sync_cut(struct sync_run *run, struct err *e)
+{
+	struct sync_item	*it = &run->items[run->cur];
+	unsigned long long	 cutoff = sync_cutoff(run->a, it->size);
+	char			 reason[128], show[128];
+	int			 rc = 0;
+
+	maildir_abort(run->msg);
+	run->msg = NULL;
+	if (run->a->max_message_size > 0 &&
+	    cutoff == (unsigned long long)run->a->max_message_size)
+		snprintf(reason, sizeof(reason), "larger than "
+		    "max_message_size (more than %llu octets)", cutoff);
+	else
+		snprintf(reason, sizeof(reason), "far larger than LIST said "
+		    "(more than %llu octets, LIST said %llu)", cutoff,
+		    it->size);
+	log_warnx("%s: message %lu (%s) cut off: %s", run->a->name, it->num,
+	    sync_key_show(it->key, show, sizeof(show)), reason);
+	if (it->key != NULL && (rc = store_mark_skipped(run->sh->store,
+	    run->a->name, it->key, (int64_t)run->msgbytes, reason,
+	    (int64_t)time(NULL), e)) < 0)
+		return rc;
+	run->r->skipped++;
+	run->cut = true;
+	return err_set(e, E_ABORT, "message %lu cut off: %s", it->num, reason);
 }
 
 /* Body bytes, already dot-unstuffed and LF-terminated. */
@@ -315,6 +428,9 @@ sync_sink_write(void *arg, const char *data, size_t len, struct err *e)
 	struct sync_run	*run = arg;
 	int		 rc;
 
+	run->msgbytes += len;
+	if (run->msgbytes > sync_cutoff(run->a, run->items[run->cur].size))
+		return sync_cut(run, e);
 	if ((rc = maildir_write(run->msg, data, len, e)) < 0)
 		return sync_delivery_error(run, rc, e);
 	run->r->bytes += len;
@@ -328,6 +444,7 @@ sync_sink_end(void *arg, struct err *e)
 {
 	struct sync_run		*run = arg;
 	struct sync_item	*it = &run->items[run->cur];
+	char			 show[128];
 	int			 rc;
 
 	/* Durable and recorded for the whole batch in sync_settle. */
@@ -337,8 +454,9 @@ sync_sink_end(void *arg, struct err *e)
 	if (rc < 0)
 		return sync_delivery_error(run, rc, e);
 	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
-	    it->num, it->key != NULL ? it->key : "no UIDL",
+	    it->num, sync_key_show(it->key, show, sizeof(show)),
 	    run->names[run->cur]);
+	it->delivered = true;
 	run->fetched[run->nfetched++] = it;
 	run->r->fetched++;
 	run->cur++;
@@ -347,28 +465,58 @@ sync_sink_end(void *arg, struct err *e)
 }
 
 /*
- * Make the messages this batch delivered (items[0..cur)) durable, then
- * record them: one fsync of new/ and one transaction per batch, not one
- * each per message.  Until then their rows stay "fetching" with the
- * planned names, which sync_resolve finds in new/ or cur/ after a crash,
- * so no message is lost or fetched twice; and nothing is deleted before
- * it is recorded.
+ * The server answered -ERR to one RETR (expunged meanwhile, a damaged
+ * file, [SYS/TEMP]): record the message failed with the reply, and go on
+ * with the others.  It is tried again on a later poll (store.h).
+ */
+static int
+sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
+    struct err *e)
+{
+	struct sync_run		*run = arg;
+	struct sync_item	*it;
+	char			 show[128];
+	int			 rc;
+
+	if (run->cur >= run->nitems || run->items[run->cur].num != num)
+		fatalx("%s: RETR %lu out of order", __func__, num);
+	it = &run->items[run->cur];
+	log_set_context(run->a->name, it->key);
+	log_warnx("%s: message %lu (%s) not fetched: %s", run->a->name, num,
+	    sync_key_show(it->key, show, sizeof(show)), reply->msg);
+	log_set_context(run->a->name, NULL);
+	if (it->key != NULL && (rc = store_mark_failed(run->sh->store,
+	    run->a->name, it->key, reply->msg, e)) < 0)
+		return rc;
+	run->r->failed++;
+	run->cur++;
+	return 0;
+}
+
+/*
+ * Make the messages this batch delivered durable, then record them: one
+ * fsync of new/ and one transaction per batch, not one each per message.
+ * Until then their rows stay "fetching" with the planned names, which
+ * sync_resolve finds in new/ or cur/ after a crash, so no message is lost
+ * or fetched twice; and nothing is deleted before it is recorded.
  */
 static int
 sync_settle(struct sync_run *run, struct err *e)
 {
 	int64_t	now = (int64_t)time(NULL);
-	size_t	i;
+	size_t	i, n = 0;
 	int	rc;
 
-	if (run->cur == 0)
+	for (i = 0; i < run->cur; i++)
+		if (run->items[i].delivered)
+			n++;
+	if (n == 0)
 		return 0;
 	if ((rc = maildir_sync(run->md, e)) < 0)
 		return rc;
-	sync_lock(run->sh);
 	rc = store_begin(run->sh->store, e);
 	for (i = 0; rc == 0 && i < run->cur; i++)
-		if (run->items[i].key != NULL)
+		if (run->items[i].delivered && run->items[i].key != NULL)
 			rc = store_mark_delivered(run->sh->store,
 			    run->a->name, run->items[i].key, run->names[i],
 			    now, e);
@@ -376,13 +524,13 @@ sync_settle(struct sync_run *run, struct err *e)
 		rc = store_commit(run->sh->store, e);
 	else
 		store_rollback(run->sh->store, NULL);
-	sync_unlock(run->sh);
 	return rc;
 }
 
 /*
  * Fetch items in batches: mark a batch "fetching" with planned names and
  * commit, then RETR it (pipelined when the server allows), then settle it.
+ * Returns SYNC_AGAIN when a message was cut off (the link is gone).
  */
 static int
 sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
@@ -398,7 +546,6 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	nums = xcalloc(SYNC_BATCH, sizeof(*nums));
 	for (off = 0; off < n; off += cnt) {
 		cnt = n - off < SYNC_BATCH ? n - off : SYNC_BATCH;
-		sync_lock(run->sh);
 		rc = store_begin(run->sh->store, e);
 		for (i = 0; rc == 0 && i < cnt; i++) {
 			maildir_plan_name(run->md, run->names[i],
@@ -414,7 +561,6 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 			rc = store_commit(run->sh->store, e);
 		else
 			store_rollback(run->sh->store, NULL);
-		sync_unlock(run->sh);
 		if (rc < 0)
 			break;
 
@@ -437,28 +583,29 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	free(nums);
 	free(run->names);
 	run->names = NULL;
-	return rc;
+	return rc == E_ABORT && run->cut ? SYNC_AGAIN : rc;
 }
 
 /* Record the messages too large to fetch, logging each once. */
 static int
-sync_skip(struct sync_run *run, const struct sync_plan *plan, struct err *e)
+sync_skip(struct sync_run *run, const struct sync_item *items, size_t n,
+    struct err *e)
 {
-	char	reason[96];
+	char	reason[96], show[128];
 	size_t	i;
 	int	rc = 0;
 
-	for (i = 0; rc == 0 && i < plan->nskip; i++) {
+	for (i = 0; rc == 0 && i < n; i++) {
 		snprintf(reason, sizeof(reason), "larger than max_message_size "
-		    "(%llu > %llu octets)", plan->skip[i].size,
+		    "(%llu > %llu octets)", items[i].size,
 		    (unsigned long long)run->a->max_message_size);
 		log_warnx("%s: skipping message %lu (%s): %s", run->a->name,
-		    plan->skip[i].num, plan->skip[i].key, reason);
-		sync_lock(run->sh);
-		rc = store_mark_skipped(run->sh->store, run->a->name,
-		    plan->skip[i].key, (int64_t)plan->skip[i].size, reason,
-		    (int64_t)time(NULL), e);
-		sync_unlock(run->sh);
+		    items[i].num, sync_key_show(items[i].key, show,
+		    sizeof(show)), reason);
+		if (items[i].key != NULL)
+			rc = store_mark_skipped(run->sh->store, run->a->name,
+			    items[i].key, (int64_t)items[i].size, reason,
+			    (int64_t)time(NULL), e);
 		if (rc == 0)
 			run->r->skipped++;
 	}
@@ -466,38 +613,38 @@ sync_skip(struct sync_run *run, const struct sync_plan *plan, struct err *e)
 }
 
 /*
- * DELE what the plan deletes, plus, with keep = false, what this sync
- * delivered; record each accepted DELE as dele_sent.
+ * DELE the n items the plan deletes, plus, with keep = false, what this
+ * session delivered; record each accepted DELE as dele_sent.  Only messages
+ * this session saw in the UIDL listing with a ledger row (or, without UIDL,
+ * delivered in this very session) are ever named.
  */
 static int
-sync_delete(struct sync_run *run, const struct sync_plan *plan,
+sync_delete(struct sync_run *run, const struct sync_item *dele, size_t n,
     struct err *e)
 {
 	const struct sync_item	**del;
 	unsigned long		 *nums;
 	const char		**keys;
-	size_t			  n = 0, i, done = 0;
+	size_t			  cnt = 0, i, done = 0;
 	int			  rc, rc2;
 
-	del = xcalloc(plan->ndele + run->nfetched, sizeof(*del));
-	for (i = 0; i < plan->ndele; i++)
-		del[n++] = &plan->dele[i];
+	del = xcalloc(n + run->nfetched, sizeof(*del));
+	for (i = 0; i < n; i++)
+		del[cnt++] = &dele[i];
 	for (i = 0; !run->a->keep && i < run->nfetched; i++)
 		if (!run->fetched[i]->dup)
-			del[n++] = run->fetched[i];
-	nums = xcalloc(n, sizeof(*nums));
-	keys = xcalloc(n, sizeof(*keys));
-	for (i = 0; i < n; i++) {
+			del[cnt++] = run->fetched[i];
+	nums = xcalloc(cnt, sizeof(*nums));
+	keys = xcalloc(cnt, sizeof(*keys));
+	for (i = 0; i < cnt; i++) {
 		nums[i] = del[i]->num;
 		keys[i] = del[i]->key;
 	}
-	rc = n == 0 ? 0 : pop3_dele_many(run->p, nums, n, &done, e);
+	rc = cnt == 0 ? 0 : pop3_dele_many(run->p, nums, cnt, &done, e);
 	/* Record what the server accepted even if a later DELE failed. */
 	if (done > 0 && keys[0] != NULL) {
-		sync_lock(run->sh);
 		rc2 = store_mark_dele_sent(run->sh->store, run->a->name, keys,
 		    done, rc < 0 ? NULL : e);
-		sync_unlock(run->sh);
 		if (rc == 0)
 			rc = rc2;
 	}
@@ -507,27 +654,249 @@ sync_delete(struct sync_run *run, const struct sync_plan *plan,
 	return rc < 0 ? rc : (int)done;
 }
 
+/* One warning per sync for each kind of message this sync leaves alone. */
+static void
+sync_warn_plan(const struct sync_run *run, const struct sync_plan *plan)
+{
+	const char	*name = run->a->name;
+
+	if (plan->dup > 0)
+		log_warnx("%s: the server lists %zu message(s) under a UIDL "
+		    "it already used; each is fetched once and none of them "
+		    "is deleted", name, plan->dup);
+	if (plan->list_only + plan->uidl_only > 0)
+		log_warnx("%s: %zu message(s) appear in only one of LIST and "
+		    "UIDL; they are left alone until both list them", name,
+		    plan->list_only + plan->uidl_only);
+	if (plan->bad_uidl > 0)
+		log_warnx("%s: %zu message(s) have a UIDL popsyncd cannot use "
+		    "(empty, over %d octets, holding a NUL, or given twice); "
+		    "they are neither fetched nor deleted", name,
+		    plan->bad_uidl, POP3_UIDL_MAX);
+	if (plan->waiting > 0)
+		log_info("%s: %zu message(s) that failed before wait for "
+		    "a later poll (popsyncd --status lists them)", name,
+		    plan->waiting);
+}
+
 /*
- * A server without UIDL, with keep = false: fetch everything and delete
- * it.  Nothing identifies a message across sessions, so there is no ledger;
- * a run killed between a delivery and the QUIT fetches that message again.
+ * With a UIDL listing: plan against the ledger, note the listing (once per
+ * sync: it counts as a poll), record what is too big, fetch what is new.
+ */
+static int
+sync_uidl_plan(struct sync_run *run, const struct pop3_listing *l,
+    struct store_entry *ents, size_t nents, struct sync_plan *plan,
+    struct err *e)
+{
+	size_t	pruned = 0;
+	int	rc;
+
+	sync_plan_make(run->a, l, ents, nents, (int64_t)time(NULL), plan);
+	if (!run->listed) {
+		sync_warn_plan(run, plan);
+		if ((rc = store_prune(run->sh->store, run->a->name,
+		    (const char *const *)plan->live, plan->nlive,
+		    (int64_t)time(NULL), &pruned, e)) < 0)
+			return rc;
+		run->r->pruned += pruned;
+		run->listed = true;
+	}
+	if ((rc = sync_skip(run, plan->skip, plan->nskip, e)) < 0)
+		return rc;
+	run->total = run->r->fetched + plan->nfetch;
+	return plan->nfetch > 0 ?
+	    sync_fetch(run, plan->fetch, plan->nfetch, e) : 0;
+}
+
+/*
+ * A server without UIDL, with keep = false: fetch everything that fits and
+ * delete it.  Nothing identifies a message across sessions, so there is no
+ * ledger; a run killed between a delivery and the QUIT fetches that message
+ * again.  The items go into plan->fetch so the caller frees them.
  */
 static int
 sync_no_uidl(struct sync_run *run, const struct pop3_listing *l,
+    struct sync_plan *plan, struct err *e)
+{
+	size_t	i;
+	int	rc;
+
+	if (!run->listed)
+		log_warnx("%s: the server has no UIDL: fetching and deleting "
+		    "every message (keep = false)", run->a->name);
+	run->listed = true;
+	memset(plan, 0, sizeof(*plan));
+	plan->fetch = xcalloc(l->count, sizeof(*plan->fetch));
+	plan->skip = xcalloc(l->count, sizeof(*plan->skip));
+	for (i = 0; i < l->count; i++) {
+		if (sync_too_big(run->a, l->msgs[i].size, NULL))
+			sync_item_add(plan->skip, &plan->nskip, &l->msgs[i],
+			    NULL, false);
+		else
+			sync_item_add(plan->fetch, &plan->nfetch, &l->msgs[i],
+			    NULL, false);
+	}
+	if ((rc = sync_skip(run, plan->skip, plan->nskip, e)) < 0)
+		return rc;
+	run->total = run->r->fetched + plan->nfetch;
+	rc = sync_fetch(run, plan->fetch, plan->nfetch, e);
+	/* Without a ledger a cut-off message would be fetched again at
+	 * once: leave it for the next poll. */
+	return rc == SYNC_AGAIN ? 0 : rc;
+}
+
+/*
+ * End a session after the fetch (rc its result): DELE and QUIT when all
+ * went well; otherwise QUIT without DELE, and on a failed delivery no QUIT
+ * at all under EXPIRE 0, so the server does not expire what it handed out.
+ */
+static int
+sync_end_session(struct sync_run *run, int rc, struct sync_plan *plan,
     struct err *e)
 {
-	struct sync_item	*items;
-	size_t			 i;
+	const struct pop3_capa	*caps;
+	struct err		 qe;
+	bool			 expire0;
+	int			 ndel;
 
-	log_warnx("%s: the server has no UIDL: fetching and deleting every "
-	    "message (keep = false)", run->a->name);
-	items = run->nouidl = xcalloc(l->count, sizeof(*items));
-	for (i = 0; i < l->count; i++) {
-		items[i].num = l->msgs[i].num;
-		items[i].size = l->msgs[i].size;
+	if (rc < 0) {
+		caps = pop3_caps(run->p);
+		expire0 = (caps->flags & POP3_CAPA_EXPIRE) && caps->expire == 0;
+		if (!expire0 && pop3_state(run->p) == POP3_ST_TRANSACTION)
+			pop3_quit(run->p, &qe);
+		return rc;
 	}
-	run->total = l->count;
-	return sync_fetch(run, items, l->count, e);
+	if (sync_aborted(run) && (plan->ndele > 0 ||
+	    (!run->a->keep && run->nfetched > 0))) {
+		/* Stopping: what was delivered is recorded; no new DELE. */
+		pop3_quit(run->p, &qe);
+		return err_set(e, E_ABORT, "stopped by a signal before "
+		    "deleting");
+	}
+	if ((ndel = sync_delete(run, plan->dele, plan->ndele, e)) < 0) {
+		if (pop3_state(run->p) == POP3_ST_TRANSACTION)
+			pop3_quit(run->p, &qe);
+		return ndel;
+	}
+	if ((rc = pop3_quit(run->p, e)) < 0)
+		return rc;
+	run->r->deleted += (size_t)ndel;
+	/* Without UIDL (no keys) nothing was marked dele_sent. */
+	if (ndel > 0 && plan->keys != NULL)
+		rc = store_mark_expunged(run->sh->store, run->a->name, e);
+	return rc;
+}
+
+/*
+ * One session: connect, log in, list, plan, fetch, delete, QUIT.  Returns
+ * 0, SYNC_AGAIN when a message was cut off and the rest needs a new
+ * session, or an error.
+ */
+static int
+sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
+    struct err *e)
+{
+	const struct account	*a = run->a;
+	struct session_hooks	 hooks;
+	struct pop3_listing	 l;
+	struct sync_plan	 plan;
+	struct err		 qe;
+	int			 rc;
+
+	memset(&l, 0, sizeof(l));
+	memset(&plan, 0, sizeof(plan));
+	run->cut = false;
+	run->nfetched = 0;
+	hooks.idle = run->sh->idle;
+	hooks.idle_arg = run->sh->idle_arg;
+	hooks.abort_flag = run->sh->hard_abort;
+	if ((rc = session_open(a, &hooks, &run->p, NULL, e)) < 0)
+		return rc;
+	run->r->login_delay = pop3_caps(run->p)->login_delay;
+	if ((rc = pop3_list(run->p, &l, e)) < 0)
+		goto out;
+	if ((rc = pop3_uidl(run->p, &l, e)) == E_SERVER && a->keep) {
+		/* Not e->msg itself: err_set writes there. */
+		qe = *e;
+		rc = err_set(e, E_SERVER, "the server does not support UIDL "
+		    "(%s), so popsyncd cannot tell new mail from old while "
+		    "leaving it on the server; set keep = false to fetch and "
+		    "delete everything", qe.msg);
+		pop3_quit(run->p, &qe);
+		goto out;
+	}
+	run->r->listed = l.count;
+	run->fetched = xreallocarray(run->fetched, l.count + 1,
+	    sizeof(*run->fetched));
+	if (rc == E_SERVER)
+		rc = sync_no_uidl(run, &l, &plan, e);
+	else if (rc == 0)
+		rc = sync_uidl_plan(run, &l, ents, nents, &plan, e);
+	if (rc != SYNC_AGAIN)
+		rc = sync_end_session(run, rc, &plan, e);
+out:
+	pop3_free(run->p);
+	run->p = NULL;
+	sync_plan_free(&plan);
+	pop3_listing_free(&l);
+	return rc;
+}
+
+/* Bind the account to its mailbox, load the ledger, open the Maildir and
+ * resolve what a killed run left. */
+static int
+sync_prepare(struct sync_run *run, struct store_entry **ents, size_t *nents,
+    struct err *e)
+{
+	const struct account	*a = run->a;
+	char			*identity;
+	int			 rc, changed = 0;
+
+	identity = xasprintf("%s@%s:%d", a->user, a->host, a->port);
+	rc = store_account_bind(run->sh->store, a->name, a->host, a->user,
+	    identity, &changed, e);
+	if (rc == 0)
+		rc = store_sync_start(run->sh->store, a->name,
+		    (int64_t)time(NULL), e);
+	if (rc == 0)
+		rc = store_load(run->sh->store, a->name, ents, nents, e);
+	if (rc == 0 && changed)
+		log_warnx("%s: the account now names the mailbox %s@%s, not "
+		    "the one it named before, so mail left on this server "
+		    "is fetched (the old mailbox's ledger is kept)", a->name,
+		    a->user, a->host);
+	free(identity);
+	if (rc < 0)
+		return rc;
+	if ((rc = maildir_open(a->maildir, &run->md, e)) < 0)
+		return rc;
+	return sync_resolve(run, *ents, *nents, e);
+}
+
+/* Record the sync's end and counts; rc is its result so far. */
+static int
+sync_finish(struct sync_run *run, int rc, struct err *e)
+{
+	struct store_counts	counts;
+	struct err		qe;
+	struct sync_result	*r = run->r;
+	int			rc2;
+
+	if (rc < 0) {
+		r->errors = 1;
+		if (err_after_prefix(e, run->a->name) == NULL)
+			err_prefix(e, "%s", run->a->name);
+	}
+	memset(&counts, 0, sizeof(counts));
+	counts.new = (int64_t)r->fetched;
+	counts.skipped = (int64_t)r->skipped;
+	counts.deleted = (int64_t)r->deleted;
+	counts.errors = (int64_t)r->errors;
+	/* A failure to record the status must not hide the sync's error. */
+	rc2 = store_sync_end(run->sh->store, run->a->name, (int64_t)time(NULL),
+	    rc < 0 ? "error" : "ok", rc < 0 ? e->msg : NULL, &counts,
+	    rc < 0 ? &qe : e);
+	return rc == 0 ? rc2 : rc;
 }
 
 int
@@ -535,155 +904,35 @@ sync_account(const struct account *a, const struct sync_shared *sh,
     struct sync_result *r, struct err *e)
 {
 	struct sync_run		 run;
-	struct sync_plan	 plan;
-	struct pop3_listing	 l = { NULL, 0 };
 	struct store_entry	*ents = NULL;
-	struct store_counts	 counts;
-	struct err		 qe;
-	struct session_hooks	 hooks;
-	const struct pop3_capa	*caps;
-	char			*identity;
-	size_t			 nents = 0;
-	int			 rc, rc2, changed = 0, ndel = 0;
-	bool			 uidl = true, expire0;
+	size_t			 nents = 0, n;
+	int			 rc;
 
 	memset(r, 0, sizeof(*r));
 	r->login_delay = -1;
 	memset(&run, 0, sizeof(run));
-	log_set_context(a->name, NULL);
-	memset(&plan, 0, sizeof(plan));
 	run.a = a;
 	run.sh = sh;
 	run.r = r;
-	identity = xasprintf("%s@%s:%d", a->user, a->host, a->port);
+	log_set_context(a->name, NULL);
 
-	sync_lock(sh);
-	rc = store_account_bind(sh->store, a->name, identity, &changed, e);
-	if (rc == 0)
-		rc = store_sync_start(sh->store, a->name, (int64_t)time(NULL),
-		    e);
-	if (rc == 0)
-		rc = store_load(sh->store, a->name, &ents, &nents, e);
-	sync_unlock(sh);
-	if (rc < 0)
-		goto out;
-	if (changed)
-		log_warnx("%s: the account now points at %s; the ledger of "
-		    "its old server was dropped, so mail left on this server "
-		    "is fetched again", a->name, identity);
-	if ((rc = maildir_open(a->maildir, &run.md, e)) < 0 ||
-	    (rc = sync_resolve(&run, ents, nents, e)) < 0)
-		goto out;
-
-	hooks.idle = sh->idle;
-	hooks.idle_arg = sh->idle_arg;
-	hooks.abort_flag = sh->hard_abort;
-	if ((rc = session_open(a, &hooks, &run.p, NULL, e)) < 0)
-		goto out;
-	r->login_delay = pop3_caps(run.p)->login_delay;
-	if ((rc = pop3_list(run.p, &l, e)) < 0)
-		goto out;
-	if ((rc = pop3_uidl(run.p, &l, e)) == E_SERVER) {
-		if (a->keep) {
-			/* Not e->msg itself: err_set writes there. */
-			qe = *e;
-			rc = err_set(e, E_SERVER, "the server does not "
-			    "support UIDL (%s), so popsyncd cannot tell new "
-			    "mail from old while leaving it on the server; "
-			    "set keep = false to fetch and delete everything",
-			    qe.msg);
-			pop3_quit(run.p, &qe);
-			goto out;
-		}
-		uidl = false;
+	rc = sync_prepare(&run, &ents, &nents, e);
+	/* A cut-off message was recorded skipped: a new session with a
+	 * fresh ledger goes on with the rest. */
+	for (n = 1; rc == 0; n++) {
+		if ((rc = sync_session(&run, ents, nents, e)) != SYNC_AGAIN)
+			break;
 		rc = 0;
+		if (n == SYNC_SESSIONS || sync_aborted(&run))
+			break;
+		store_entries_free(ents, nents);
+		ents = NULL;
+		rc = store_load(sh->store, a->name, &ents, &nents, e);
 	}
-	if (rc < 0)
-		goto out;
-	r->listed = l.count;
-	run.fetched = xcalloc(l.count, sizeof(*run.fetched));
-
-	if (!uidl) {
-		rc = sync_no_uidl(&run, &l, e);
-	} else {
-		sync_plan_make(a, &l, ents, nents, (int64_t)time(NULL), &plan);
-		if (plan.dup > 0)
-			log_warnx("%s: the server lists %zu message(s) under a "
-			    "UIDL it already used; each is fetched once and "
-			    "none of them is deleted", a->name, plan.dup);
-		sync_lock(sh);
-		rc = store_prune(sh->store, a->name,
-		    (const char *const *)plan.live, plan.nlive, &r->pruned, e);
-		sync_unlock(sh);
-		if (rc == 0)
-			rc = sync_skip(&run, &plan, e);
-		run.total = plan.nfetch;
-		if (rc == 0 && plan.nfetch > 0)
-			rc = sync_fetch(&run, plan.fetch, plan.nfetch, e);
-	}
-	if (rc < 0) {
-		/* A failed delivery: nothing more is deleted, and a server
-		 * that expires retrieved mail at QUIT gets no QUIT. */
-		caps = pop3_caps(run.p);
-		expire0 = (caps->flags & POP3_CAPA_EXPIRE) && caps->expire == 0;
-		if (!expire0 && pop3_state(run.p) == POP3_ST_TRANSACTION)
-			pop3_quit(run.p, &qe);
-		goto out;
-	}
-
-	if (sync_aborted(&run) && ((uidl && plan.ndele > 0) ||
-	    (!a->keep && run.nfetched > 0))) {
-		/* Stopping: what was delivered is recorded; no new DELE. */
-		rc = err_set(e, E_ABORT, "stopped by a signal before deleting");
-		pop3_quit(run.p, &qe);
-		goto out;
-	}
-	if (uidl)
-		ndel = sync_delete(&run, &plan, e);
-	else
-		ndel = sync_delete(&run, &(struct sync_plan){ 0 }, e);
-	if (ndel < 0) {
-		rc = ndel;
-		if (pop3_state(run.p) == POP3_ST_TRANSACTION)
-			pop3_quit(run.p, &qe);
-		goto out;
-	}
-	if ((rc = pop3_quit(run.p, e)) < 0)
-		goto out;
-	r->deleted = (size_t)ndel;
-	if (ndel > 0 && uidl) {
-		sync_lock(sh);
-		rc = store_mark_expunged(sh->store, a->name, e);
-		sync_unlock(sh);
-	}
-
-out:
-	if (rc < 0) {
-		r->errors = 1;
-		if (err_after_prefix(e, a->name) == NULL)
-			err_prefix(e, "%s", a->name);
-	}
-	memset(&counts, 0, sizeof(counts));
-	counts.new = (int64_t)r->fetched;
-	counts.skipped = (int64_t)r->skipped;
-	counts.deleted = (int64_t)r->deleted;
-	counts.errors = (int64_t)r->errors;
-	sync_lock(sh);
-	/* A failure to record the status must not hide the sync's error. */
-	rc2 = store_sync_end(sh->store, a->name, (int64_t)time(NULL),
-	    rc < 0 ? "error" : "ok", rc < 0 ? e->msg : NULL, &counts,
-	    rc < 0 ? &qe : e);
-	sync_unlock(sh);
-	if (rc == 0)
-		rc = rc2;
-	pop3_free(run.p);
+	rc = sync_finish(&run, rc, e);
 	maildir_free(run.md);
 	free(run.fetched);
-	free(run.nouidl);
-	pop3_listing_free(&l);
-	sync_plan_free(&plan);
 	store_entries_free(ents, nents);
-	free(identity);
 	log_set_context(NULL, NULL);
 	return rc;
 }

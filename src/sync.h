@@ -3,7 +3,6 @@
 #ifndef POPSYNC_SYNC_H
 #define POPSYNC_SYNC_H
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,11 +41,26 @@
  *     server advertised EXPIRE 0 the connection is closed without QUIT, so
  *     the server does not expire the mail that was retrieved but not
  *     delivered.  What was delivered stays recorded.
+ *  6. Only a message this session saw in the UIDL listing, whose ledger row
+ *     says delivered (or delivered in this very session), is ever named in
+ *     a DELE.
+ *
+ * One message never blocks the others:
+ *  - A -ERR to its RETR records it "failed" with the reply; the sync goes
+ *    on, and a later poll tries it again (store_mark_failed's delays).
+ *  - A message that grows past sync_cutoff while it streams is cut off:
+ *    its tmp/ file goes, it is recorded "skipped" with the size reached,
+ *    and the link is closed (the server would go on sending); a new
+ *    session goes on with the rest, up to SYNC_SESSIONS in one sync.
+ *  - A message in only one of LIST and UIDL, or whose UIDL is unusable
+ *    (pop3_parse_uidl), is neither recorded nor fetched nor deleted; one
+ *    warning per sync counts them.
  *
  * Messages listed twice under one UIDL (a broken server) are kept apart by
- * the keys "UIDL", "UIDL #2", ... in listing order (a space cannot occur in a
- * UIDL, so no later real UIDL can match a generated key), fetched once each and
- * never deleted, since a DELE could not be tied to the right ledger row.
+ * the keys "UIDL", "UIDL\n#2", ... in listing order (a UIDL is one line of
+ * the listing, so no later real UIDL can match a generated key), fetched
+ * once each and never deleted, since a DELE could not be tied to the right
+ * ledger row.
  */
 
 /* What a sync reports while it runs (for the terminal progress line). */
@@ -59,9 +73,8 @@ struct sync_progress {
 
 /* The state shared by every sync of one process. */
 struct sync_shared {
-	struct store		*store;		/* one writable handle */
-	pthread_mutex_t		*store_lock;	/* held around store calls;
-						 * NULL when single-threaded */
+	struct store		*store;		/* one writable handle, which
+						 * threads may share */
 	const volatile sig_atomic_t *abort_flag; /* stop after this message */
 	void			(*progress)(void *arg,
 				    const struct sync_progress *p);
@@ -81,6 +94,7 @@ struct sync_result {
 	size_t			 recovered;	/* found delivered by a run that
 						 * died before recording it */
 	size_t			 skipped;	/* newly skipped (too large) */
+	size_t			 failed;	/* refused by the server */
 	size_t			 deleted;	/* DELE committed by QUIT */
 	size_t			 pruned;	/* ledger rows forgotten */
 	unsigned long long	 bytes;
@@ -110,15 +124,20 @@ struct sync_item {
 						 * skip: already skipped */
 	bool			 dup;		/* its UIDL is listed twice: never
 						 * deleted */
+	bool			 delivered;	/* in new/ (this session) */
 };
 
 /*
  * The plan made from a listing and the ledger.  fetch: new messages (and
- * unresolved "fetching" rows, and skipped ones that now fit); skip: new
- * messages over max_message_size; dele: delivered messages the policy
- * deletes (keep = false: all; delete_after_days: first seen that long ago)
- * and those with a deletion pending; live: every key on the server, for
- * store_prune.  dup counts listing entries whose UIDL was already listed.
+ * unresolved "fetching" rows, skipped ones that now fit, failed ones whose
+ * retry is due); skip: new messages over max_message_size; dele: delivered
+ * messages the policy deletes (keep = false: all; delete_after_days: first
+ * seen that long ago) and those with a deletion pending.  keys[i] is the
+ * ledger key of listing entry i (NULL when it has none); live points at
+ * every key the server lists, for store_prune.  The counts say what is left
+ * alone: dup, entries whose UIDL was already listed (fetched, never
+ * deleted); list_only and uidl_only, messages in one listing only;
+ * bad_uidl, unusable UIDLs; waiting, failed messages not due yet.
  */
 struct sync_plan {
 	struct sync_item	*fetch;
@@ -127,16 +146,22 @@ struct sync_plan {
 	size_t			 nskip;
 	struct sync_item	*dele;
 	size_t			 ndele;
+	char			**keys;
+	size_t			 nkeys;
 	char			**live;
 	size_t			 nlive;
 	size_t			 dup;
+	size_t			 list_only;
+	size_t			 uidl_only;
+	size_t			 bad_uidl;
+	size_t			 waiting;
 };
 
 /*
  * sync_plan_make: the plan for account a (keep, delete_after_days,
  * max_message_size) from listing l (with UIDLs) and the ledger entries (as
  * store_load returns them, fetching rows already resolved) at time now.
- * Pure: no I/O.  Free with sync_plan_free.
+ * Pure: no I/O; n log n in the listing's length.  Free with sync_plan_free.
  */
 void	 sync_plan_make(const struct account *a, const struct pop3_listing *l,
 	    struct store_entry *ents, size_t nents, int64_t now,
@@ -144,5 +169,13 @@ void	 sync_plan_make(const struct account *a, const struct pop3_listing *l,
 
 /* sync_plan_free: free a plan's arrays and keys. */
 void	 sync_plan_free(struct sync_plan *plan);
+
+/*
+ * sync_cutoff: how many octets a message that LIST gave as listed may reach
+ * while it streams before it is cut off: max_message_size when set, and in
+ * any case no more than twice what LIST said plus 1 MiB.
+ */
+unsigned long long sync_cutoff(const struct account *a,
+	    unsigned long long listed);
 
 #endif

@@ -661,13 +661,14 @@ account_block()
 }
 
 # write_accounts: FILE ACCOUNTS: a popsyncd config (mode 600): the
-# settings every test config has, then "accounts = (" ACCOUNTS ");" where
+# settings every test config has (state_db: $STATE_DB, by default
+# $T_DIR/state.db), then "accounts = (" ACCOUNTS ");" where
 # ACCOUNTS is account_block output (blocks separated by ",\n").
 write_accounts()
 {
 	{
 		echo "# popsyncd test config ($T_NAME)"
-		echo "state_db = \"$T_DIR/state.db\";"
+		echo "state_db = \"${STATE_DB:-$T_DIR/state.db}\";"
 		# The tests run as root in CI; popsyncd refuses root without it.
 		[ "$(id -u)" -eq 0 ] && echo "allow_root = true;"
 		echo "accounts = ("
@@ -780,14 +781,17 @@ dovecot_config()
 
 # fault_config: NAME [KEY=VALUE...]: $T_DIR/NAME.conf for an account on
 # the running fault server (cleartext, plaintext auth allowed, timeout 2),
-# in CONF.
+# in CONF.  The scripts all log in as alice@127.0.0.1, one mailbox to
+# popsyncd (the ledger belongs to host and user, not to the port), so each
+# account name gets a state database of its own.
 fault_config()
 {
 	local name=$1
 	shift
 	CONF=$T_DIR/$name.conf
-	write_config "$CONF" "$name" host=127.0.0.1 port="$FAULT_PORT" \
-	    tls=none allow_plaintext_auth=true timeout=2 "$@"
+	STATE_DB=$T_DIR/$name.state.db write_config "$CONF" "$name" \
+	    host=127.0.0.1 port="$FAULT_PORT" tls=none \
+	    allow_plaintext_auth=true timeout=2 "$@"
 }
 
 # transcript_lacks: PATTERN...: none of the client lines the fault server

@@ -89,7 +89,7 @@ static int	 cmd_simple(struct pop3 *, const struct account *,
 		    const char *, char **, struct err *);
 
 static const struct pop3_sink file_sink_ops = {
-	sink_begin, sink_write, sink_end
+	sink_begin, sink_write, sink_end, NULL
 };
 
 /* Names that cmd_simple dispatches on must match this table. */
@@ -260,7 +260,7 @@ static int
 cmd_list(struct pop3 *p, const struct account *a, const char *name,
     char **args, struct err *e)
 {
-	struct pop3_listing	 l = { NULL, 0 };
+	struct pop3_listing	 l;
 	unsigned long long	 size;
 	unsigned long		 num;
 	size_t			 i;
@@ -273,6 +273,7 @@ cmd_list(struct pop3 *p, const struct account *a, const char *name,
 		printf("LIST %lu %llu\n", num, size);
 		return 0;
 	}
+	memset(&l, 0, sizeof(l));
 	if ((rc = pop3_list(p, &l, e)) == 0)
 		for (i = 0; i < l.count; i++)
 			printf("LIST %lu %llu\n", l.msgs[i].num,
@@ -286,7 +287,7 @@ static int
 cmd_uidl(struct pop3 *p, const struct account *a, const char *name,
     char **args, struct err *e)
 {
-	struct pop3_listing	 l = { NULL, 0 };
+	struct pop3_listing	 l;
 	char			 uid[POP3_UIDL_MAX + 1];
 	unsigned long		 num;
 	size_t			 i;
@@ -299,10 +300,12 @@ cmd_uidl(struct pop3 *p, const struct account *a, const char *name,
 		printf("UIDL %lu %s\n", num, uid);
 		return 0;
 	}
+	memset(&l, 0, sizeof(l));
 	if ((rc = pop3_uidl(p, &l, e)) == 0)
 		for (i = 0; i < l.count; i++)
 			printf("UIDL %lu %s\n", l.msgs[i].num,
-			    l.msgs[i].uidl);
+			    pop3_msg_uidl(&l, &l.msgs[i]) != NULL ?
+			    pop3_msg_uidl(&l, &l.msgs[i]) : "(unusable)");
 	pop3_listing_free(&l);
 	return rc;
 }

@@ -236,7 +236,8 @@ server_start term "$T_DIR/term-1.script"
 {
 	sed '/^);$/d' "$T_DIR/main-1.conf"
 	echo ","
-	account_block term host=127.0.0.1 port="$term_PORT" tls=none \
+	# localhost, not 127.0.0.1: one account per mailbox (host, user).
+	account_block term host=localhost port="$term_PORT" tls=none \
 	    allow_plaintext_auth=true auth=user interval=30 timeout=10 keep=false
 	echo
 	echo ");"

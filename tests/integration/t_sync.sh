@@ -213,14 +213,16 @@ assert_eq "$(mailbox_count alice)" 6 "messages on the server"
 # (test_sync.c checks the exact boundary).
 old=$(local_names "$A_MD" alice 23 25 27)
 young=$(local_names "$A_MD" alice 24)
-assert_eq "$(sql "UPDATE messages SET first_seen = strftime('%s', 'now') - 3 * 86400 - 3600 WHERE account = 'a1' AND state = 'delivered' AND filename IN ($old); SELECT changes();")" 3 "rows aged past 3 days"
-assert_eq "$(sql "UPDATE messages SET first_seen = strftime('%s', 'now') - 3 * 86400 + 3600 WHERE account = 'a1' AND filename = $young; SELECT changes();")" 1 "row aged just under 3 days"
+assert_eq "$(sql "UPDATE ledger SET first_seen = strftime('%s', 'now') - 3 * 86400 - 3600 WHERE mailbox = (SELECT mailbox FROM accounts WHERE name = 'a1') AND state = 'delivered' AND filename IN ($old); SELECT changes();")" 3 "rows aged past 3 days"
+assert_eq "$(sql "UPDATE ledger SET first_seen = strftime('%s', 'now') - 3 * 86400 + 3600 WHERE mailbox = (SELECT mailbox FROM accounts WHERE name = 'a1') AND filename = $young; SELECT changes();")" 1 "row aged just under 3 days"
 once 0
 summary a1 0 0 3 0
 assert_eq "$(retr_count)" 0 "RETR commands with delete_after_days"
 assert_mail "$T_DIR/mail/alice" alice 24 26 28 "server after delete_after_days"
 assert_mail "$A_MD" alice $(seq 1 28) "Maildir after delete_after_days"
-assert_eq "$(sql "SELECT count(*) FROM messages WHERE account = 'a1' AND state = 'expunged';")" 3 "expunged rows"
+assert_eq "$(sql "SELECT count(*) FROM ledger WHERE mailbox = (SELECT mailbox FROM accounts WHERE name = 'a1') AND state = 'expunged' AND filename IN ($old);")" 3 "expunged rows"
+# The 22 deleted in section 4 are remembered, absent, not yet forgotten.
+assert_eq "$(sql "SELECT count(*) FROM ledger WHERE mailbox = (SELECT mailbox FROM accounts WHERE name = 'a1') AND state = 'expunged' AND absent_polls > 0;")" 22 "absent rows still remembered"
 once 0
 summary a1 0 0 0 0
 assert_mail "$T_DIR/mail/alice" alice 24 26 28 "server after one more sync"
@@ -258,14 +260,16 @@ ok "both accounts again: nothing new, the skipped message is not skipped again"
 # of alice 26 is dele_sent; --status counts it, the next sync sends the
 # DELE again and, after QUIT, the message has left the server.
 pend=$(local_names "$A_MD" alice 26)
-assert_eq "$(sql "UPDATE messages SET state = 'dele_sent' WHERE account = 'a1' AND filename = $pend; SELECT changes();")" 1 "row made dele_sent"
+assert_eq "$(sql "UPDATE ledger SET state = 'dele_sent' WHERE mailbox = (SELECT mailbox FROM accounts WHERE name = 'a1') AND filename = $pend; SELECT changes();")" 1 "row made dele_sent"
 
-ACCOUNTS+=("bad password=wrong-$ALICE_PASS")
+# bad names alice on 127.0.0.1, another mailbox to popsyncd than
+# alice@localhost (hosts are compared as names): one account per mailbox.
+ACCOUNTS+=("bad host=127.0.0.1 password=wrong-$ALICE_PASS")
 sync_config "max_parallel = 2;" "${ACCOUNTS[@]}"
 expect_rc "--status" 0 "$POPSYNCD" -c "$CONF" --status
 cat >"$T_DIR/want" <<-EOF
 	a1: last sync DATE, ok in N s: 0 new, 0 skipped, 0 deleted
-	  5 messages known, 30 delivered in all, 1 deletions pending
+	  30 messages known, 30 delivered in all, 1 deletions pending
 	b1: last sync DATE, ok in N s: 0 new, 0 skipped, 0 deleted
 	  12 messages known, 11 delivered in all, 0 deletions pending
 	bad: never synced
@@ -293,7 +297,7 @@ bad:*'Authentication failed'*) ;;
 esac
 cat >"$T_DIR/want" <<-EOF
 	a1: last sync DATE, ok in N s: 0 new, 0 skipped, 1 deleted
-	  5 messages known, 30 delivered in all, 0 deletions pending
+	  30 messages known, 30 delivered in all, 0 deletions pending
 	b1: last sync DATE, ok in N s: 1 new, 0 skipped, 0 deleted
 	  13 messages known, 12 delivered in all, 0 deletions pending
 	bad: last sync DATE, error in N s: 0 new, 0 skipped, 0 deleted
@@ -312,9 +316,9 @@ json_err=$(printf '%s' "$bad_err" | sed 's/\\/\\\\/g; s/"/\\"/g')
 T='"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"'
 cat >"$T_DIR/want" <<-EOF
 	{"accounts": [
-	    {"name": "a1", "last_start": T, "last_end": T, "result": "ok", "known": 5, "delivered_total": 30, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 1, "last_error": null},
-	    {"name": "b1", "last_start": T, "last_end": T, "result": "ok", "known": 13, "delivered_total": 12, "pending_deletions": 0, "last_new": 1, "last_skipped": 0, "last_deleted": 0, "last_error": null},
-	    {"name": "bad", "last_start": T, "last_end": T, "result": "error", "known": 0, "delivered_total": 0, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 0, "last_error": "$json_err"}
+	    {"name": "a1", "last_start": T, "last_end": T, "result": "ok", "known": 30, "delivered_total": 30, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 1, "last_error": null, "failed": []},
+	    {"name": "b1", "last_start": T, "last_end": T, "result": "ok", "known": 13, "delivered_total": 12, "pending_deletions": 0, "last_new": 1, "last_skipped": 0, "last_deleted": 0, "last_error": null, "failed": []},
+	    {"name": "bad", "last_start": T, "last_end": T, "result": "error", "known": 0, "delivered_total": 0, "pending_deletions": 0, "last_new": 0, "last_skipped": 0, "last_deleted": 0, "last_error": "$json_err", "failed": []}
 	]}
 EOF
 sed -E "s/$T/T/g" "$T_DIR/out" >"$T_DIR/got"

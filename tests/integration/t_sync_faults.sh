@@ -357,60 +357,90 @@ wait_heard()
 	fail "the fault server never heard $1"
 }
 
-# Two ways for the second message to fail: the server refuses it (-ERR),
-# or the delivery fails.  As root no permission stops us, so tmp/ is
-# removed while the server sits on RETR 2: popsyncd holds tmp/ open, and
-# a file cannot be created in a removed directory (ENOENT).
-for how in server delivery; do
-	for expire in 0 none; do
-		name=fail-$how-$expire
-		D=$T_DIR/dest/$name
-		caps=()
-		[ "$expire" = 0 ] && caps=('EXPIRE 0')
-		{
-			login "${caps[@]}"
-			list 1 2 3
-			uidl "$name-1" "$name-2" "$name-3"
-			retr 1 1
-			if [ "$how" = server ]; then
-				printf 'R RETR 2\nS -ERR [SYS/PERM] message 2 is corrupt\n'
-			else
-				printf 'R RETR 2\nSLEEP 0.8\nS +OK\n'
-				body 2
-			fi
-		} >"$SCRIPT"
-		serve "$name" keep=false
-		watcher=
-		if [ "$how" = delivery ]; then
-			(wait_heard 'RETR 2' && rmdir "$D/tmp") &
-			watcher=$!
-		fi
-		sync_once "$name" 1 -v
-		script_done
-		if [ -n "$watcher" ]; then
-			wait "$watcher" || fail "$name: tmp/ was not removed"
-			mkdir "$D/tmp"
-		fi
-		if [ "$how" = server ]; then
-			assert_err "$name: RETR 2: .*message 2 is corrupt"
-		else
-			assert_err "$name: .*tmp/.*No such file"
-		fi
-		assert_maildir "$D" 1
-		transcript_lacks 'DELE' 'RETR 3'
-		if [ "$expire" = 0 ]; then
-			transcript_lacks 'QUIT'
-			assert_not_in "$T_DIR/err" '> QUIT'
-			ok "$how failure, EXPIRE 0: no DELE, closed without QUIT"
-		else
-			grep -qx 'C: QUIT' "$FAULT_TRANSCRIPT" ||
-			    fail "$name: no QUIT after the failure"
-			[ -z "$(sent_after 'RETR 2' | grep -v '^C: QUIT$')" ] ||
-			    fail "$name: sent after RETR 2: $(sent_after 'RETR 2')"
-			ok "$how failure, no EXPIRE 0: QUIT, no DELE after the failure"
-		fi
-		assert_status '^  [0-9]* messages known, 1 delivered in all, 0 deletions pending$'
-	done
+# The server refuses the second message (-ERR): that message is recorded
+# failed and the others go on, with or without EXPIRE 0 (a refused RETR
+# hands nothing out); keep = false deletes what was delivered.  The next
+# poll tries it again.
+for expire in 0 none; do
+	name=refused-$expire
+	D=$T_DIR/dest/$name
+	caps=()
+	[ "$expire" = 0 ] && caps=('EXPIRE 0')
+	{
+		login "${caps[@]}"
+		list 1 2 3
+		uidl "$name-1" "$name-2" "$name-3"
+		retr 1 1
+		printf 'R RETR 2\nS -ERR [SYS/PERM] message 2 is corrupt\n'
+		retr 3 3
+		dele 1 3
+		quit
+	} >"$SCRIPT"
+	serve "$name" keep=false
+	sync_once "$name" 0 -v
+	script_done
+	assert_err "$name: message 2 \($name-2\) not fetched: RETR 2: .*message 2 is corrupt"
+	assert_maildir "$D" 1 3
+	assert_status '^  [0-9]* messages known, 2 delivered in all, 0 deletions pending$'
+	grep -q "UIDL $name-2, 1 time(s): RETR 2: -ERR \[SYS/PERM\] message 2 is corrupt" \
+	    "$T_DIR/status.out" || fail "$name: --status lacks the failed message: $(cat "$T_DIR/status.out")"
+	# The next poll: the server lists what is left, 2 as message 1.
+	{
+		login "${caps[@]}"
+		list 2
+		uidl "$name-2"
+		retr 1 2
+		dele 1
+		quit
+	} >"$SCRIPT"
+	serve "$name" keep=false
+	sync_once "$name again" 0
+	script_done
+	assert_maildir "$D" 1 2 3
+	assert_status '^  [0-9]* messages known, 3 delivered in all, 0 deletions pending$'
+	grep -q 'failed' "$T_DIR/status.out" &&
+	    fail "$name: --status still lists a failure: $(cat "$T_DIR/status.out")"
+	ok "RETR refused (EXPIRE $expire): recorded failed with the reply, 3 fetched and both deleted, --status shows it; next poll fetches it"
+done
+
+# A delivery that fails stops the session: as root no permission stops
+# us, so tmp/ is removed while the server sits on RETR 2: popsyncd holds
+# tmp/ open, and a file cannot be created in a removed directory (ENOENT).
+for expire in 0 none; do
+	name=fail-delivery-$expire
+	D=$T_DIR/dest/$name
+	caps=()
+	[ "$expire" = 0 ] && caps=('EXPIRE 0')
+	{
+		login "${caps[@]}"
+		list 1 2 3
+		uidl "$name-1" "$name-2" "$name-3"
+		retr 1 1
+		printf 'R RETR 2\nSLEEP 0.8\nS +OK\n'
+		body 2
+	} >"$SCRIPT"
+	serve "$name" keep=false
+	(wait_heard 'RETR 2' && rmdir "$D/tmp") &
+	watcher=$!
+	sync_once "$name" 1 -v
+	script_done
+	wait "$watcher" || fail "$name: tmp/ was not removed"
+	mkdir "$D/tmp"
+	assert_err "$name: .*tmp/.*No such file"
+	assert_maildir "$D" 1
+	transcript_lacks 'DELE' 'RETR 3'
+	if [ "$expire" = 0 ]; then
+		transcript_lacks 'QUIT'
+		assert_not_in "$T_DIR/err" '> QUIT'
+		ok "delivery failure, EXPIRE 0: no DELE, closed without QUIT"
+	else
+		grep -qx 'C: QUIT' "$FAULT_TRANSCRIPT" ||
+		    fail "$name: no QUIT after the failure"
+		[ -z "$(sent_after 'RETR 2' | grep -v '^C: QUIT$')" ] ||
+		    fail "$name: sent after RETR 2: $(sent_after 'RETR 2')"
+		ok "delivery failure, no EXPIRE 0: QUIT, no DELE after the failure"
+	fi
+	assert_status '^  [0-9]* messages known, 1 delivered in all, 0 deletions pending$'
 done
 
 # --- 4. a server without UIDL ----------------------------------------------------

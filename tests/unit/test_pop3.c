@@ -232,7 +232,7 @@ collect_end(void *arg, struct err *e)
 }
 
 static const struct pop3_sink collect_sink = {
-	collect_begin, collect_write, collect_end
+	collect_begin, collect_write, collect_end, NULL
 };
 
 /* pop3_greeting, pop3_welcome, pop3_apop_timestamp */
@@ -688,10 +688,10 @@ test_listings(void **state)
 		C("LIST 9"), S("-ERR no such message\r\n"),
 		C("LIST 2"), S("+OK 3 200\r\n"),
 		C("STAT"), S("+OK three\r\n"),
-		C("UIDL"), S("+OK\r\n1 ok\r\n2 bad\x01uid\r\n3 ok3\r\n.\r\n"),
+		C("UIDL"), S("+OK\r\n1 ok\r\nx2 bad\r\n3 ok3\r\n.\r\n"),
 		C("NOOP"), S("+OK\r\n"),
 	};
-	struct pop3_listing	 l = { NULL, 0 };
+	struct pop3_listing	 l;
 	struct script		 s;
 	struct pop3		*p;
 	struct err		 e;
@@ -699,6 +699,7 @@ test_listings(void **state)
 	unsigned long long	 octets, size;
 	char			 uid[POP3_UIDL_MAX + 1];
 
+	memset(&l, 0, sizeof(l));
 	p = START(&s, steps, 3);
 	login(p);
 	assert_int_equal(pop3_stat(p, &count, &octets, &e), 0);
@@ -709,20 +710,22 @@ test_listings(void **state)
 	assert_int_equal(l.count, 3);
 	assert_int_equal(l.msgs[2].num, 5);
 	assert_int_equal(l.msgs[2].size, 880);
-	assert_string_equal(l.msgs[2].uidl, "");
+	assert_null(pop3_msg_uidl(&l, &l.msgs[2]));
 
+	/* UIDL merges by number; 7 is not in LIST and is only counted. */
 	assert_int_equal(pop3_uidl(p, &l, &e), 0);
-	assert_int_equal(l.count, 4);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(l.uidl_only, 1);
 	assert_int_equal(l.msgs[0].num, 1);
 	assert_int_equal(l.msgs[0].size, 120);
-	assert_string_equal(l.msgs[0].uidl, "whqtswO00WBw418f9t5JxYwZ");
+	assert_string_equal(pop3_msg_uidl(&l, &l.msgs[0]),
+	    "whqtswO00WBw418f9t5JxYwZ");
 	assert_int_equal(l.msgs[1].num, 2);
 	assert_int_equal(l.msgs[1].size, 200);
-	assert_string_equal(l.msgs[1].uidl, "QhdPYR:00WBw1Ph7x7");
-	assert_string_equal(l.msgs[2].uidl, "u5");
-	assert_int_equal(l.msgs[3].num, 7);
-	assert_int_equal(l.msgs[3].size, 0);
-	assert_string_equal(l.msgs[3].uidl, "u7");
+	assert_string_equal(pop3_msg_uidl(&l, &l.msgs[1]),
+	    "QhdPYR:00WBw1Ph7x7");
+	assert_string_equal(pop3_msg_uidl(&l, &l.msgs[2]), "u5");
+	assert_int_equal(l.msgs[2].flags, POP3_MSG_LISTED | POP3_MSG_UIDL);
 	pop3_listing_free(&l);
 	assert_null(l.msgs);
 	assert_int_equal(l.count, 0);
@@ -740,7 +743,7 @@ test_listings(void **state)
 
 	/* A bad line is reported once the reply is over: still in step. */
 	assert_int_equal(pop3_uidl(p, &l, &e), E_PROTO);
-	assert_string_equal(e.msg, "UIDL: bad line \"2 bad?uid\"");
+	assert_string_equal(e.msg, "UIDL: bad line \"x2 bad\"");
 	pop3_listing_free(&l);
 	assert_int_equal(pop3_noop(p, &e), 0);
 	finish(&s, p);
@@ -751,7 +754,7 @@ static void
 test_listing_growth(void **state)
 {
 	struct step		 steps[4 + 5];
-	struct pop3_listing	 l = { NULL, 0 };
+	struct pop3_listing	 l = { 0 };
 	struct script		 s;
 	struct pop3		*p;
 	struct err		 e;
@@ -786,12 +789,55 @@ test_listing_growth(void **state)
 		assert_int_equal(l.msgs[i].num, i + 1);
 		assert_int_equal(l.msgs[i].size, (i + 1) * 10);
 		snprintf(want, sizeof(want), "uid-%zu", i + 1);
-		assert_string_equal(l.msgs[i].uidl, want);
+		assert_string_equal(pop3_msg_uidl(&l, &l.msgs[i]), want);
 	}
 	pop3_listing_free(&l);
 	finish(&s, p);
 	free(list);
 	free(uidl);
+}
+
+/*
+ * Listings that real servers get wrong: a unique-id beyond RFC 1939 is
+ * kept as sent; an unusable one or two for one number cost only that
+ * message; a number LIST gives twice breaks the listing; out-of-order
+ * lines still merge.
+ */
+static void
+test_listing_odd(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS,
+		C("LIST"), S("+OK\r\n3 30\r\n1 10\r\n2 20\r\n4 40\r\n"
+		    ".\r\n"),
+		C("UIDL"), S("+OK\r\n2 a file name.eml\r\n1 \xc3\xa9t\xc3\xa9"
+		    "\r\n3 \r\n4 x\r\n4 y\r\n.\r\n"),
+		C("LIST"), S("+OK\r\n1 10\r\n2 20\r\n1 10\r\n.\r\n"),
+		C("NOOP"), S("+OK\r\n"),
+	};
+	struct pop3_listing	 l = { 0 };
+	struct script		 s;
+	struct pop3		*p;
+	struct err		 e;
+
+	(void)state;
+	p = START(&s, steps, 3);
+	login(p);
+	assert_int_equal(pop3_list(p, &l, &e), 0);
+	assert_int_equal(pop3_uidl(p, &l, &e), 0);
+	assert_int_equal(l.count, 4);
+	assert_int_equal(l.msgs[0].num, 3);
+	assert_int_equal(l.msgs[0].flags, POP3_MSG_LISTED | POP3_MSG_BADUIDL);
+	assert_null(pop3_msg_uidl(&l, &l.msgs[0]));
+	assert_string_equal(pop3_msg_uidl(&l, &l.msgs[1]), "\xc3\xa9t\xc3\xa9");
+	assert_string_equal(pop3_msg_uidl(&l, &l.msgs[2]), "a file name.eml");
+	assert_int_equal(l.msgs[3].flags, POP3_MSG_LISTED | POP3_MSG_BADUIDL);
+	pop3_listing_free(&l);
+	assert_int_equal(pop3_list(p, &l, &e), E_PROTO);
+	assert_string_equal(e.msg, "LIST: message 1 listed twice");
+	pop3_listing_free(&l);
+	assert_int_equal(pop3_noop(p, &e), 0);
+	finish(&s, p);
 }
 
 /* pop3_retr, pop3_top */
@@ -1010,7 +1056,7 @@ test_phase_checks(void **state)
 	struct err	 e;
 	unsigned long	 count, nums[2] = { 1, 2 };
 	unsigned long long octets;
-	struct pop3_listing l = { NULL, 0 };
+	struct pop3_listing l = { 0 };
 	char		 uid[POP3_UIDL_MAX + 1];
 	size_t		 done;
 
@@ -1462,6 +1508,7 @@ main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_listings),
 		cmocka_unit_test(test_listing_growth),
+		cmocka_unit_test(test_listing_odd),
 		cmocka_unit_test(test_retr_top),
 		cmocka_unit_test(test_retr_huge_line),
 		cmocka_unit_test(test_sink_failure),

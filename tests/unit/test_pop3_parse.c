@@ -253,53 +253,73 @@ test_parse_list(void **state)
 	"012345678901234567890123456789"
 #define UID71 UID70 "x"
 
+#define UID512 UID70 UID70 UID70 UID70 UID70 UID70 UID70 \
+	"0123456789012345678901"
+#define UID513 UID512 "x"
+
 static const struct {
 	const char	*line;
+	size_t		 len;		/* 0: strlen(line) */
 	int		 ret;
 	unsigned long	 num;
 	const char	*uid;
 } uidl_cases[] = {
-	{ "1 whqtswO00WBw418f9t5JxYwZ", 0, 1, "whqtswO00WBw418f9t5JxYwZ" },
-	{ "2 QhdPYR:00WBw1Ph7x7", 0, 2, "QhdPYR:00WBw1Ph7x7" },
-	{ "3 !", 0, 3, "!" },
-	{ "4 ~~~", 0, 4, "~~~" },
-	{ "5 " UID70, 0, 5, UID70 },
-	{ "6 abc  ", 0, 6, "abc" },
-	{ "7\tabc", 0, 7, "abc" },
-	{ "10000000 x", 0, 10000000, "x" },
-	{ "5 " UID71, -1, 0, NULL },		/* 71 characters */
-	{ "0 abc", -1, 0, NULL },
-	{ "10000001 abc", -1, 0, NULL },
-	{ "1", -1, 0, NULL },
-	{ "1 ", -1, 0, NULL },
-	{ "", -1, 0, NULL },
-	{ "abc", -1, 0, NULL },
-	{ "x1 abc", -1, 0, NULL },
-	{ "1x abc", -1, 0, NULL },
-	{ "1 abc def", -1, 0, NULL },
-	{ "1 ab\x01" "c", -1, 0, NULL },	/* control character */
-	{ "1 ab\x7f" "c", -1, 0, NULL },	/* DEL */
-	{ "1 ab\xc3\xa9", -1, 0, NULL },	/* not ASCII */
-	{ "1 abc\r", -1, 0, NULL },
+	{ "1 whqtswO00WBw418f9t5JxYwZ", 0, 0, 1, "whqtswO00WBw418f9t5JxYwZ" },
+	{ "2 QhdPYR:00WBw1Ph7x7", 0, 0, 2, "QhdPYR:00WBw1Ph7x7" },
+	{ "3 !", 0, 0, 3, "!" },
+	{ "4 ~~~", 0, 0, 4, "~~~" },
+	{ "5 " UID70, 0, 0, 5, UID70 },
+	{ "6 abc  ", 0, 0, 6, "abc" },
+	{ "7\tabc", 0, 0, 7, "abc" },
+	{ "10000000 x", 0, 0, 10000000, "x" },
+	/* Beyond RFC 1939, as real servers send them: kept as octets. */
+	{ "5 " UID71, 0, 0, 5, UID71 },
+	{ "5 " UID512, 0, 0, 5, UID512 },
+	{ "1 abc def", 0, 0, 1, "abc def" },
+	{ "1 ab\x01" "c", 0, 0, 1, "ab\x01" "c" },
+	{ "1 ab\x7f" "c", 0, 0, 1, "ab\x7f" "c" },
+	{ "1 ab\xc3\xa9", 0, 0, 1, "ab\xc3\xa9" },
+	{ "1 abc\r", 0, 0, 1, "abc\r" },
+	{ "1 #x/\"y\"", 0, 0, 1, "#x/\"y\"" },
+	/* Unusable: only this message is passed over. */
+	{ "5 " UID513, 0, POP3_UIDL_UNUSABLE, 5, NULL },
+	{ "1 ", 0, POP3_UIDL_UNUSABLE, 1, NULL },
+	{ "1 \t ", 0, POP3_UIDL_UNUSABLE, 1, NULL },
+	{ "1 ab\0cd", 7, POP3_UIDL_UNUSABLE, 1, NULL },
+	/* Malformed: the listing is broken. */
+	{ "0 abc", 0, -1, 0, NULL },
+	{ "10000001 abc", 0, -1, 0, NULL },
+	{ "1", 0, -1, 0, NULL },
+	{ "", 0, -1, 0, NULL },
+	{ "abc", 0, -1, 0, NULL },
+	{ "x1 abc", 0, -1, 0, NULL },
+	{ "1x abc", 0, -1, 0, NULL },
+	{ "1\0 abc", 6, -1, 0, NULL },
 };
 
 static void
 test_parse_uidl(void **state)
 {
-	char		uid[POP3_UIDL_MAX + 1];
-	unsigned long	num;
-	size_t		i;
-	int		ret;
+	const char	*uid;
+	unsigned long	 num;
+	size_t		 i, len, uidlen;
+	int		 ret;
 
 	for (i = 0; i < NELEM(uidl_cases); i++) {
-		ret = pop3_parse_uidl(uidl_cases[i].line, &num, uid);
+		len = uidl_cases[i].len != 0 ? uidl_cases[i].len :
+		    strlen(uidl_cases[i].line);
+		ret = pop3_parse_uidl(uidl_cases[i].line, len, &num, &uid,
+		    &uidlen);
 		if (ret != uidl_cases[i].ret)
 			fail_msg("row %zu \"%s\": got %d", i,
 			    uidl_cases[i].line, ret);
-		if (ret != 0)
+		if (ret == -1)
 			continue;
 		assert_int_equal(num, uidl_cases[i].num);
-		assert_string_equal(uid, uidl_cases[i].uid);
+		if (ret != 0)
+			continue;
+		assert_int_equal(uidlen, strlen(uidl_cases[i].uid));
+		assert_memory_equal(uid, uidl_cases[i].uid, uidlen);
 	}
 }
 

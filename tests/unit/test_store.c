@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "err.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -74,6 +76,8 @@ static int	 exists(const char *, const char *);
 static struct store_entry *load_one(struct store *, const char *,
 		    const char *, struct store_entry **, size_t *);
 static void	 make_state(struct store *, const char *, const char *, int);
+static int	 bind_ident(struct store *, const char *, const char *, int *,
+		    struct err *);
 static void	 test_open_creates(void **);
 static void	 test_open_reopen(void **);
 static void	 test_open_bad_file(void **);
@@ -86,6 +90,8 @@ static void	 test_close_null(void **);
 static void	 test_transactions(void **);
 static void	 test_tx_failed_call_keeps_rest(void **);
 static void	 test_account_bind(void **);
+static void	 test_legacy(void **);
+static void	 test_failed(void **);
 static void	 test_unbound_account(void **);
 static void	 test_transitions(void **);
 static void	 test_ledger_fields(void **);
@@ -132,6 +138,24 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+/* store_account_bind with the mailbox taken from "user@host:port". */
+static int
+bind_ident(struct store *s, const char *name, const char *ident,
+    int *changed, struct err *e)
+{
+	char	*user, *host, *colon;
+	int	 rc;
+
+	user = xstrdup(ident);
+	host = strrchr(user, '@');
+	*host++ = '\0';
+	if ((colon = strrchr(host, ':')) != NULL)
+		*colon = '\0';
+	rc = store_account_bind(s, name, host, user, ident, changed, e);
+	free(user);
+	return rc;
+}
+
 /* Open fx->path and bind ACCT to IDENT. */
 static struct store *
 open_bound(struct fx *fx)
@@ -140,7 +164,7 @@ open_bound(struct fx *fx)
 	int		changed;
 
 	OK(store_open(fx->path, &fx->s, &e));
-	OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+	OK(bind_ident(fx->s, ACCT, IDENT, &changed, &e));
 	return fx->s;
 }
 
@@ -255,6 +279,12 @@ make_state(struct store *s, const char *account, const char *uidl, int st)
 		OK(store_mark_skipped(s, account, uidl, 9000, "too big", NOW,
 		    &e));
 		break;
+	case STORE_FAILED:
+		OK(store_mark_fetching(s, account, uidl, 100, "plan", NOW,
+		    &e));
+		OK(store_mark_failed(s, account, uidl, "-ERR no such message",
+		    &e));
+		break;
 	default:
 		OK(store_mark_fetching(s, account, uidl, 100, "plan", NOW,
 		    &e));
@@ -308,7 +338,7 @@ test_open_creates(void **state)
 	fx->s = NULL;
 	/* Closed cleanly, the WAL is checkpointed into the file. */
 	assert_false(exists(path, "-wal"));
-	assert_int_equal(store_schema_version(), 1);
+	assert_int_equal(store_schema_version(), 2);
 	assert_int_equal(hdr_get(path, HDR_USER_VER, 4),
 	    store_schema_version());
 	assert_int_equal(hdr_get(path, HDR_APP_ID, 4), 0x50535944);
@@ -330,7 +360,7 @@ test_open_reopen(void **state)
 	make_state(fx->s, ACCT, "U2", STORE_SKIPPED);
 	store_close(fx->s);
 	OK(store_open(fx->path, &fx->s, &e));
-	OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+	OK(bind_ident(fx->s, ACCT, IDENT, &changed, &e));
 	assert_int_equal(changed, 0);
 	en = load_one(fx->s, ACCT, "U1", &v, &n);
 	assert_int_equal(n, 2);
@@ -415,7 +445,7 @@ static const struct {
 	uint32_t	 value;
 	const char	*want;
 } bad_headers[] = {
-	{ HDR_USER_VER, 2, "schema version 2 is newer" },
+	{ HDR_USER_VER, 3, "schema version 3 is newer" },
 	{ HDR_USER_VER, 0x7fffffff, "is newer than this popsyncd" },
 	{ HDR_APP_ID, 0x12345678, "not a popsyncd state database" },
 	{ HDR_APP_ID, 0, "not a popsyncd state database" },
@@ -642,12 +672,19 @@ static const struct {
 	size_t		 rows_after;	/* of ACCT, which had 2 */
 } bind_cases[] = {
 	{ IDENT, 0, 2 },
-	{ "me@pop.example.org:110", 1, 0 },
-	{ "ME@pop.example.org:995", 1, 0 },	/* compared exactly */
+	/* The port, the host's case: the same mailbox, nothing refetched. */
+	{ "me@pop.example.org:110", 0, 2 },
+	{ "me@POP.Example.ORG:995", 0, 2 },
+	/* Another user or host: another mailbox, with a ledger of its own. */
+	{ "ME@pop.example.org:995", 1, 0 },
 	{ "other@pop.example.org:995", 1, 0 },
+	{ "me@pop2.example.org:995", 1, 0 },
 };
 
-/* An identity change reports itself and forgets only that ledger. */
+/*
+ * The ledger follows the mailbox: a port or case change keeps it, another
+ * mailbox has its own, and going back finds the old one again.
+ */
 static void
 test_account_bind(void **state)
 {
@@ -655,22 +692,22 @@ test_account_bind(void **state)
 	struct store_status	*rows;
 	struct store_entry	*v;
 	struct err		 e;
+	char			*host, *user;
 	size_t			 i, n;
 	int			 changed;
 
 	OK(store_open(fx->path, &fx->s, &e));
 	changed = -1;
-	OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
+	OK(bind_ident(fx->s, ACCT, IDENT, &changed, &e));
 	assert_int_equal(changed, 0);
-	OK(store_account_bind(fx->s, "home", "x@y:995", &changed, &e));
+	make_state(fx->s, ACCT, "U1", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "U2", STORE_DELE_SENT);
+	OK(bind_ident(fx->s, "home", "x@y:995", &changed, &e));
 	make_state(fx->s, "home", "H1", STORE_DELIVERED);
 	OK(store_sync_start(fx->s, ACCT, NOW, &e));
 	for (i = 0; i < NITEMS(bind_cases); i++) {
-		OK(store_account_bind(fx->s, ACCT, IDENT, &changed, &e));
-		make_state(fx->s, ACCT, "U1", STORE_DELIVERED);
-		make_state(fx->s, ACCT, "U2", STORE_DELE_SENT);
 		changed = -1;
-		OK(store_account_bind(fx->s, ACCT, bind_cases[i].identity,
+		OK(bind_ident(fx->s, ACCT, bind_cases[i].identity,
 		    &changed, &e));
 		if (changed != bind_cases[i].changed)
 			fail_msg("row %zu: changed %d", i, changed);
@@ -678,18 +715,154 @@ test_account_bind(void **state)
 		if (n != bind_cases[i].rows_after)
 			fail_msg("row %zu: %zu rows", i, n);
 		store_entries_free(v, n);
-		OK(store_prune(fx->s, ACCT, NULL, 0, NULL, &e));
+		/* Back home: the old ledger is still there. */
+		OK(bind_ident(fx->s, ACCT, IDENT, &changed, &e));
+		assert_int_equal(changed, bind_cases[i].changed);
+		OK(store_load(fx->s, ACCT, &v, &n, &e));
+		assert_int_equal(n, 2);
+		store_entries_free(v, n);
 	}
+	/* A renamed account finds its mailbox's ledger. */
+	OK(bind_ident(fx->s, "renamed", "me@Pop.Example.org:995", &changed,
+	    &e));
+	assert_int_equal(changed, 0);
+	OK(store_load(fx->s, "renamed", &v, &n, &e));
+	assert_int_equal(n, 2);
+	store_entries_free(v, n);
+	assert_int_equal(store_account_mailbox(fx->s, ACCT, &host, &user, &e),
+	    1);
+	assert_string_equal(host, "pop.example.org");
+	assert_string_equal(user, "me");
+	free(host);
+	free(user);
+	assert_int_equal(store_account_mailbox(fx->s, "nobody", &host, &user,
+	    &e), 0);
+	assert_null(host);
 	/* The other account's ledger and ACCT's history are kept. */
 	OK(store_load(fx->s, "home", &v, &n, &e));
 	assert_int_equal(n, 1);
 	store_entries_free(v, n);
 	OK(store_status(fx->s, &rows, &n, &e));
-	assert_int_equal(n, 2);
-	assert_string_equal(rows[1].account, ACCT);
-	assert_string_equal(rows[1].identity, "other@pop.example.org:995");
-	assert_int_equal(rows[1].last_start, NOW);
+	assert_int_equal(n, 3);
+	assert_string_equal(rows[2].account, "work");
+	assert_string_equal(rows[2].identity, IDENT);
+	assert_int_equal(rows[2].last_start, NOW);
+	assert_int_equal(rows[2].known, 2);
 	store_status_free(rows, n);
+}
+
+/*
+ * A schema 1 database: its ledger is adopted by the account's next bind
+ * when user and host match (port and the host's case aside), else dropped;
+ * the key of a repeated UIDL takes its new form.
+ */
+static void
+test_legacy(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v;
+	struct err		 e;
+	sqlite3			*db;
+	size_t			 n;
+	int			 changed;
+
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	    "PRAGMA application_id = 1347639620;"
+	    "CREATE TABLE accounts (name TEXT PRIMARY KEY NOT NULL,"
+	    " identity TEXT NOT NULL, last_start INTEGER, last_end INTEGER,"
+	    " last_result TEXT, last_error TEXT,"
+	    " count_new INTEGER NOT NULL DEFAULT 0,"
+	    " count_skipped INTEGER NOT NULL DEFAULT 0,"
+	    " count_deleted INTEGER NOT NULL DEFAULT 0,"
+	    " count_errors INTEGER NOT NULL DEFAULT 0,"
+	    " delivered_total INTEGER NOT NULL DEFAULT 0);"
+	    "CREATE TABLE messages (account TEXT NOT NULL"
+	    " REFERENCES accounts(name) ON DELETE CASCADE,"
+	    " uidl TEXT NOT NULL, state TEXT NOT NULL, size INTEGER,"
+	    " first_seen INTEGER NOT NULL, delivered_at INTEGER,"
+	    " filename TEXT, skip_reason TEXT, PRIMARY KEY (account, uidl))"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO accounts (name, identity) VALUES"
+	    " ('work', 'me@pop.example.org:110'), ('gone', 'u@old.host:995');"
+	    "INSERT INTO messages VALUES"
+	    " ('work', 'A', 'delivered', 1, 5, 6, 'f', NULL),"
+	    " ('work', 'B #2', 'delivered', 1, 5, 6, 'g', NULL),"
+	    " ('gone', 'A', 'delivered', 1, 5, 6, 'h', NULL);"
+	    "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	OK(store_open(fx->path, &fx->s, &e));
+	OK(bind_ident(fx->s, "work", "me@POP.example.org:995", &changed, &e));
+	assert_int_equal(changed, 0);
+	OK(store_load(fx->s, "work", &v, &n, &e));
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].uidl, "A");
+	assert_string_equal(v[1].uidl, "B\n#2");
+	assert_int_equal(v[1].state, STORE_DELIVERED);
+	store_entries_free(v, n);
+	OK(bind_ident(fx->s, "gone", "u@new.host:995", &changed, &e));
+	assert_int_equal(changed, 1);
+	OK(store_load(fx->s, "gone", &v, &n, &e));
+	assert_int_equal(n, 0);
+	store_entries_free(v, n);
+}
+
+/*
+ * A failed fetch: the reason and count are kept, and the n-th failure in a
+ * row waits 2^(n-1) - 1 listings before it is due again.
+ */
+static void
+test_failed(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v, *en;
+	struct store_failure	*f;
+	struct store_status	*rows;
+	struct err		 e;
+	const char		*live[] = { "U" };
+	size_t			 n, i, polls;
+	int			 fail;
+
+	open_bound(fx);
+	for (fail = 1; fail <= 4; fail++) {
+		OK(store_mark_fetching(fx->s, ACCT, "U", 10, "p", NOW, &e));
+		OK(store_mark_failed(fx->s, ACCT, "U", "RETR 1: -ERR gone", &e));
+		en = load_one(fx->s, ACCT, "U", &v, &n);
+		assert_int_equal(en->state, STORE_FAILED);
+		assert_int_equal(en->failures, fail);
+		assert_string_equal(en->reason, "RETR 1: -ERR gone");
+		assert_null(en->filename);
+		store_entries_free(v, n);
+		/* Count the listings until it is due. */
+		for (polls = 0;; polls++) {
+			en = load_one(fx->s, ACCT, "U", &v, &n);
+			i = en->waiting;
+			store_entries_free(v, n);
+			if (!i)
+				break;
+			OK(store_prune(fx->s, ACCT, live, 1, NOW, NULL, &e));
+		}
+		if (polls != ((size_t)1 << (fail - 1)) - 1)
+			fail_msg("failure %d: due after %zu listings", fail,
+			    polls);
+		OK(store_prune(fx->s, ACCT, live, 1, NOW, NULL, &e));
+	}
+	OK(store_failures(fx->s, ACCT, &f, &n, &e));
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].uidl, "U");
+	assert_string_equal(f[0].reason, "RETR 1: -ERR gone");
+	assert_int_equal(f[0].failures, 4);
+	store_failures_free(f, n);
+	OK(store_status(fx->s, &rows, &n, &e));
+	assert_int_equal(rows[0].failed, 1);
+	store_status_free(rows, n);
+	/* Delivered at last: the reason goes. */
+	OK(store_mark_fetching(fx->s, ACCT, "U", 10, "p", NOW, &e));
+	OK(store_mark_delivered(fx->s, ACCT, "U", "p", NOW, &e));
+	OK(store_failures(fx->s, ACCT, &f, &n, &e));
+	assert_int_equal(n, 0);
+	store_failures_free(f, n);
 }
 
 /* Calls that name an account never bound fail; nothing is created. */
@@ -703,10 +876,10 @@ test_unbound_account(void **state)
 
 	open_bound(fx);
 	FAILS(store_mark_fetching(fx->s, "nobody", "U", 1, "f", NOW, &e),
-	    "FOREIGN KEY constraint failed");
+	    "NOT NULL constraint failed");
 	assert_non_null(strstr(e.msg, fx->path));
 	FAILS(store_mark_skipped(fx->s, "nobody", "U", 1, "r", NOW, &e),
-	    "FOREIGN KEY");
+	    "NOT NULL");
 	FAILS(store_sync_start(fx->s, "nobody", NOW, &e),
 	    "no such account nobody");
 	FAILS(store_sync_end(fx->s, "nobody", NOW, "ok", NULL, NULL, &e),
@@ -716,7 +889,7 @@ test_unbound_account(void **state)
 	store_status_free(rows, n);
 }
 
-enum op { OP_FETCHING, OP_DELIVERED, OP_SKIPPED, OP_DELE_SENT };
+enum op { OP_FETCHING, OP_DELIVERED, OP_SKIPPED, OP_DELE_SENT, OP_FAILED };
 
 /* Every state against every per-message mark: -1 is no row / refused. */
 static const struct {
@@ -748,6 +921,17 @@ static const struct {
 	{ STORE_EXPUNGED, OP_DELIVERED, -1 },
 	{ STORE_EXPUNGED, OP_SKIPPED, -1 },
 	{ STORE_EXPUNGED, OP_DELE_SENT, STORE_DELE_SENT },
+	{ -1, OP_FAILED, -1 },
+	{ STORE_FETCHING, OP_FAILED, STORE_FAILED },
+	{ STORE_DELIVERED, OP_FAILED, -1 },
+	{ STORE_SKIPPED, OP_FAILED, -1 },
+	{ STORE_DELE_SENT, OP_FAILED, -1 },
+	{ STORE_EXPUNGED, OP_FAILED, -1 },
+	{ STORE_FAILED, OP_FETCHING, STORE_FETCHING },
+	{ STORE_FAILED, OP_DELIVERED, -1 },
+	{ STORE_FAILED, OP_SKIPPED, STORE_SKIPPED },
+	{ STORE_FAILED, OP_DELE_SENT, -1 },
+	{ STORE_FAILED, OP_FAILED, -1 },
 };
 
 /* The transition table of store.h, each row on an account of its own. */
@@ -758,14 +942,15 @@ test_transitions(void **state)
 	struct store_entry	*v, *en;
 	struct err		 e;
 	const char		*one[1] = { "U" };
-	char			 acct[16];
+	char			 acct[16], ident[64];
 	size_t			 i, n;
 	int			 rc = 0, changed;
 
 	OK(store_open(fx->path, &fx->s, &e));
 	for (i = 0; i < NITEMS(transitions); i++) {
 		snprintf(acct, sizeof(acct), "t%zu", i);
-		OK(store_account_bind(fx->s, acct, IDENT, &changed, &e));
+		snprintf(ident, sizeof(ident), "%s@pop.example.org:995", acct);
+		OK(bind_ident(fx->s, acct, ident, &changed, &e));
 		make_state(fx->s, acct, "U", transitions[i].from);
 		switch (transitions[i].op) {
 		case OP_FETCHING:
@@ -782,6 +967,10 @@ test_transitions(void **state)
 			break;
 		case OP_DELE_SENT:
 			rc = store_mark_dele_sent(fx->s, acct, one, 1, &e);
+			break;
+		case OP_FAILED:
+			rc = store_mark_failed(fx->s, acct, "U", "-ERR gone",
+			    &e);
 			break;
 		}
 		en = load_one(fx->s, acct, "U", &v, &n);
@@ -819,21 +1008,21 @@ test_ledger_fields(void **state)
 	assert_int_equal(en->size, 9000);
 	assert_int_equal(en->first_seen, NOW);
 	assert_null(en->filename);
-	assert_string_equal(en->skip_reason, "too big");
+	assert_string_equal(en->reason, "too big");
 	assert_int_equal(en->delivered_at, 0);
 	store_entries_free(v, n);
 
-	/* Fetched later: first_seen stays, the reason goes. */
+	/* Fetched later: first_seen stays, the reason goes on delivery. */
 	OK(store_mark_fetching(fx->s, ACCT, "U", -1, "plan", NOW + 50, &e));
 	en = load_one(fx->s, ACCT, "U", &v, &n);
 	assert_int_equal(en->size, -1);
 	assert_int_equal(en->first_seen, NOW);
 	assert_string_equal(en->filename, "plan");
-	assert_null(en->skip_reason);
 	store_entries_free(v, n);
 
 	OK(store_mark_delivered(fx->s, ACCT, "U", "actual", NOW + 60, &e));
 	en = load_one(fx->s, ACCT, "U", &v, &n);
+	assert_null(en->reason);
 	assert_string_equal(en->filename, "actual");
 	assert_int_equal(en->delivered_at, NOW + 60);
 	assert_int_equal(en->first_seen, NOW);
@@ -892,7 +1081,7 @@ test_mark_expunged(void **state)
 	int			 changed;
 
 	open_bound(fx);
-	OK(store_account_bind(fx->s, "home", IDENT, &changed, &e));
+	OK(bind_ident(fx->s, "home", "me@home.example.org:995", &changed, &e));
 	make_state(fx->s, ACCT, "D", STORE_DELE_SENT);
 	make_state(fx->s, ACCT, "K", STORE_DELIVERED);
 	make_state(fx->s, ACCT, "F", STORE_FETCHING);
@@ -911,54 +1100,53 @@ test_mark_expunged(void **state)
 	OK(store_mark_expunged(fx->s, ACCT, &e));
 }
 
-/* The live UIDLs and which of A..E (one per state) remain after prune. */
-static const struct {
-	const char	*live[4];
-	size_t		 nlive;
-	const char	*left;		/* the remaining UIDLs, in order */
-	size_t		 pruned;
-} prune_cases[] = {
-	{ { "A", "B", "C", "D" }, 4, "ABCD", 1 },
-	{ { "E" }, 1, "E", 4 },		/* expunged but listed: kept */
-	{ { "A", "C", "X" }, 3, "AC", 3 },	/* X unknown: ignored */
-	{ { "A", "A", "B" }, 3, "AB", 3 },	/* duplicates are harmless */
-	{ { NULL }, 0, "", 5 },
-};
-
-/* Rows the server no longer lists go, whatever their state. */
+/*
+ * Forgetting is slow: a UIDL goes only after STORE_FORGET_POLLS complete
+ * listings in a row without it and STORE_FORGET_DAYS days, whatever its
+ * state; one empty listing forgets nothing; a UIDL seen again starts over.
+ */
 static void
 test_prune(void **state)
 {
 	struct fx		*fx = *state;
 	struct store_entry	*v;
 	struct err		 e;
-	char			 left[8];
-	size_t			 i, j, n, pruned;
+	const char		*some[] = { "A", "B" };
+	const int64_t		 later = NOW + STORE_FORGET_DAYS * 86400;
+	size_t			 i, n, pruned;
 	int			 changed;
 
 	open_bound(fx);
-	OK(store_account_bind(fx->s, "home", IDENT, &changed, &e));
+	OK(bind_ident(fx->s, "home", "me@home.example.org:995", &changed,
+	    &e));
 	make_state(fx->s, "home", "Z", STORE_DELIVERED);
-	for (i = 0; i < NITEMS(prune_cases); i++) {
-		OK(store_prune(fx->s, ACCT, NULL, 0, NULL, &e));
-		make_state(fx->s, ACCT, "A", STORE_DELIVERED);
-		make_state(fx->s, ACCT, "B", STORE_DELE_SENT);
-		make_state(fx->s, ACCT, "C", STORE_FETCHING);
-		make_state(fx->s, ACCT, "D", STORE_SKIPPED);
-		make_state(fx->s, ACCT, "E", STORE_EXPUNGED);
+	make_state(fx->s, ACCT, "A", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "B", STORE_DELE_SENT);
+	make_state(fx->s, ACCT, "C", STORE_FETCHING);
+	make_state(fx->s, ACCT, "D", STORE_SKIPPED);
+	make_state(fx->s, ACCT, "E", STORE_EXPUNGED);
+	make_state(fx->s, ACCT, "F", STORE_FAILED);
+	/* Empty listings, many, within the days: nothing goes. */
+	for (i = 0; i < 10; i++) {
 		pruned = 99;
-		OK(store_prune(fx->s, ACCT, prune_cases[i].live,
-		    prune_cases[i].nlive, &pruned, &e));
-		OK(store_load(fx->s, ACCT, &v, &n, &e));
-		for (j = 0; j < n && j < sizeof(left) - 1; j++)
-			left[j] = v[j].uidl[0];
-		left[j] = '\0';
-		store_entries_free(v, n);
-		if (strcmp(left, prune_cases[i].left) != 0 ||
-		    pruned != prune_cases[i].pruned)
-			fail_msg("row %zu: left \"%s\", pruned %zu", i, left,
-			    pruned);
+		OK(store_prune(fx->s, ACCT, NULL, 0, NOW + (int64_t)i, &pruned,
+		    &e));
+		assert_int_equal(pruned, 0);
 	}
+	/* Days later, but A and B are back: the count starts over. */
+	OK(store_prune(fx->s, ACCT, some, 2, later, &pruned, &e));
+	assert_int_equal(pruned, 4);
+	OK(store_load(fx->s, ACCT, &v, &n, &e));
+	assert_int_equal(n, 2);
+	store_entries_free(v, n);
+	for (i = 0; i + 1 < STORE_FORGET_POLLS; i++) {
+		OK(store_prune(fx->s, ACCT, NULL, 0, later * 2, &pruned, &e));
+		assert_int_equal(pruned, 0);
+	}
+	OK(store_prune(fx->s, ACCT, NULL, 0, later * 2, &pruned, &e));
+	assert_int_equal(pruned, 0);	/* absent since later * 2 only */
+	OK(store_prune(fx->s, ACCT, NULL, 0, later * 3, &pruned, &e));
+	assert_int_equal(pruned, 2);
 	/* Another account's rows are not touched. */
 	OK(store_load(fx->s, "home", &v, &n, &e));
 	assert_int_equal(n, 1);
@@ -1023,11 +1211,11 @@ test_status(void **state)
 	struct store_status	*rows, *r;
 	struct store_counts	 c = { 3, 1, 2, 1 };
 	struct err		 e;
-	size_t			 n;
+	size_t			 n, i;
 	int			 changed;
 
 	open_bound(fx);
-	OK(store_account_bind(fx->s, "alpha", "a@b:110", &changed, &e));
+	OK(bind_ident(fx->s, "alpha", "a@b:110", &changed, &e));
 	OK(store_status(fx->s, &rows, &n, &e));
 	assert_int_equal(n, 2);
 	assert_string_equal(rows[0].account, "alpha");	/* sorted */
@@ -1045,7 +1233,10 @@ test_status(void **state)
 	    &c, &e));
 	/* Pruning forgets rows but not how many were delivered. */
 	OK(store_prune(fx->s, ACCT, (const char *[]){ "B", "C", "D" }, 3,
-	    NULL, &e));
+	    NOW, NULL, &e));
+	for (i = 0; i < STORE_FORGET_POLLS; i++)
+		OK(store_prune(fx->s, ACCT, (const char *[]){ "B", "C", "D" },
+		    3, NOW + STORE_FORGET_DAYS * 86400, NULL, &e));
 	OK(store_status(fx->s, &rows, &n, &e));
 	r = &rows[1];
 	assert_string_equal(r->account, ACCT);
@@ -1110,6 +1301,8 @@ main(void)
 	};
 	const struct CMUnitTest bind_tests[] = {
 		T(test_account_bind),
+		T(test_legacy),
+		T(test_failed),
 		T(test_unbound_account),
 	};
 	const struct CMUnitTest mark_tests[] = {

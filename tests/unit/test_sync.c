@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,8 @@
 #define NOW		INT64_C(1700000000)
 #define DAY		INT64_C(86400)
 
-/* One line of a LIST + UIDL listing. */
+/* One line of a LIST + UIDL listing; uidl NULL: in LIST only, "": UIDL
+ * gave it an unusable unique-id. */
 struct lmsg {
 	unsigned long		 num;
 	unsigned long long	 size;
@@ -62,6 +64,12 @@ static const struct policy NOKEEP = { false, 0, 0 };
 static int	 row_cmp(const void *, const void *);
 static void	 make_plan(const struct policy *, const struct lmsg *, size_t,
 		    const struct lrow *, size_t, int64_t, struct sync_plan *);
+static void	 plan_ents(const struct policy *, const struct lmsg *, size_t,
+		    struct store_entry *, size_t, int64_t, struct sync_plan *);
+static void	 test_one_listing(void **);
+static void	 test_bad_uidl(void **);
+static void	 test_failed_retry(void **);
+static void	 test_cut_off_before(void **);
 static void	 check_items(const char *, const struct sync_item *, size_t,
 		    const struct want *);
 static void	 check_live(const struct sync_plan *, const char *const *);
@@ -100,25 +108,9 @@ make_plan(const struct policy *p, const struct lmsg *msgs, size_t nmsgs,
     const struct lrow *rows, size_t nrows, int64_t now,
     struct sync_plan *plan)
 {
-	struct account		 a;
-	struct pop3_listing	 l;
 	struct store_entry	*ents;
 	size_t			 i;
 
-	memset(&a, 0, sizeof(a));
-	a.name = xstrdup("test");
-	a.keep = p->keep;
-	a.delete_after_days = p->delete_after_days;
-	a.max_message_size = p->max_message_size;
-
-	l.count = nmsgs;
-	l.msgs = xcalloc(nmsgs, sizeof(*l.msgs));
-	for (i = 0; i < nmsgs; i++) {
-		l.msgs[i].num = msgs[i].num;
-		l.msgs[i].size = msgs[i].size;
-		assert_true(strlen(msgs[i].uidl) < sizeof(l.msgs[i].uidl));
-		strcpy(l.msgs[i].uidl, msgs[i].uidl);
-	}
 	ents = xcalloc(nrows, sizeof(*ents));
 	for (i = 0; i < nrows; i++) {
 		ents[i].uidl = xstrdup(rows[i].uidl);
@@ -129,12 +121,55 @@ make_plan(const struct policy *p, const struct lmsg *msgs, size_t nmsgs,
 		    rows[i].first_seen : 0;
 		ents[i].filename = xstrdup("1700000000.M1P1.host");
 	}
-	qsort(ents, nrows, sizeof(*ents), row_cmp);
-
-	sync_plan_make(&a, &l, ents, nrows, now, plan);
-
+	plan_ents(p, msgs, nmsgs, ents, nrows, now, plan);
 	store_entries_free(ents, nrows);
-	free(l.msgs);
+}
+
+/* make_plan with the ledger entries given (sorted here); the caller
+ * frees them. */
+static void
+plan_ents(const struct policy *p, const struct lmsg *msgs, size_t nmsgs,
+    struct store_entry *ents, size_t nents, int64_t now,
+    struct sync_plan *plan)
+{
+	struct account		 a;
+	struct pop3_listing	 l;
+	size_t			 i, len;
+
+	memset(&a, 0, sizeof(a));
+	a.name = xstrdup("test");
+	a.keep = p->keep;
+	a.delete_after_days = p->delete_after_days;
+	a.max_message_size = p->max_message_size;
+
+	memset(&l, 0, sizeof(l));
+	l.count = nmsgs;
+	l.msgs = xcalloc(nmsgs, sizeof(*l.msgs));
+	l.poolcap = 1;
+	for (i = 0; i < nmsgs; i++)
+		l.poolcap += msgs[i].uidl != NULL ? strlen(msgs[i].uidl) + 1 : 0;
+	l.pool = xmalloc(l.poolcap);
+	for (i = 0; i < nmsgs; i++) {
+		l.msgs[i].num = msgs[i].num;
+		l.msgs[i].size = msgs[i].size;
+		l.msgs[i].flags = POP3_MSG_LISTED;
+		if (msgs[i].uidl == NULL)
+			continue;
+		if (msgs[i].uidl[0] == '\0') {
+			l.msgs[i].flags |= POP3_MSG_BADUIDL;
+			continue;
+		}
+		len = strlen(msgs[i].uidl);
+		memcpy(l.pool + l.poollen, msgs[i].uidl, len + 1);
+		l.msgs[i].uidl = l.poollen + 1;
+		l.msgs[i].flags |= POP3_MSG_UIDL;
+		l.poollen += len + 1;
+	}
+	qsort(ents, nents, sizeof(*ents), row_cmp);
+
+	sync_plan_make(&a, &l, ents, nents, now, plan);
+
+	pop3_listing_free(&l);
 	free(a.name);
 }
 
@@ -560,7 +595,7 @@ test_delete_after_days_keep_false(void **state)
 	sync_plan_free(&plan);
 }
 
-/* A UIDL listed twice: both fetched, under "X" and "X #2". */
+/* A UIDL listed twice: both fetched, under "X" and "X\n#2". */
 static void
 test_dup_first(void **state)
 {
@@ -568,10 +603,10 @@ test_dup_first(void **state)
 		{ 1, 10, "X" }, { 2, 20, "A" }, { 3, 30, "X" },
 	};
 	static const struct want fetch[] = {
-		{ 1, "X", false }, { 2, "A", false }, { 3, "X #2", false },
+		{ 1, "X", false }, { 2, "A", false }, { 3, "X\n#2", false },
 		{ 0, NULL, false }
 	};
-	static const char *const live[] = { "X", "A", "X #2", NULL };
+	static const char *const live[] = { "X", "A", "X\n#2", NULL };
 	struct sync_plan	 plan;
 
 	make_plan(&NOKEEP, msgs, NITEMS(msgs), NULL, 0, NOW, &plan);
@@ -593,7 +628,7 @@ test_dup_delivered(void **state)
 	static const struct lrow rows[] = {
 		{ "X", STORE_DELIVERED, NOW - 10 * DAY },
 		{ "A", STORE_DELIVERED, NOW - 10 * DAY },
-		{ "X #2", STORE_DELIVERED, NOW - 10 * DAY },
+		{ "X\n#2", STORE_DELIVERED, NOW - 10 * DAY },
 	};
 	static const struct want dele[] = {
 		{ 2, "A", false }, { 0, NULL, false }
@@ -614,7 +649,7 @@ test_dup_delivered(void **state)
 	sync_plan_free(&plan);
 }
 
-/* Three copies: "X", "X #2", "X #3"; two of them count as duplicates. */
+/* Three copies: "X", "X\n#2", "X\n#3"; two of them count as duplicates. */
 static void
 test_dup_three(void **state)
 {
@@ -625,10 +660,10 @@ test_dup_three(void **state)
 		{ "X", STORE_DELIVERED, NOW - 60 },
 	};
 	static const struct want fetch[] = {
-		{ 2, "X #2", false }, { 3, "Y", false }, { 4, "X #3", false },
+		{ 2, "X\n#2", false }, { 3, "Y", false }, { 4, "X\n#3", false },
 		{ 0, NULL, false }
 	};
-	static const char *const live[] = { "X", "X #2", "Y", "X #3", NULL };
+	static const char *const live[] = { "X", "X\n#2", "Y", "X\n#3", NULL };
 	struct sync_plan	 plan;
 
 	make_plan(&NOKEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW,
@@ -650,9 +685,9 @@ test_dup_hash_in_uidl(void **state)
 	};
 	static const struct want fetch[] = {
 		{ 1, "a#b", false }, { 2, "c#1", false },
-		{ 3, "a#b #2", false }, { 0, NULL, false }
+		{ 3, "a#b\n#2", false }, { 0, NULL, false }
 	};
-	static const char *const live[] = { "a#b", "c#1", "a#b #2", NULL };
+	static const char *const live[] = { "a#b", "c#1", "a#b\n#2", NULL };
 	struct sync_plan	 plan;
 
 	make_plan(&KEEP, msgs, NITEMS(msgs), NULL, 0, NOW, &plan);
@@ -663,19 +698,19 @@ test_dup_hash_in_uidl(void **state)
 }
 
 /* A real UIDL "X#2" next to a repeated "X" keeps its own ledger row: a
- * delivered duplicate "X #2" neither hides it nor gets it deleted. */
+ * delivered duplicate "X\n#2" neither hides it nor gets it deleted. */
 static void
 test_dup_no_collision(void **state)
 {
 	static const struct lmsg msgs[] = {
-		{ 1, 10, "X" }, { 2, 20, "X" }, { 3, 30, "X#2" },
+		{ 1, 10, "X" }, { 2, 20, "X" }, { 3, 30, "X #2" },
 	};
 	static const struct lrow rows[] = {
 		{ "X", STORE_DELIVERED, NOW - 10 * DAY },
-		{ "X #2", STORE_DELIVERED, NOW - 10 * DAY },
+		{ "X\n#2", STORE_DELIVERED, NOW - 10 * DAY },
 	};
 	static const struct want fetch[] = {
-		{ 3, "X#2", false }, { 0, NULL, false }
+		{ 3, "X #2", false }, { 0, NULL, false }
 	};
 	static const struct want none[] = { { 0, NULL, false } };
 	struct sync_plan	 plan;
@@ -685,6 +720,138 @@ test_dup_no_collision(void **state)
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("dele", plan.dele, plan.ndele, none);
 	sync_plan_free(&plan);
+}
+
+/*
+ * A message LIST shows and UIDL does not: never fetched, recorded, matched
+ * or deleted, even with keep = false and a ledger row that another
+ * message's missing UIDL could have matched in the old code.
+ */
+static void
+test_one_listing(void **state)
+{
+	static const struct lmsg msgs[] = {
+		{ 1, 10, "A" }, { 2, 20, NULL }, { 3, 30, "B" },
+	};
+	static const struct lrow rows[] = {
+		{ "A", STORE_DELIVERED, NOW - DAY },
+		{ "", STORE_DELIVERED, NOW - DAY },
+	};
+	static const struct want fetch[] = {
+		{ 3, "B", false }, { 0, NULL, false }
+	};
+	static const struct want dele[] = {
+		{ 1, "A", false }, { 0, NULL, false }
+	};
+	static const char *const live[] = { "A", "B", NULL };
+	struct sync_plan	 plan;
+
+	(void)state;
+	make_plan(&NOKEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW,
+	    &plan);
+	check_items("fetch", plan.fetch, plan.nfetch, fetch);
+	check_items("dele", plan.dele, plan.ndele, dele);
+	check_live(&plan, live);
+	assert_int_equal(plan.list_only, 1);
+	sync_plan_free(&plan);
+}
+
+/* An unusable UIDL costs only its own message. */
+static void
+test_bad_uidl(void **state)
+{
+	static const struct lmsg msgs[] = {
+		{ 1, 10, "" }, { 2, 20, "a UIDL with spaces, \xc3\xa9" },
+	};
+	static const struct want fetch[] = {
+		{ 2, "a UIDL with spaces, \xc3\xa9", false }, { 0, NULL, false }
+	};
+	struct sync_plan	 plan;
+
+	(void)state;
+	make_plan(&NOKEEP, msgs, NITEMS(msgs), NULL, 0, NOW, &plan);
+	check_items("fetch", plan.fetch, plan.nfetch, fetch);
+	check_items("dele", plan.dele, plan.ndele, NONE);
+	assert_int_equal(plan.bad_uidl, 1);
+	assert_int_equal(plan.nlive, 1);
+	sync_plan_free(&plan);
+}
+
+/* A failed message is fetched again once its retry is due, not before. */
+static void
+test_failed_retry(void **state)
+{
+	static const struct lmsg msgs[] = {
+		{ 1, 10, "due" }, { 2, 20, "wait" }, { 3, 30, "new" },
+	};
+	static const struct want fetch[] = {
+		{ 1, "due", true }, { 3, "new", false }, { 0, NULL, false }
+	};
+	static const char *const live[] = { "due", "wait", "new", NULL };
+	struct store_entry	*ents;
+	struct sync_plan	 plan;
+
+	(void)state;
+	ents = xcalloc(2, sizeof(*ents));
+	ents[0].uidl = xstrdup("due");
+	ents[0].state = STORE_FAILED;
+	ents[0].failures = 1;
+	ents[1].uidl = xstrdup("wait");
+	ents[1].state = STORE_FAILED;
+	ents[1].failures = 3;
+	ents[1].waiting = true;
+	plan_ents(&NOKEEP, msgs, NITEMS(msgs), ents, 2, NOW, &plan);
+	check_items("fetch", plan.fetch, plan.nfetch, fetch);
+	check_items("dele", plan.dele, plan.ndele, NONE);
+	check_live(&plan, live);
+	assert_int_equal(plan.waiting, 1);
+	sync_plan_free(&plan);
+	store_entries_free(ents, 2);
+}
+
+/*
+ * A message cut off while it streamed (recorded skipped with the size it
+ * reached) is not fetched again while it would reach its cutoff again;
+ * one skipped for LIST's size is fetched once max_message_size allows it.
+ */
+static void
+test_cut_off_before(void **state)
+{
+	static const struct policy big = { true, 0, 1000000 };
+	static const struct lmsg msgs[] = {
+		{ 1, 100, "liar" }, { 2, 100, "capped" }, { 3, 900000, "fits" },
+	};
+	static const struct want fetch[] = {
+		{ 3, "fits", true }, { 0, NULL, false }
+	};
+	struct store_entry	*ents;
+	struct sync_plan	 plan;
+	struct account		 a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(sync_cutoff(&a, 100), 200 + 1024 * 1024);
+	a.max_message_size = 5000;
+	assert_int_equal(sync_cutoff(&a, 100), 5000);
+	assert_int_equal(sync_cutoff(&a, ULLONG_MAX), 5000);
+	a.max_message_size = 0;
+	assert_int_equal(sync_cutoff(&a, ULLONG_MAX), ULLONG_MAX);
+
+	ents = xcalloc(3, sizeof(*ents));
+	ents[0].uidl = xstrdup("liar");
+	ents[0].state = STORE_SKIPPED;
+	ents[0].size = 200 + 1024 * 1024 + 1;
+	ents[1].uidl = xstrdup("capped");
+	ents[1].state = STORE_SKIPPED;
+	ents[1].size = 1000001;
+	ents[2].uidl = xstrdup("fits");
+	ents[2].state = STORE_SKIPPED;
+	ents[2].size = 900000;
+	plan_ents(&big, msgs, NITEMS(msgs), ents, 3, NOW, &plan);
+	check_items("fetch", plan.fetch, plan.nfetch, fetch);
+	check_items("skip", plan.skip, plan.nskip, NONE);
+	sync_plan_free(&plan);
+	store_entries_free(ents, 3);
 }
 
 int
@@ -708,6 +875,10 @@ main(void)
 		cmocka_unit_test(test_dup_three),
 		cmocka_unit_test(test_dup_hash_in_uidl),
 		cmocka_unit_test(test_dup_no_collision),
+		cmocka_unit_test(test_one_listing),
+		cmocka_unit_test(test_bad_uidl),
+		cmocka_unit_test(test_failed_retry),
+		cmocka_unit_test(test_cut_off_before),
 	};
 
 	return cmocka_run_group_tests_name("sync_plan_make", plan_tests, NULL,
