@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "crypto.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -142,23 +143,13 @@ account_name_ok(const char *s)
 	return i > 0 && i <= ACCOUNT_NAME_MAX;
 }
 
-/* "sha256:" then 32 bytes in hex, optionally "AB:CD:..." as --probe prints. */
+/* A pin crypto_pin_parse takes (so the handshake will take it too). */
 bool
 account_fingerprint_ok(const char *s)
 {
-	size_t	digits = 0;
+	unsigned char	md[CRYPTO_SHA256_LEN];
 
-	if (strncmp(s, "sha256:", 7) != 0)
-		return false;
-	for (s += 7; *s != '\0'; s++) {
-		if (isxdigit((unsigned char)*s))
-			digits++;
-		else if (*s != ':' || digits == 0 || digits % 2 != 0 ||
-		    s[1] == '\0' || s[1] == ':')
-			/* A colon only sits between two complete bytes. */
-			return false;
-	}
-	return digits == 64;
+	return crypto_pin_parse(s, md) == 0;
 }
 
 /* Refuse a secret-bearing file that group or others can read. */

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The popsyncd authors */
-/* MD5 and HMAC-MD5 from libcrypto, and strict base64 for APOP and SASL. */
+/* MD5, HMAC-MD5 and strict base64 from libcrypto, for APOP and SASL. */
 
 #include "autoconf.h"
 
 #include <limits.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -19,10 +20,6 @@
 #define CRYPTO_MD5_LEN	16
 
 static void	 crypto_hex(const unsigned char *md, size_t len, char *out);
-static int	 crypto_b64_value(unsigned char c);
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Write len bytes as lower-case hex plus a NUL into out. */
 static void
@@ -76,108 +73,84 @@ crypto_hmac_md5_hex(const void *key, size_t keylen, const void *data,
 	OPENSSL_cleanse(md, sizeof(md));
 }
 
-/* Base64 of data, padded, without line breaks. */
+/* Base64 of data, padded, without line breaks (EVP_EncodeBlock). */
 char *
 crypto_base64_encode(const void *data, size_t len)
 {
-	const unsigned char	*p = data;
-	char			*out, *o;
-	unsigned long		 v;
-	size_t			 i, rest;
+	char	*out;
+	int	 n;
 
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 2)
+	if (len > (size_t)INT_MAX / 4 * 3 - 2)
 		fatalx("%s: input too long", __func__);
-	out = o = xmalloc((len + 2) / 3 * 4 + 1);
-	for (i = 0; i + 3 <= len; i += 3) {
-		v = (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 |
-		    p[i + 2];
-		*o++ = b64_alphabet[v >> 18 & 0x3f];
-		*o++ = b64_alphabet[v >> 12 & 0x3f];
-		*o++ = b64_alphabet[v >> 6 & 0x3f];
-		*o++ = b64_alphabet[v & 0x3f];
-	}
-	rest = len - i;
-	if (rest > 0) {
-		v = (unsigned long)p[i] << 16;
-		if (rest == 2)
-			v |= (unsigned long)p[i + 1] << 8;
-		*o++ = b64_alphabet[v >> 18 & 0x3f];
-		*o++ = b64_alphabet[v >> 12 & 0x3f];
-		*o++ = rest == 2 ? b64_alphabet[v >> 6 & 0x3f] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
+	out = xmalloc((len + 2) / 3 * 4 + 1);
+	n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	if (n < 0 || (size_t)n != (len + 2) / 3 * 4)
+		fatalx("%s: EVP_EncodeBlock returned %d", __func__, n);
 	return out;
 }
 
-/* The 6-bit value of a base64 character, or -1 for any other byte. */
-static int
-crypto_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
- * Strict base64 decode: the length must be a multiple of 4, '=' may only
- * end the last group (one or two of them), and the bits a short group does
- * not use must be zero (RFC 4648 3.5), so every input has one encoding.
+ * Strict base64 decode.  EVP_DecodeBlock trims white space and does not
+ * check that padding and the unused bits of a short last group are
+ * canonical, so the result is encoded again and must give back the text
+ * exactly: every input has one encoding (RFC 4648 3.5), and anything
+ * outside the alphabet, white space included, is refused.
  */
 unsigned char *
 crypto_base64_decode(const char *text, size_t *len)
 {
-	unsigned char	*out = NULL, *o;
-	size_t		 tlen, i, pad = 0;
-	unsigned long	 v;
-	int		 c, k;
+	unsigned char	*out = NULL;
+	char		*again = NULL;
+	size_t		 tlen, pad = 0, cap = 0;
+	int		 n;
 
 	tlen = strlen(text);
-	if (tlen % 4 != 0)
-		goto fail;
+	if (tlen % 4 != 0 || tlen > (size_t)INT_MAX)
+		return NULL;
 	if (tlen > 0 && text[tlen - 1] == '=')
 		pad = text[tlen - 2] == '=' ? 2 : 1;
-	out = o = xmalloc(tlen / 4 * 3 + 1);
-	for (i = 0; i < tlen; i += 4) {
-		v = 0;
-		for (k = 0; k < 4; k++) {
-			/* Padding is only legal in the final group's tail. */
-			if (i + 4 == tlen && k >= 4 - (int)pad) {
-				v <<= 6;
-				continue;
-			}
-			c = crypto_b64_value((unsigned char)text[i + k]);
-			if (c < 0)
-				goto fail;
-			v = v << 6 | (unsigned long)c;
-		}
-		*o++ = v >> 16 & 0xff;
-		if (i + 4 == tlen && pad == 2) {
-			if ((v & 0xffff) != 0)
-				goto fail;
-			break;
-		}
-		*o++ = v >> 8 & 0xff;
-		if (i + 4 == tlen && pad == 1) {
-			if ((v & 0xff) != 0)
-				goto fail;
-			break;
-		}
-		*o++ = v & 0xff;
-	}
-	*o = '\0';
-	*len = (size_t)(o - out);
+	cap = tlen / 4 * 3 + 1;
+	out = xmalloc(cap);
+	n = EVP_DecodeBlock(out, (const unsigned char *)text, (int)tlen);
+	if (n < 0 || (size_t)n != tlen / 4 * 3)
+		goto fail;
+	*len = (size_t)n - pad;
+	out[*len] = '\0';
+	again = crypto_base64_encode(out, *len);
+	if (strcmp(again, text) != 0)
+		goto fail;
+	freezero(again, tlen + 1);
 	return out;
 
 fail:
-	freezero(out, tlen / 4 * 3 + 1);
+	if (again != NULL)
+		freezero(again, strlen(again) + 1);
+	freezero(out, cap);
 	return NULL;
+}
+
+/*
+ * OPENSSL_hexstr2buf_ex takes hex in either case and skips any run of
+ * separators between bytes; one colon, only between two bytes, is allowed
+ * here, so that a pin has one spelling per choice of colons.
+ */
+int
+crypto_pin_parse(const char *s, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	size_t	len, n = 0;
+
+	if (strncmp(s, "sha256:", 7) != 0)
+		return -1;
+	s += 7;
+	len = strlen(s);
+	if (len == 0 || s[0] == ':' || s[len - 1] == ':' ||
+	    strstr(s, "::") != NULL)
+		return -1;
+	if (OPENSSL_hexstr2buf_ex(out, CRYPTO_SHA256_LEN, &n, s, ':') != 1 ||
+	    n != CRYPTO_SHA256_LEN) {
+		/* Leave no stale error for the next TLS failure's report. */
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
 }

@@ -8,21 +8,30 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
-#include "sdnotify.h"
 
 static void	log_vwrite(enum log_level, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
 static int	log_stderr_is_journal(void);
+static void	log_fatal(const char *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0), noreturn));
 
 /* Worker threads read the threshold while a reload may change it. */
 static _Atomic int	 log_threshold = LOG_LVL_INFO;
 static int		 log_journal;
 static FILE		*log_fp;
+static int		(*log_sink)(int, const char *, const char *,
+			    const char *);
+/* Set by the first fatal: a second one does not go through the sink. */
+static atomic_flag	 log_fatal_once = ATOMIC_FLAG_INIT;
+/* fatal's line: static, so that out of memory needs no memory to report. */
+static char		 log_fatal_buf[1024];
 /* What this thread works on: the journal's ACCOUNT= and UIDL= fields. */
 static _Thread_local const char *log_ctx_account;
 static _Thread_local const char *log_ctx_uidl;
@@ -74,6 +83,12 @@ log_level_parse(const char *name, enum log_level *level)
 }
 
 void
+log_set_sink(int (*sink)(int, const char *, const char *, const char *))
+{
+	log_sink = sink;
+}
+
+void
 log_set_output(FILE *fp)
 {
 	log_fp = fp;
@@ -116,8 +131,8 @@ log_vwrite(enum log_level level, const char *suffix, const char *fmt,
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (suffix != NULL && n >= 0 && (size_t)n < sizeof(line))
 		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
-	if (log_journal && log_fp == NULL &&
-	    sdnotify_journal(log_prio[level], log_ctx_account, log_ctx_uidl,
+	if (log_journal && log_fp == NULL && log_sink != NULL &&
+	    log_sink(log_prio[level], log_ctx_account, log_ctx_uidl,
 	    line) == 0)
 		return;
 	if (log_journal && log_fp == NULL)
@@ -158,17 +173,52 @@ log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Format into the static buffer and exit.  Only the first fatal error uses
+ * the sink; a second one (the sink failed into fatal, or two threads) is
+ * written to fd 2 as it stands.
+ */
+static void
+log_fatal(const char *suffix, const char *fmt, va_list ap)
+{
+	static const char	again[] = "popsyncd: fatal error while "
+				    "reporting a fatal error\n";
+	size_t			n;
+	ssize_t			w;
+
+	if (atomic_flag_test_and_set(&log_fatal_once)) {
+		w = write(STDERR_FILENO, again, sizeof(again) - 1);
+		(void)w;
+		_exit(1);
+	}
+	vsnprintf(log_fatal_buf, sizeof(log_fatal_buf), fmt, ap);
+	n = strlen(log_fatal_buf);
+	if (suffix != NULL)
+		snprintf(log_fatal_buf + n, sizeof(log_fatal_buf) - n, ": %s",
+		    suffix);
+	if (!log_enabled(LOG_LVL_ERROR))
+		exit(1);
+	if (log_journal && log_fp == NULL && log_sink != NULL &&
+	    log_sink(log_prio[LOG_LVL_ERROR], log_ctx_account, log_ctx_uidl,
+	    log_fatal_buf) == 0)
+		exit(1);
+	if (log_journal && log_fp == NULL)
+		fprintf(stderr, "<%d>%s\n", log_prio[LOG_LVL_ERROR],
+		    log_fatal_buf);
+	else
+		fprintf(log_fp != NULL ? log_fp : stderr, "popsyncd: error: "
+		    "%s\n", log_fatal_buf);
+	exit(1);
+}
+
 void
 fatal(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 es[256];
+	int	 saved = errno;
 
-	snprintf(es, sizeof(es), "%s", strerror(errno));
 	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_ERROR, es, fmt, ap);
-	va_end(ap);
-	exit(1);
+	log_fatal(strerror(saved), fmt, ap);
 }
 
 void
@@ -177,7 +227,5 @@ fatalx(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_ERROR, NULL, fmt, ap);
-	va_end(ap);
-	exit(1);
+	log_fatal(NULL, fmt, ap);
 }

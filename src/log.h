@@ -8,9 +8,16 @@
 /*
  * Logging in the OpenBSD pairs.  Messages go to stderr (or the stream given
  * to log_set_output()), one line each.  When stderr is the journal
- * (JOURNAL_STREAM matches it), each line goes to journald as a structured
- * entry (PRIORITY=, ACCOUNT=, UIDL=; see log_set_context), or, if journald
- * refuses it, to stderr with the sd-daemon "<N>" priority prefix.
+ * (JOURNAL_STREAM matches it), each line goes to the sink set with
+ * log_set_sink (main.c wires it to sdnotify_journal: a structured entry
+ * with PRIORITY=, ACCOUNT=, UIDL=; see log_set_context), or, if there is
+ * no sink or it refuses the line, to stderr with the sd-daemon "<N>"
+ * priority prefix.
+ *
+ * log.c depends on nothing above it and allocates nothing: a line is
+ * formatted on the stack, fatal's into a static buffer, so running out of
+ * memory cannot recurse through the logger (xmalloc -> fatal -> log ->
+ * xmalloc).  A sink must not log or call fatal either.
  *
  * Callers prefix messages with the account name ("%s: ...", a->name).
  * Secrets never reach a log: the POP3 client redacts before it calls here.
@@ -44,6 +51,15 @@ int	 log_level_parse(const char *name, enum log_level *level);
  */
 void	 log_set_context(const char *account, const char *uidl);
 
+/*
+ * log_set_sink: where lines go when stderr is the journal.  sink gets the
+ * syslog priority (0..7), the thread's context (either may be NULL) and the
+ * line without a prefix, and returns 0 when it took the line, -1 when it
+ * did not (the line then goes to stderr).  NULL: no sink.
+ */
+void	 log_set_sink(int (*sink)(int priority, const char *account,
+	    const char *uidl, const char *msg));
+
 /* log_set_output: send log lines to fp instead of stderr (NULL: stderr). */
 void	 log_set_output(FILE *fp);
 
@@ -67,7 +83,9 @@ void	 log_trace(const char *fmt, ...)
 /*
  * fatal / fatalx: log and exit(1).  Only for out of memory and impossible
  * states, never for network, server, config or disk errors (STYLE 6).
- * fatal appends strerror(errno).
+ * fatal appends strerror(errno).  Neither allocates; a fatal error while
+ * one is being logged (from the sink, or another thread) writes straight to
+ * stderr and exits.
  */
 void	 fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));

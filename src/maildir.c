@@ -67,8 +67,6 @@ static bool	 maildir_link_refused(int errnum);
 static int	 maildir_rename_noreplace(struct maildir *m, const char *from,
 		    const char *to);
 static int	 maildir_publish(struct maildir_msg *msg, struct err *e);
-static int	 maildir_finish(struct maildir_msg *msg, bool sync,
-		    struct err *e);
 
 /* Per process, not per Maildir: two handles on one directory in one
  * process must still never plan the same name. */
@@ -181,13 +179,6 @@ maildir_free(struct maildir *m)
 		close(m->curfd);
 	free(m->path);
 	free(m);
-}
-
-/* The path as given to maildir_open(). */
-const char *
-maildir_path(const struct maildir *m)
-{
-	return m->path;
 }
 
 /* Copy host with maildir(5)'s escapes for '/' and ':'. */
@@ -494,18 +485,6 @@ maildir_publish(struct maildir_msg *msg, struct err *e)
 	return 0;
 }
 
-/* Make the message durable in new/, or leave no trace of it. */
-int
-maildir_commit(struct maildir_msg *msg, struct err *e)
-{
-	return maildir_finish(msg, true, e);
-}
-
-int
-maildir_link(struct maildir_msg *msg, struct err *e)
-{
-	return maildir_finish(msg, false, e);
-}
 
 int
 maildir_sync(struct maildir *m, struct err *e)
@@ -516,12 +495,12 @@ maildir_sync(struct maildir *m, struct err *e)
 	return 0;
 }
 
-/* maildir_commit and maildir_link: with sync, also fsync new/. */
-static int
-maildir_finish(struct maildir_msg *msg, bool sync, struct err *e)
+/* Publish the message in new/ with its data on disk, or leave no trace. */
+int
+maildir_link(struct maildir_msg *msg, struct err *e)
 {
 	struct maildir	*m = msg->m;
-	int		 rc, fd, errnum;
+	int		 rc, fd;
 
 	if (msg->failed) {
 		rc = err_set(e, E_DELIVERY,
@@ -544,20 +523,7 @@ maildir_finish(struct maildir_msg *msg, bool sync, struct err *e)
 	}
 	snprintf(msg->final, sizeof(msg->final), "%s,S=%llu", msg->name,
 	    msg->size);
-	if ((rc = maildir_publish(msg, e)) != 0)
-		goto out;
-	if (sync && fsync(m->newfd) == -1) {
-		/* Not durable means not delivered: take it back so the
-		 * caller's retry cannot produce a second copy. */
-		errnum = errno;
-		if (unlinkat(m->newfd, msg->final, 0) == -1)
-			log_warn("maildir %s: unlink new/%s", m->path,
-			    msg->final);
-		rc = err_set(e, E_DELIVERY, "maildir %s: fsync new/%s: %s",
-		    m->path, msg->final, strerror(errnum));
-		goto out;
-	}
-	rc = 0;
+	rc = maildir_publish(msg, e);
 out:
 	maildir_abort(msg);
 	return rc;

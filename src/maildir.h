@@ -52,11 +52,9 @@ struct maildir_msg;
 int	 maildir_open(const char *path, struct maildir **out, struct err *e);
 
 /* maildir_free: close the directories and free; accepts NULL.  Every
- * message begun on m must be committed or aborted first. */
+ * message begun on m must be linked or aborted first. */
 void	 maildir_free(struct maildir *m);
 
-/* maildir_path: the path m was opened with, for log messages. */
-const char *maildir_path(const struct maildir *m);
 
 /*
  * maildir_plan_name: write a fresh unique base name (format above) into
@@ -83,7 +81,7 @@ int	 maildir_find(struct maildir *m, const char *name, struct err *e);
  * left over by a crash is replaced: the name was planned by this program,
  * so only an earlier run of it can have made that file.  The caller should
  * have checked with maildir_find() that the name is not already delivered.
- * *out is set on success only; it must end in maildir_commit() or
+ * *out is set on success only; it must end in maildir_link() or
  * maildir_abort().
  * Errors: E_DELIVERY (name is empty, starts with '.', contains '/' or ':',
  * or is MAILDIR_NAME_MAX bytes or longer; the file cannot be created).
@@ -94,7 +92,7 @@ int	 maildir_begin(struct maildir *m, const char *name,
 /*
  * maildir_write: append len bytes, as they are (the POP3 layer has already
  * turned CRLF into LF).  Writes are buffered (64 KiB).  On failure the tmp
- * file is removed at once and every later write or commit of msg fails;
+ * file is removed at once and every later write or link of msg fails;
  * the caller still ends msg with maildir_abort().
  * Errors: E_DELIVERY (write failed: ENOSPC, EDQUOT, EIO, ...).
  */
@@ -102,23 +100,16 @@ int	 maildir_write(struct maildir_msg *msg, const void *data, size_t len,
 	    struct err *e);
 
 /*
- * maildir_commit: flush, fsync and close the file, link it into new/ (or
- * rename it there when the file system refuses hard links), remove the
- * tmp/ name and fsync new/.  Only a 0 return means the message is
- * delivered and durable.  On failure nothing is left in new/ or tmp/.
- * An existing new/<name> is never replaced: that is a failure too.
- * Frees msg in every case.
+ * maildir_link: flush, fsync and close the file, link it into new/ as
+ * <name>,S=<size> (or rename it there when the file system refuses hard
+ * links) and remove the tmp/ name.  The message is then in new/ and its
+ * data on disk, but its name may not survive a power loss until a later
+ * maildir_sync() returns 0: a batch of messages costs one directory fsync
+ * instead of one each.  On failure nothing is left in new/ or tmp/.  An
+ * existing new/ file is never replaced: that is a failure too.  Frees msg
+ * in every case.
  * Errors: E_DELIVERY (write, fsync, close, link or rename failed, or an
  * earlier maildir_write() failed).
- */
-int	 maildir_commit(struct maildir_msg *msg, struct err *e);
-
-/*
- * maildir_link: maildir_commit without the fsync of new/: the message is
- * in new/ and its data is on disk, but its name may not survive a power
- * loss until a later maildir_sync() returns 0.  A batch of messages thus
- * costs one directory fsync instead of one each.  Frees msg in every case.
- * Errors: those of maildir_commit, but for the fsync of new/.
  */
 int	 maildir_link(struct maildir_msg *msg, struct err *e);
 

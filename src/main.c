@@ -17,8 +17,10 @@
 #include "err.h"
 #include "log.h"
 #include "oauth2.h"
+#include "once.h"
 #include "probe.h"
 #include "sched.h"
+#include "sdnotify.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -48,6 +50,7 @@ static const struct option main_options[] = {
 	{ "status", no_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -58,8 +61,8 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: popsyncd [-c FILE] [-v[v]]\n"
-	    "       popsyncd [-c FILE] [-v[v]] --once [NAME...]\n"
+	    "usage: popsyncd [-c FILE] [-q | -v[v]]\n"
+	    "       popsyncd [-c FILE] [-q | -v[v]] --once [NAME...]\n"
 	    "       popsyncd [-c FILE] --status [--json]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
@@ -81,6 +84,8 @@ main_usage(FILE *fp)
 	    "      --probe NAME    connect to account NAME, show the server, "
 	    "TLS\n"
 	    "                      and capabilities, log in, STAT and QUIT\n"
+	    "  -q, --quiet         errors only: no summary with --once, no "
+	    "info lines\n"
 	    "      --authorize NAME  get OAuth2 tokens for account NAME "
 	    "(device flow:\n"
 	    "                      open the printed address, enter the "
@@ -125,6 +130,7 @@ main_check_config(const struct config *cfg)
 		    a->name, a->user, a->host, a->port,
 		    account_tls_name(a->tls), account_auth_name(a->auth),
 		    a->maildir);
+	status_mailbox_changes(cfg, stderr);
 	return 0;
 }
 
@@ -138,15 +144,17 @@ main(int argc, char **argv)
 	char		*path = NULL;
 	const char	*name_arg = NULL;
 	struct sigaction sa;
-	bool		 json = false;
+	bool		 json = false, quiet = false;
 	int		 ch, verbose = 0, rc;
 
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/* Under journald, lines become structured entries (log.h). */
+	log_set_sink(sdnotify_journal);
 	err_clear(&e);
 
-	while ((ch = getopt_long(argc, argv, "c:nvhV", main_options,
+	while ((ch = getopt_long(argc, argv, "c:nqvhV", main_options,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -173,6 +181,9 @@ main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'q':
+			quiet = true;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -190,6 +201,11 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (quiet && verbose > 0) {
+		fprintf(stderr, "popsyncd: -q and -v exclude each other\n");
+		rc = 2;
+		goto out;
+	}
 	if (json && mode != MAIN_STATUS) {
 		fprintf(stderr, "popsyncd: --json goes with --status\n");
 		rc = 2;
@@ -206,12 +222,15 @@ main(int argc, char **argv)
 	if (path == NULL)
 		path = config_default_path();
 	if ((rc = config_load(path, &cfg, &e)) < 0) {
-		fprintf(stderr, "popsyncd: %s\n", e.msg);
+		/* An error, also in the journal (PRIORITY=3). */
+		log_error("%s", e.msg);
 		rc = err_exitcode(rc);
 		goto out;
 	}
-	/* -v beats the config's log_level. */
-	if (verbose > 0)
+	/* -q and -v beat the config's log_level. */
+	if (quiet)
+		log_set_level(LOG_LVL_ERROR);
+	else if (verbose > 0)
 		log_set_level(verbose > 1 ? LOG_LVL_TRACE : LOG_LVL_DEBUG);
 	else if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
@@ -223,7 +242,8 @@ main(int argc, char **argv)
 
 	switch (mode) {
 	case MAIN_DAEMON:
-		rc = sched_daemon(cfg->path, cfg, verbose > 0, &e);
+		rc = sched_daemon(cfg->path, cfg, quiet || verbose > 0, NULL,
+		    &e);
 		cfg = NULL;	/* the daemon freed it */
 		if (rc < 0)
 			log_error("%s", e.msg);
@@ -264,9 +284,12 @@ main(int argc, char **argv)
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = sched_once(cfg, argv + optind, (size_t)(argc - optind),
-		    stdout, isatty(STDERR_FILENO) ? stderr : NULL, &main_stop,
-		    &e);
+		/* On a terminal the progress is drawn above the summaries;
+		 * elsewhere (cron, a pipe) only the summaries are printed. */
+		rc = once_run(cfg, argv + optind, (size_t)(argc - optind),
+		    quiet ? NULL : stdout,
+		    !quiet && isatty(STDOUT_FILENO) ? stdout : NULL,
+		    &main_stop, &e);
 		/* Every other failure was logged where it happened. */
 		if (rc == E_USAGE)
 			fprintf(stderr, "popsyncd: %s\n", e.msg);

@@ -334,11 +334,10 @@ oauth2_refused(const struct account *a, const char *what,
 		    fail->error, fail->desc[0] != '\0' ? " (" : "", fail->desc,
 		    fail->desc[0] != '\0' ? ")" : "");
 	/* What to do comes first: the systemd status line keeps only the
-	 * first 100 characters. */
-	return err_set(e, code, "oauth2: %s refused (%s); run `popsyncd "
-	    "--authorize %s`%s%s%s", what, fail->error, a->name,
-	    fail->desc[0] != '\0' ? " (" : "", fail->desc,
-	    fail->desc[0] != '\0' ? ")" : "");
+	 * first 60 characters. */
+	return err_set(e, code, "run `popsyncd --authorize %s`: the OAuth2 %s "
+	    "was refused (%s%s%s)", a->name, what, fail->error,
+	    fail->desc[0] != '\0' ? ": " : "", fail->desc);
 }
 
 /*

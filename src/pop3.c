@@ -112,10 +112,6 @@ static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
 		    size_t, int (*)(struct pop3 *, unsigned long,
 		    const struct pop3_sink *, void *, struct err *),
 		    const struct pop3_sink *, void *, size_t *, struct err *);
-static int	pop3_auth_send(struct pop3 *, const char *,
-		    const unsigned char *, size_t, bool, struct err *);
-static int	pop3_auth_cancel(struct pop3 *, const char *, int,
-		    struct err *);
 
 static const char *const pop3_state_names[] = {
 	"GREETING", "AUTH", "TRANSACTION", "UPDATE", "CLOSED"
@@ -578,35 +574,84 @@ pop3_apop(struct pop3 *p, const char *user, const char *secret,
 	return pop3_login_reply(p, "APOP", POP3_ST_TRANSACTION, e);
 }
 
-/*
- * Send a SASL response (base64, or "=" for an empty initial response when
- * initial is set).  It may carry the secret: traced as "****".
- */
-static int
-pop3_auth_send(struct pop3 *p, const char *label, const unsigned char *resp,
-    size_t len, bool initial, struct err *e)
+int
+pop3_auth_begin(struct pop3 *p, const char *mech, const unsigned char *initial,
+    size_t len, struct err *e)
 {
-	char	*b64;
+	char	*b64 = NULL, label[64], trace[96];
 	int	 rc;
 
+	snprintf(label, sizeof(label), "AUTH %s", mech);
+	if ((rc = pop3_check(p, label, ST(POP3_ST_AUTH), e)) < 0)
+		return rc;
+	if (initial != NULL) {
+		b64 = crypto_base64_encode(initial, len);
+		/* RFC 5034 section 4: the initial response rides on the
+		 * AUTH line only if the line stays within 255 octets. */
+		if (strlen(label) + 1 + (len == 0 ? 1 : strlen(b64)) + 2 <=
+		    POP3_CMD_MAX) {
+			snprintf(trace, sizeof(trace), "%s ****", label);
+			rc = pop3_sendf(p, label, trace, e, "%s %s", label,
+			    len == 0 ? "=" : b64);
+			freezero(b64, 0);
+			return rc < 0 ? rc : 1;
+		}
+		freezero(b64, 0);
+	}
+	rc = pop3_write_line(p, label, label, NULL, e);
+	return rc < 0 ? rc : 0;
+}
+
+int
+pop3_auth_next(struct pop3 *p, const char *mech, unsigned char **chal,
+    size_t *challen, struct err *e)
+{
+	struct pop3_status	st;
+	char			label[64];
+	int			rc;
+
+	*chal = NULL;
+	*challen = 0;
+	snprintf(label, sizeof(label), "AUTH %s", mech);
+	if ((rc = pop3_read_status(p, label, true, &st, e)) < 0)
+		return rc;
+	if (st.kind == POP3_OK) {
+		pop3_set_state(p, POP3_ST_TRANSACTION);
+		return 0;
+	}
+	if (st.kind == POP3_ERR)
+		return pop3_login_err(p, label, &st, e);
+	if ((*chal = crypto_base64_decode(st.text, challen)) == NULL) {
+		*challen = 0;
+		err_set(e, E_AUTH, "%s: malformed challenge", label);
+		return pop3_auth_cancel(p, mech, E_AUTH, e);
+	}
+	return 1;
+}
+
+int
+pop3_auth_send(struct pop3 *p, const char *mech, const unsigned char *resp,
+    size_t len, struct err *e)
+{
+	char	*b64, label[64];
+	int	 rc;
+
+	snprintf(label, sizeof(label), "AUTH %s", mech);
 	b64 = crypto_base64_encode(resp, len);
-	rc = pop3_write_line(p, label, len == 0 && initial ? "=" : b64,
-	    "****", e);
+	rc = pop3_write_line(p, label, b64, "****", e);
 	freezero(b64, 0);
 	return rc;
 }
 
-/*
- * Cancel an exchange with "*" (RFC 5034 section 4) and read the -ERR that
- * follows; returns why we cancelled (rc, message already in e).
- */
-static int
-pop3_auth_cancel(struct pop3 *p, const char *label, int rc, struct err *e)
+int
+pop3_auth_cancel(struct pop3 *p, const char *mech, int rc, struct err *e)
 {
 	struct pop3_status	st;
 	struct err		e2;
+	char			label[64];
 	int			rc2;
 
+	snprintf(label, sizeof(label), "AUTH %s", mech);
 	log_debug("%s: cancelling %s: %s", p->name, label,
 	    e != NULL ? e->msg : "");
 	if ((rc2 = pop3_write_line(p, label, "*", NULL, &e2)) < 0 ||
@@ -615,114 +660,6 @@ pop3_auth_cancel(struct pop3 *p, const char *label, int rc, struct err *e)
 			*e = e2;
 		return rc2;
 	}
-	return rc;
-}
-
-int
-pop3_auth(struct pop3 *p, const char *mechname, const char *user,
-    const char *secret, struct err *e)
-{
-	const struct sasl_mech	*mech;
-	struct sasl_ctx		 ctx;
-	struct pop3_status	 st;
-	unsigned char		*resp = NULL, *chal = NULL;
-	size_t			 resplen = 0, challen = 0, n;
-	char			*b64 = NULL, label[64], trace[96];
-	char			 details[POP3_REPLY_MAX] = "";
-	bool			 pending = false, initial_sent = false;
-	int			 rc;
-
-	snprintf(label, sizeof(label), "AUTH %s", mechname);
-	if ((rc = pop3_check(p, label, ST(POP3_ST_AUTH), e)) < 0)
-		return rc;
-	if ((mech = sasl_find(mechname)) == NULL)
-		return err_set(e, E_AUTH, "%s: unknown SASL mechanism", label);
-	snprintf(label, sizeof(label), "AUTH %s", mech->name);
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.user = user;
-	ctx.secret = secret;
-
-	if (mech->client_first) {
-		if ((rc = mech->step(&ctx, NULL, 0, &resp, &resplen, e)) < 0)
-			goto out;
-		b64 = crypto_base64_encode(resp, resplen);
-		/* RFC 5034 section 4: the initial response rides on the
-		 * AUTH line only if the line stays within 255 octets. */
-		if (strlen(label) + 1 + (resplen == 0 ? 1 : strlen(b64)) + 2 <=
-		    POP3_CMD_MAX) {
-			snprintf(trace, sizeof(trace), "%s ****", label);
-			rc = pop3_sendf(p, label, trace, e, "%s %s", label,
-			    resplen == 0 ? "=" : b64);
-			initial_sent = true;
-		} else {
-			rc = pop3_write_line(p, label, label, NULL, e);
-			pending = true;
-		}
-	} else
-		rc = pop3_write_line(p, label, label, NULL, e);
-	if (rc < 0)
-		goto out;
-
-	for (;;) {
-		if ((rc = pop3_read_status(p, label, true, &st, e)) < 0)
-			goto out;
-		if (st.kind == POP3_OK) {
-			pop3_set_state(p, POP3_ST_TRANSACTION);
-			rc = 0;
-			goto out;
-		}
-		if (st.kind == POP3_ERR) {
-			rc = pop3_login_err(p, label, &st, e);
-			/* An OAuth error challenge says why; keep it. */
-			if (details[0] != '\0' && e != NULL)
-				snprintf(e->msg + strlen(e->msg),
-				    sizeof(e->msg) - strlen(e->msg),
-				    " (%s)", details);
-			goto out;
-		}
-		if (pending) {
-			/* The server asked for the initial response; "=" is
-			 * only for the AUTH line, here empty is empty. */
-			rc = pop3_auth_send(p, label, resp, resplen, false, e);
-			pending = false;
-			initial_sent = true;
-			if (rc < 0)
-				goto out;
-			continue;
-		}
-		freezero(chal, challen + 1);
-		if ((chal = crypto_base64_decode(st.text, &challen)) == NULL) {
-			challen = 0;
-			err_set(e, E_AUTH, "%s: malformed challenge", label);
-			rc = pop3_auth_cancel(p, label, E_AUTH, e);
-			goto out;
-		}
-		/* After a client-first mechanism's response, a challenge is
-		 * the server's error report (RFC 7628 3.2.2, XOAUTH2). */
-		if (initial_sent && mech->client_first) {
-			n = challen < sizeof(details) ? challen :
-			    sizeof(details) - 1;
-			memcpy(details, chal, n);
-			details[n] = '\0';
-			err_sanitize(details, sizeof(details), details);
-		}
-		freezero(resp, resplen + 1);
-		resp = NULL;
-		if ((rc = mech->step(&ctx, chal, challen, &resp, &resplen,
-		    e)) < 0) {
-			err_prefix(e, "%s", label);
-			rc = pop3_auth_cancel(p, label, rc, e);
-			goto out;
-		}
-		if ((rc = pop3_auth_send(p, label, resp, resplen, false,
-		    e)) < 0)
-			goto out;
-	}
-
-out:
-	freezero(resp, resplen + 1);
-	freezero(chal, challen + 1);
-	freezero(b64, 0);
 	return rc;
 }
 

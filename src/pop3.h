@@ -139,13 +139,49 @@ int	 pop3_apop(struct pop3 *p, const char *user, const char *secret,
 int	 pop3_rpop(struct pop3 *p, const char *user, struct err *e);
 
 /*
- * pop3_auth: AUTH with a SASL mechanism (RFC 5034).  The initial response
- * rides on the AUTH line when the mechanism is client-first and the line
- * stays within 255 octets; otherwise AUTH waits for "+ " first.  A "*"
- * cancels on a malformed challenge.  Errors: E_AUTH, E_SERVER, E_PROTO.
+ * AUTH (RFC 5034), one step per function; sasl_auth (sasl.h) runs the
+ * exchange.  mech is the mechanism's name as sent.  Every response may
+ * carry the secret, so each is traced as "****".
+ *
+ * pop3_auth_begin: send "AUTH mech", with initial (len bytes; NULL: the
+ * mechanism has none) base64-encoded on the same line if the line stays
+ * within 255 octets ("=" when it is empty).  Returns 1 when the initial
+ * response was sent, 0 when it was not (the caller sends it with
+ * pop3_auth_send after the server's "+ ").
+ * Errors: E_PROTO (not in the AUTHORIZATION state), E_IO, E_TIMEOUT.
  */
-int	 pop3_auth(struct pop3 *p, const char *mech, const char *user,
-	    const char *secret, struct err *e);
+int	 pop3_auth_begin(struct pop3 *p, const char *mech,
+	    const unsigned char *initial, size_t len, struct err *e);
+
+/*
+ * pop3_auth_next: read the server's next reply.  Returns 0 after +OK (the
+ * session is in the TRANSACTION state), or 1 with its challenge decoded
+ * from base64 in *chal (*challen bytes, NUL-terminated; free it with
+ * freezero(*chal, *challen + 1)).  A challenge that is not base64 is
+ * cancelled with "*".
+ * Errors: E_AUTH (-ERR, or a malformed challenge), E_SERVER (-ERR with a
+ * temporary response code: IN-USE, LOGIN-DELAY, SYS/TEMP), E_PROTO, E_IO,
+ * E_TIMEOUT.
+ */
+int	 pop3_auth_next(struct pop3 *p, const char *mech, unsigned char **chal,
+	    size_t *challen, struct err *e);
+
+/*
+ * pop3_auth_send: send one response, base64-encoded (an empty one as an
+ * empty line).
+ * Errors: E_IO, E_TIMEOUT.
+ */
+int	 pop3_auth_send(struct pop3 *p, const char *mech,
+	    const unsigned char *resp, size_t len, struct err *e);
+
+/*
+ * pop3_auth_cancel: cancel the exchange with "*" and read the -ERR that
+ * follows.  Returns rc (why the caller cancels; its message already in e)
+ * when that went well.
+ * Errors: rc, or E_IO, E_TIMEOUT, E_PROTO from the cancel itself.
+ */
+int	 pop3_auth_cancel(struct pop3 *p, const char *mech, int rc,
+	    struct err *e);
 
 /* Transaction commands. */
 int	 pop3_stat(struct pop3 *p, unsigned long *count,

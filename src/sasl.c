@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The popsyncd authors */
-/* SASL client mechanisms (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER). */
+/*
+ * SASL client mechanisms (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER) and
+ * the exchange that runs them over POP3 AUTH.
+ */
 
 #include "autoconf.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "crypto.h"
 #include "err.h"
+#include "pop3.h"
 #include "sasl.h"
 #include "xmalloc.h"
+
+/* How much of an OAuth error challenge goes into the error message. */
+#define SASL_DETAILS_MAX	256
 
 static int	 sasl_check_creds(const struct sasl_ctx *, const char *,
 		    bool, struct err *);
@@ -47,6 +56,87 @@ sasl_find(const char *name)
 		if (strcasecmp(sasl_mechs[i].name, name) == 0)
 			return &sasl_mechs[i];
 	return NULL;
+}
+
+/*
+ * The exchange: the initial response (on the AUTH line when it fits, else
+ * after the server's "+ "), then one response per challenge until +OK or
+ * -ERR.  After a client-first mechanism's response a challenge is the
+ * server's error report (RFC 7628 3.2.2, XOAUTH2): it is kept for the
+ * error message.
+ */
+int
+sasl_auth(struct pop3 *p, const char *mechname, const char *user,
+    const char *secret, struct err *e)
+{
+	const struct sasl_mech	*mech;
+	struct sasl_ctx		 ctx;
+	unsigned char		*resp = NULL, *chal = NULL;
+	size_t			 resplen = 0, challen = 0, n;
+	char			 details[SASL_DETAILS_MAX] = "";
+	bool			 pending, initial_sent;
+	int			 rc;
+
+	if ((mech = sasl_find(mechname)) == NULL)
+		return err_set(e, E_AUTH, "AUTH %s: unknown SASL mechanism",
+		    mechname);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.user = user;
+	ctx.secret = secret;
+	if (mech->client_first &&
+	    (rc = mech->step(&ctx, NULL, 0, &resp, &resplen, e)) < 0)
+		goto out;
+	if ((rc = pop3_auth_begin(p, mech->name, mech->client_first ? resp :
+	    NULL, resplen, e)) < 0)
+		goto out;
+	initial_sent = rc == 1;
+	pending = mech->client_first && !initial_sent;
+
+	for (;;) {
+		freezero(chal, challen + 1);
+		if ((rc = pop3_auth_next(p, mech->name, &chal, &challen,
+		    e)) <= 0) {
+			/* An OAuth error challenge says why; keep it. */
+			if ((rc == E_AUTH || rc == E_SERVER) &&
+			    details[0] != '\0' && e != NULL)
+				snprintf(e->msg + strlen(e->msg),
+				    sizeof(e->msg) - strlen(e->msg), " (%s)",
+				    details);
+			goto out;
+		}
+		if (pending) {
+			/* The server asked for the initial response; "=" is
+			 * only for the AUTH line, here empty is empty. */
+			pending = false;
+			initial_sent = true;
+			if ((rc = pop3_auth_send(p, mech->name, resp, resplen,
+			    e)) < 0)
+				goto out;
+			continue;
+		}
+		if (initial_sent && mech->client_first) {
+			n = challen < sizeof(details) ? challen :
+			    sizeof(details) - 1;
+			memcpy(details, chal, n);
+			details[n] = '\0';
+			err_sanitize(details, sizeof(details), details);
+		}
+		freezero(resp, resplen + 1);
+		resp = NULL;
+		if ((rc = mech->step(&ctx, chal, challen, &resp, &resplen,
+		    e)) < 0) {
+			err_prefix(e, "AUTH %s", mech->name);
+			rc = pop3_auth_cancel(p, mech->name, rc, e);
+			goto out;
+		}
+		if ((rc = pop3_auth_send(p, mech->name, resp, resplen, e)) < 0)
+			goto out;
+	}
+
+out:
+	freezero(resp, resplen + 1);
+	freezero(chal, challen + 1);
+	return rc;
 }
 
 /* The RFC 1939 APOP digest: MD5 of the timestamp followed by the secret. */

@@ -11,9 +11,12 @@
 /*
  * SASL client mechanisms as a table (STYLE 14): PLAIN (RFC 4616), LOGIN,
  * CRAM-MD5 (RFC 2195), XOAUTH2 (Google/Microsoft) and OAUTHBEARER
- * (RFC 7628).  Mechanisms work on raw bytes; base64 is the caller's job
- * (pop3_auth), so the known-answer tests read plainly.
+ * (RFC 7628).  Mechanisms work on raw bytes; base64 is pop3.c's job
+ * (pop3_auth_*), so the known-answer tests read plainly.  sasl_auth runs
+ * a mechanism over a POP3 session.
  */
+
+struct pop3;
 
 struct sasl_ctx {
 	const char	*user;
@@ -47,6 +50,21 @@ struct sasl_mech {
 
 /* sasl_find: the mechanism named name (any case), or NULL. */
 const struct sasl_mech *sasl_find(const char *name);
+
+/*
+ * sasl_auth: log in to p, in the AUTHORIZATION state, with the SASL
+ * mechanism named mech (any case; RFC 5034 AUTH).  The initial response
+ * rides on the AUTH line when the mechanism is client-first and the line
+ * stays within 255 octets; otherwise AUTH waits for "+ " first.  A
+ * challenge the mechanism cannot answer, or one that is not base64, is
+ * cancelled with "*".  An OAuth error challenge is added to the -ERR's
+ * message in parentheses.
+ * Errors: E_AUTH (an unknown mechanism, before anything is sent; a refused
+ * login; a challenge that cannot be answered), E_SERVER (a refusal with a
+ * temporary response code), E_PROTO, E_IO, E_TIMEOUT.
+ */
+int	 sasl_auth(struct pop3 *p, const char *mech, const char *user,
+	    const char *secret, struct err *e);
 
 /*
  * sasl_apop_digest: the RFC 1939 APOP digest, MD5(timestamp secret) in 32

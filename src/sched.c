@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The popsyncd authors */
-/* Running account syncs on worker threads, at most max_parallel at once. */
+/* The daemon's loop: a run queue of accounts, signals and reload. */
 
 #include "autoconf.h"
 
@@ -21,226 +21,13 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "progress.h"
 #include "sdnotify.h"
 #include "sched.h"
 #include "store.h"
 #include "sync.h"
 #include "util.h"
 #include "xmalloc.h"
-
-/* Redraw the progress line at most this often. */
-#define SCHED_PROGRESS_MS	200
-
-/* One account's run. */
-struct sched_job {
-	const struct account	*a;
-	struct sync_result	 r;
-	struct err		 e;
-	int			 rc;
-	bool			 running;
-	int64_t			 start_ms;
-	int64_t			 end_ms;
-	struct sync_progress	 pr;
-};
-
-/* What the worker threads share. */
-struct sched_once {
-	struct sched_job	*jobs;
-	size_t			 njobs;
-	size_t			 next;		/* the next job to take */
-	pthread_mutex_t		 lock;		/* next, jobs[].pr, drawing */
-	struct sync_shared	 sh;
-	FILE			*progress;
-	int64_t			 drawn_ms;
-};
-
-static void	 sched_bytes(char *, size_t, double);
-static void	 sched_draw(struct sched_once *, bool);
-static void	 sched_progress(void *, const struct sync_progress *);
-static void	*sched_worker(void *);
-static void	 sched_summary(char *, size_t, const char *,
-		    const struct sync_result *, int64_t);
-
-/* A byte count for people: "512 B", "1.2 MB". */
-static void
-sched_bytes(char *buf, size_t len, double b)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	size_t			 u = 0;
-
-	while (b >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		b /= 1000;
-		u++;
-	}
-	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-}
-
-/* Redraw the progress line (caller holds o->lock). */
-static void
-sched_draw(struct sched_once *o, bool force)
-{
-	struct sched_job	*j;
-	int64_t			 now = util_now_ms();
-	char			 b[32], rate[32];
-	size_t			 i;
-	bool			 any = false;
-
-	if (o->progress == NULL ||
-	    (!force && now - o->drawn_ms < SCHED_PROGRESS_MS))
-		return;
-	o->drawn_ms = now;
-	fputs("\r\033[K", o->progress);
-	for (i = 0; i < o->njobs; i++) {
-		j = &o->jobs[i];
-		if (!j->running)
-			continue;
-		sched_bytes(b, sizeof(b), (double)j->pr.bytes);
-		sched_bytes(rate, sizeof(rate), now > j->start_ms ?
-		    (double)j->pr.bytes * 1000 / (double)(now - j->start_ms) :
-		    0);
-		fprintf(o->progress, "%s%s %zu/%zu %s %s/s", any ? " | " : "",
-		    j->a->name, j->pr.done, j->pr.total, b, rate);
-		any = true;
-	}
-	fflush(o->progress);
-}
-
-/* sync_account's progress callback. */
-static void
-sched_progress(void *arg, const struct sync_progress *pr)
-{
-	struct sched_once	*o = arg;
-	size_t			 i;
-
-	pthread_mutex_lock(&o->lock);
-	for (i = 0; i < o->njobs; i++)
-		if (strcmp(o->jobs[i].a->name, pr->account) == 0)
-			o->jobs[i].pr = *pr;
-	sched_draw(o, false);
-	pthread_mutex_unlock(&o->lock);
-}
-
-/* Take jobs until none is left. */
-static void *
-sched_worker(void *arg)
-{
-	struct sched_once	*o = arg;
-	struct sched_job	*j;
-
-	for (;;) {
-		pthread_mutex_lock(&o->lock);
-		j = o->next < o->njobs ? &o->jobs[o->next++] : NULL;
-		if (j != NULL) {
-			j->running = true;
-			j->start_ms = util_now_ms();
-		}
-		pthread_mutex_unlock(&o->lock);
-		if (j == NULL)
-			return NULL;
-
-		err_clear(&j->e);
-		j->rc = sync_account(j->a, &o->sh, &j->r, &j->e);
-		if (j->rc < 0)
-			log_error("%s", j->e.msg);
-
-		pthread_mutex_lock(&o->lock);
-		j->running = false;
-		j->end_ms = util_now_ms();
-		sched_draw(o, true);
-		pthread_mutex_unlock(&o->lock);
-	}
-}
-
-/* The line that ends each account's run, without a newline. */
-static void
-sched_summary(char *buf, size_t len, const char *name,
-    const struct sync_result *r, int64_t ms)
-{
-	char	b[32];
-
-	sched_bytes(b, sizeof(b), (double)r->bytes);
-	snprintf(buf, len, "%s: %zu new, %zu skipped, %zu deleted, %zu error%s "
-	    "(%s in %.1f s)", name, r->fetched + r->recovered, r->skipped,
-	    r->deleted, r->errors, r->errors == 1 ? "" : "s", b,
-	    (double)ms / 1000);
-}
-
-int
-sched_once(const struct config *cfg, char *const *names, size_t n,
-    FILE *out, FILE *progress, const volatile sig_atomic_t *abort_flag,
-    struct err *e)
-{
-	struct sched_once	 o;
-	const struct account	*a;
-	pthread_t		*tids = NULL;
-	size_t			 i, nthreads = 0, started = 0;
-	int			 rc = 0;
-	char			 line[512];
-
-	memset(&o, 0, sizeof(o));
-	for (i = 0; i < n; i++)
-		if (config_find(cfg, names[i]) == NULL)
-			return err_set(e, E_USAGE, "%s: no account named %s",
-			    cfg->path, names[i]);
-	TAILQ_FOREACH(a, &cfg->accounts, entry) {
-		for (i = 0; i < n && strcmp(names[i], a->name) != 0; i++)
-			;
-		if (n == 0 || i < n)
-			o.njobs++;
-	}
-	o.jobs = xcalloc(o.njobs, sizeof(*o.jobs));
-	o.njobs = 0;
-	TAILQ_FOREACH(a, &cfg->accounts, entry) {
-		for (i = 0; i < n && strcmp(names[i], a->name) != 0; i++)
-			;
-		if (n == 0 || i < n)
-			o.jobs[o.njobs++].a = a;
-	}
-
-	if ((rc = store_open(cfg->state_db, &o.sh.store, e)) < 0) {
-		log_error("%s", e->msg);
-		goto out;
-	}
-	pthread_mutex_init(&o.lock, NULL);
-	o.sh.abort_flag = abort_flag;
-	o.sh.progress = sched_progress;
-	o.sh.progress_arg = &o;
-	o.progress = progress;
-
-	nthreads = o.njobs < (size_t)cfg->max_parallel ? o.njobs :
-	    (size_t)cfg->max_parallel;
-	tids = xcalloc(nthreads, sizeof(*tids));
-	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&tids[i], NULL, sched_worker, &o) != 0)
-			break;
-		started++;
-	}
-	/* With no thread at all, run the jobs here. */
-	if (started == 0)
-		sched_worker(&o);
-	for (i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	if (progress != NULL) {
-		fputs("\r\033[K", progress);
-		fflush(progress);
-	}
-
-	for (i = 0; i < o.njobs; i++) {
-		sched_summary(line, sizeof(line), o.jobs[i].a->name,
-		    &o.jobs[i].r, o.jobs[i].end_ms - o.jobs[i].start_ms);
-		fprintf(out, "%s\n", line);
-		if (o.jobs[i].rc < 0 && rc == 0) {
-			rc = o.jobs[i].rc;
-			*e = o.jobs[i].e;
-		}
-	}
-	pthread_mutex_destroy(&o.lock);
-out:
-	store_close(o.sh.store);
-	free(tids);
-	free(o.jobs);
-	return rc;
-}
 
 /*
  * The daemon: a run queue of accounts, each with its next poll time, and a
@@ -271,6 +58,7 @@ struct sched_acct {
 	int64_t			 next_ms;	/* monotonic time of next poll */
 	int			 fails;		/* consecutive failed polls */
 	char			 lasterr[ERR_MSGLEN];
+	char			 why[ERR_MSGLEN]; /* lasterr without the name */
 	/* The running sync; the worker owns these until done is set. */
 	bool			 running;
 	bool			 done;		/* under d->lock */
@@ -300,6 +88,7 @@ struct sched_daemon {
 	int64_t			 wd_ms;		/* watchdog interval, or 0 */
 	int64_t			 wd_next_ms;
 	char			 last[160];	/* the last sync, for STATUS */
+	const struct sched_clock *clock;
 };
 
 static volatile sig_atomic_t	 sched_sig_term;
@@ -329,6 +118,40 @@ static void	 sched_status(struct sched_daemon *, int64_t, bool);
 static void	 sched_watchdog(struct sched_daemon *, int64_t);
 static int64_t	 sched_timeout(struct sched_daemon *, int64_t, bool);
 static int	 sched_max_timeout(struct sched_daemon *);
+static int64_t	 sched_real_now(void *);
+static time_t	 sched_real_wall(void *);
+static int	 sched_real_wait(void *, int, int, size_t);
+
+/* The real clock: the monotonic clock, the time of day and poll(2). */
+static const struct sched_clock sched_real_clock = {
+	sched_real_now, sched_real_wall, sched_real_wait, NULL
+};
+
+static int64_t
+sched_real_now(void *arg)
+{
+	(void)arg;
+	return util_now_ms();
+}
+
+static time_t
+sched_real_wall(void *arg)
+{
+	(void)arg;
+	return time(NULL);
+}
+
+static int
+sched_real_wait(void *arg, int fd, int timeout_ms, size_t running)
+{
+	struct pollfd	pfd;
+
+	(void)arg;
+	(void)running;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, timeout_ms);
+}
 
 /* Handlers only set a flag and wake the loop (errno is kept). */
 static void
@@ -426,7 +249,7 @@ sched_beat(void *arg)
 	struct sched_acct	*s = arg;
 
 	pthread_mutex_lock(&s->d->lock);
-	s->beat_ms = util_now_ms();
+	s->beat_ms = s->d->clock->now_ms(s->d->clock->arg);
 	pthread_mutex_unlock(&s->d->lock);
 }
 
@@ -523,8 +346,10 @@ sched_start(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		/* Out of threads is temporary: try again at the next wake. */
+		log_set_context(s->name, NULL);
 		log_warnx("%s: cannot start a thread: %s; retrying in 10 s",
 		    s->name, strerror(rc));
+		log_set_context(NULL, NULL);
 		sched_cfg_unref(d, s->run_cfg);
 		s->run_cfg = NULL;
 		s->next_ms = now + 10000;
@@ -545,15 +370,23 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 	pthread_join(s->tid, NULL);
 	s->running = false;
 	d->running--;
-	sched_summary(line, sizeof(line), s->name, &s->r, now - s->start_ms);
+	progress_summary(line, sizeof(line), s->name, &s->r, now - s->start_ms);
+	/* journalctl ACCOUNT=NAME finds what this thread says of it too. */
+	log_set_context(s->name, NULL);
 
 	if (s->rc == 0) {
-		log_info("%s", line);
+		/* An empty poll is news to nobody: 288 lines a day at 5 min. */
+		if (s->r.fetched + s->r.recovered + s->r.skipped +
+		    s->r.deleted + s->r.failed == 0)
+			log_debug("%s", line);
+		else
+			log_info("%s", line);
 		if (s->fails > 0)
 			log_info("%s: ok again after %d failed poll%s",
 			    s->name, s->fails, s->fails == 1 ? "" : "s");
 		s->fails = 0;
 		s->lasterr[0] = '\0';
+		s->why[0] = '\0';
 		snprintf(d->last, sizeof(d->last), "%s ok, %zu new", s->name,
 		    s->r.fetched + s->r.recovered);
 	} else if (s->rc == E_ABORT && sched_sig_term) {
@@ -565,6 +398,7 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 			msg = s->e.msg;
 		snprintf(d->last, sizeof(d->last), "%s failed: %.100s",
 		    s->name, msg);
+		snprintf(s->why, sizeof(s->why), "%s", msg);
 	}
 	delay = sched_delay_ms(s->run_a->interval, s->fails,
 	    s->rc < 0 && err_is_temporary(&s->e), s->r.login_delay,
@@ -590,6 +424,7 @@ sched_reap(struct sched_daemon *d, struct sched_acct *s, int64_t now)
 		TAILQ_REMOVE(&d->accts, s, entry);
 		sched_acct_free(s);
 	}
+	log_set_context(NULL, NULL);
 }
 
 /* SIGHUP: load the config again; keep the old one if the new one fails. */
@@ -626,7 +461,9 @@ sched_reload(struct sched_daemon *d, int64_t now)
 		tmp = TAILQ_NEXT(s, entry);
 		s->a = config_find(cfg, s->name);
 		if (s->a == NULL && !s->running) {
+			log_set_context(s->name, NULL);
 			log_info("%s: removed from the config", s->name);
+			log_set_context(NULL, NULL);
 			TAILQ_REMOVE(&d->accts, s, entry);
 			sched_acct_free(s);
 		}
@@ -636,7 +473,9 @@ sched_reload(struct sched_daemon *d, int64_t now)
 			if (strcmp(s->name, a->name) == 0)
 				break;
 		if (s == NULL) {
+			log_set_context(a->name, NULL);
 			log_info("%s: added", a->name);
+			log_set_context(NULL, NULL);
 			sched_acct_add(d, a, now);
 		}
 	}
@@ -645,33 +484,56 @@ out:
 	sched_status(d, now, true);
 }
 
-/* STATUS=: accounts, the last sync, the next poll; with READY=1 if ready. */
+/*
+ * STATUS=, with READY=1 if ready: how many accounts, how many fail and the
+ * first of them with its reason, what runs now (or the last sync), and
+ * the next poll: "2 accounts, 1 failing (work: authentication failed);
+ * next poll 01:28".
+ */
 static void
 sched_status(struct sched_daemon *d, int64_t now, bool ready)
 {
-	struct sched_acct	*s;
-	char			 status[256], next[16] = "-";
+	struct sched_acct	*s, *fail = NULL, *run = NULL;
+	char			 status[256], next[16];
 	int64_t			 first = INT64_MAX;
 	time_t			 t;
 	struct tm		 tm;
-	size_t			 n = 0;
+	size_t			 n = 0, nfail = 0, nrun = 0;
+	int			 len;
 
 	TAILQ_FOREACH(s, &d->accts, entry) {
 		if (s->a == NULL)
 			continue;
 		n++;
+		if (s->fails > 0 && nfail++ == 0)
+			fail = s;
+		if (s->running && nrun++ == 0)
+			run = s;
 		if (!s->running && s->next_ms < first)
 			first = s->next_ms;
 	}
-	if (first != INT64_MAX) {
-		t = time(NULL) + (time_t)((first > now ? first - now : 0) /
-		    1000);
+	len = snprintf(status, sizeof(status), "%zu account%s", n,
+	    n == 1 ? "" : "s");
+	if (fail != NULL)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    ", %zu failing (%s: %.60s)", nfail, fail->name, fail->why);
+	if (run != NULL && nrun > 1)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; syncing %s and %zu more", run->name, nrun - 1);
+	else if (run != NULL)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; syncing %s", run->name);
+	else if (fail == NULL)
+		len += snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; last: %s", d->last[0] != '\0' ? d->last : "none");
+	if (first != INT64_MAX && len > 0 && (size_t)len < sizeof(status)) {
+		t = d->clock->wall(d->clock->arg) +
+		    (time_t)((first > now ? first - now : 0) / 1000);
 		localtime_r(&t, &tm);
 		strftime(next, sizeof(next), "%H:%M", &tm);
+		snprintf(status + len, sizeof(status) - (size_t)len,
+		    "; next poll %s", next);
 	}
-	snprintf(status, sizeof(status), "%zu account%s; last: %s; next poll "
-	    "%s", n, n == 1 ? "" : "s", d->last[0] != '\0' ? d->last : "none",
-	    next);
 	if (ready)
 		sdnotify_ready(status);
 	else
@@ -735,21 +597,21 @@ sched_max_timeout(struct sched_daemon *d)
 
 int
 sched_daemon(const char *path, struct config *cfg, bool level_fixed,
-    struct err *e)
+    const struct sched_clock *clock, struct err *e)
 {
 	struct sched_daemon	 d;
 	struct sched_acct	*s, *tmp, *best;
 	struct sched_cfg	*c;
 	struct account		*a;
-	struct pollfd		 pfd;
 	char			 drain[64];
 	int64_t			 now, hard_ms = 0;
-	bool			 done, stopping = false;
+	bool			 done, stopping = false, started = false;
 	int			 rc, i;
 
 	memset(&d, 0, sizeof(d));
 	d.path = xstrdup(path);
 	d.level_fixed = level_fixed;
+	d.clock = clock != NULL ? clock : &sched_real_clock;
 	TAILQ_INIT(&d.cfgs);
 	TAILQ_INIT(&d.accts);
 	d.cur = xcalloc(1, sizeof(*d.cur));
@@ -759,11 +621,13 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	pthread_mutex_init(&d.lock, NULL);
 	srandom((unsigned)(time(NULL) ^ getpid()));
 
+	/* A second run in one process (the tests) starts afresh. */
+	sched_sig_term = sched_sig_hup = sched_sig_usr1 = sched_hard_stop = 0;
 	if ((rc = sched_signals(e)) < 0)
 		goto out;
 	if ((rc = store_open(cfg->state_db, &d.store, e)) < 0)
 		goto out;
-	now = util_now_ms();
+	now = d.clock->now_ms(d.clock->arg);
 	TAILQ_FOREACH(a, &cfg->accounts, entry)
 		sched_acct_add(&d, a, now);
 	d.wd_ms = sdnotify_watchdog_ms();
@@ -771,10 +635,8 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 	log_info("started with %s, state in %s", cfg->path, cfg->state_db);
 	sched_status(&d, now, true);
 
-	pfd.fd = sched_pipe[0];
-	pfd.events = POLLIN;
 	for (;;) {
-		now = util_now_ms();
+		now = d.clock->now_ms(d.clock->arg);
 		if (sched_sig_term && !stopping) {
 			stopping = true;
 			sdnotify_stopping();
@@ -829,11 +691,18 @@ sched_daemon(const char *path, struct config *cfg, bool level_fixed,
 			sched_start(&d, best, now);
 			if (!best->running)
 				break;
+			started = true;
+		}
+		/* "syncing NAME", not a next poll that is already past. */
+		if (started) {
+			sched_status(&d, now, false);
+			started = false;
 		}
 		sched_watchdog(&d, now);
 
-		if (poll(&pfd, 1, (int)sched_timeout(&d, util_now_ms(),
-		    stopping)) == -1 && errno != EINTR) {
+		if (d.clock->wait(d.clock->arg, sched_pipe[0],
+		    (int)sched_timeout(&d, d.clock->now_ms(d.clock->arg),
+		    stopping), d.running) == -1 && errno != EINTR) {
 			rc = err_set(e, E_IO, "poll: %s", strerror(errno));
 			break;
 		}

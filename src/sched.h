@@ -6,35 +6,26 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "err.h"
 
 /*
- * Running account syncs: at most max_parallel at once, one worker thread
- * per running sync, each with its own connection.  The worker threads share
- * the one writable store handle under a mutex (store.h allows one writable
- * handle per process; SQLite writes are serialized anyway, and each store
- * call is short next to the network I/O around it).
+ * The daemon's clock, a seam so that tests drive the loop without real
+ * sleeps.  now_ms: monotonic milliseconds (worker threads call it too, so
+ * it must be thread-safe); wall: the time of day, for the status line;
+ * wait: sleep until fd is readable or timeout_ms have passed, returning as
+ * poll(2) does; running is the number of syncs started and not yet reaped
+ * (a fake clock must not jump ahead while one may still end).
  */
-
-/*
- * sched_once: one sync of each account named in names (n of them; n == 0
- * means every account), up to cfg->max_parallel at a time.  When progress
- * is not NULL (a terminal), a progress line per running account is redrawn
- * on it.  A summary line per account goes to out at the end, in config
- * order.  abort_flag (may be NULL) stops the syncs after their current
- * message.
- * Returns 0 when every sync succeeded, else the error of the first account
- * that failed (each failure is also logged with its account name).
- * Errors: E_USAGE (an unknown account name, before anything runs),
- * E_STORE (the state database cannot be opened or is in use), and the
- * errors of sync_account.
- */
-int	 sched_once(const struct config *cfg, char *const *names, size_t n,
-	    FILE *out, FILE *progress,
-	    const volatile sig_atomic_t *abort_flag, struct err *e);
+struct sched_clock {
+	int64_t	 (*now_ms)(void *arg);
+	time_t	 (*wall)(void *arg);
+	int	 (*wait)(void *arg, int fd, int timeout_ms, size_t running);
+	void	*arg;
+};
 
 /*
  * sched_daemon: the daemon's main loop, until SIGTERM or SIGINT.  Polls
@@ -61,7 +52,7 @@ int	 sched_once(const struct config *cfg, char *const *names, size_t n,
  * (bytes, or a one-second wait slice on its socket).
  *
  * cfg is taken over and freed; level_fixed: -v was given, so a reload does
- * not change the log level.  Returns 0 after a clean stop.
+ * not change the log level; clock: NULL for the real one.  Returns 0 after a clean stop.
  * Errors: E_STORE (database, or locked by another popsyncd), E_IO (pipe,
  * poll).
  */
@@ -78,6 +69,6 @@ int64_t	 sched_delay_ms(int interval, int fails, bool temporary,
 	    long login_delay, int64_t jitter_ms);
 
 int	 sched_daemon(const char *path, struct config *cfg, bool level_fixed,
-	    struct err *e);
+	    const struct sched_clock *clock, struct err *e);
 
 #endif

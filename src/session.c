@@ -13,6 +13,7 @@
 #include "log.h"
 #include "oauth2.h"
 #include "pop3.h"
+#include "sasl.h"
 #include "pop3_parse.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -249,7 +250,7 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 {
 	const char	*m;
 	char		*secret = NULL;
-	bool		 oauth2, fresh = true;
+	bool		 oauth2, fresh = true, knew_capa;
 	int		 rc;
 
 	m = session_choose_auth(a, pop3_caps(p), pop3_apop_timestamp(p) != NULL,
@@ -262,16 +263,24 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 		*method = m;
 	log_debug("%s: logging in with %s", a->name, m);
 
-	if (!session_is_ascii(a->user)) {
-		/* RFC 6856: a UTF-8 user name needs the server's consent. */
-		if ((pop3_caps(p)->flags & POP3_CAPA_UTF8) == 0) {
-			rc = err_set(e, E_AUTH, "the user name is not ASCII "
-			    "and the server does not offer UTF8 (RFC 6856)");
+	/*
+	 * RFC 6856: UTF8 whenever the server offers it (in AUTHORIZATION),
+	 * not only for a UTF-8 user name: Courier replaces a message whose
+	 * headers hold raw UTF-8 with a notice when the client did not.
+	 */
+	if ((pop3_caps(p)->flags & POP3_CAPA_UTF8) != 0) {
+		if ((rc = pop3_utf8(p, e)) < 0 &&
+		    (rc != E_SERVER || !session_is_ascii(a->user)))
 			goto out;
-		}
-		if ((rc = pop3_utf8(p, e)) < 0)
-			goto out;
+		if (rc < 0)
+			log_info("%s: the server offers UTF8 but refused it: "
+			    "%s", a->name, e->msg);
+	} else if (!session_is_ascii(a->user)) {
+		rc = err_set(e, E_AUTH, "the user name is not ASCII and the "
+		    "server does not offer UTF8 (RFC 6856)");
+		goto out;
 	}
+	knew_capa = pop3_caps(p)->nlines > 0;
 
 	/* The oauth2 group, when there is one, feeds the OAuth methods. */
 	oauth2 = a->oauth2 != NULL && (strcmp(m, "XOAUTH2") == 0 ||
@@ -279,29 +288,29 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 	if (oauth2) {
 		if ((rc = oauth2_token(a, false, &secret, &fresh, e)) < 0)
 			goto out;
-		rc = pop3_auth(p, m, a->user, secret, e);
-		/* A cached token the server refuses gets one refresh and
-		 * one more try; [SYS/TEMP] is the server, not the token. */
-		if (rc == E_AUTH && !e->temporary && !fresh) {
-			log_info("%s: %s refused the stored access token; "
-			    "refreshing it", a->name, m);
-			freezero(secret, 0);
-			secret = NULL;
-			if ((rc = oauth2_token(a, true, &secret, NULL, e)) == 0)
-				rc = pop3_auth(p, m, a->user, secret, e);
-		}
-		goto out;
-	}
-	/* Its message names the account already. */
-	if ((rc = account_secret(a, &secret, e)) < 0)
-		return rc;
+	} else if ((rc = account_secret(a, &secret, e)) < 0)
+		return rc;	/* Its message names the account already. */
 	if (strcmp(m, "USER") == 0) {
 		if ((rc = pop3_user(p, a->user, e)) == 0)
 			rc = pop3_pass(p, secret, e);
 	} else if (strcmp(m, "APOP") == 0)
 		rc = pop3_apop(p, a->user, secret, e);
 	else
-		rc = pop3_auth(p, m, a->user, secret, e);
+		rc = sasl_auth(p, m, a->user, secret, e);
+	/* A stored token the server refuses gets one refresh and one more
+	 * try; [SYS/TEMP] is the server, not the token. */
+	if (oauth2 && rc == E_AUTH && !e->temporary && !fresh) {
+		log_info("%s: %s refused the stored access token; refreshing "
+		    "it", a->name, m);
+		freezero(secret, 0);
+		secret = NULL;
+		if ((rc = oauth2_token(a, true, &secret, NULL, e)) == 0)
+			rc = sasl_auth(p, m, a->user, secret, e);
+	}
+	/* RFC 2449: what a server offers may change after login (behind a
+	 * proxy the first list is the proxy's own), so ask again. */
+	if (rc == 0 && knew_capa)
+		rc = pop3_capa(p, e);
 
 out:
 	freezero(secret, 0);

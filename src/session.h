@@ -45,8 +45,11 @@ int	 session_connect(const struct account *a,
 
 /*
  * session_login: choose the login method (session_choose_auth), send UTF8
- * when the user name is not ASCII, fetch the secret (account_secret) and log
- * in; *method (if not NULL) gets the method's name.  p ends in TRANSACTION.
+ * whenever the server offers it (a refusal only matters for a user name
+ * that is not ASCII), fetch the secret (account_secret), log in, and ask
+ * CAPA again when the server answered it before (RFC 2449: capabilities
+ * may change after login); *method (if not NULL) gets the method's name.
+ * p ends in TRANSACTION.
  * Errors: E_AUTH, E_INSECURE, E_CONFIG (secret source failed), those of
  * oauth2_token() for an OAuth login with an oauth2 group, and those of
  * the POP3 commands.

@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "config.h"
@@ -215,4 +218,34 @@ out:
 	store_status_free(rows, n);
 	store_close(st);
 	return rc;
+}
+
+int
+status_mailbox_changes(const struct config *cfg, FILE *out)
+{
+	const struct account	*a;
+	struct store		*st = NULL;
+	struct err		 e;
+	char			*host, *user;
+	int			 n = 0;
+
+	if (access(cfg->state_db, F_OK) == -1 ||
+	    store_open_readonly(cfg->state_db, &st, &e) < 0)
+		return 0;
+	TAILQ_FOREACH(a, &cfg->accounts, entry) {
+		if (store_account_mailbox(st, a->name, &host, &user, &e) != 1)
+			continue;
+		if (strcasecmp(host, a->host) != 0 ||
+		    strcmp(user, a->user) != 0) {
+			fprintf(out, "popsyncd: warning: %s: now names the "
+			    "mailbox %s@%s, not %s@%s as before: mail left on "
+			    "that server counts as new and is fetched\n",
+			    a->name, a->user, a->host, user, host);
+			n++;
+		}
+		free(host);
+		free(user);
+	}
+	store_close(st);
+	return n;
 }

@@ -21,4 +21,12 @@
 int	 status_print(const struct config *cfg, FILE *out, bool json,
 	    struct err *e);
 
+/*
+ * status_mailbox_changes: for --check-config, warn on out about each
+ * account of cfg that the state database last saw on another mailbox
+ * (another host, compared without case, or user): its mail counts as new.
+ * Returns how many; a missing or unreadable database gives 0.
+ */
+int	 status_mailbox_changes(const struct config *cfg, FILE *out);
+
 #endif

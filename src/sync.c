@@ -51,6 +51,7 @@ struct sync_run {
 	bool				 cut;	/* a message was cut off */
 	bool				 listed; /* a listing was noted */
 	size_t				 total;	/* for progress */
+	unsigned long long		 total_bytes; /* their LIST sizes */
 	/* Items delivered in this session, for keep = false. */
 	struct sync_item		**fetched;
 	size_t				 nfetched;
@@ -319,10 +320,12 @@ sync_resolve(struct sync_run *run, struct store_entry *ents, size_t n,
 			return rc;
 		ents[i].state = STORE_DELIVERED;
 		run->r->recovered++;
+		log_set_context(run->a->name, ents[i].uidl);
 		log_info("%s: %s was delivered as %s by a run that stopped "
 		    "before recording it", run->a->name,
 		    sync_key_show(ents[i].uidl, show, sizeof(show)),
 		    ents[i].filename);
+		log_set_context(run->a->name, NULL);
 	}
 	return 0;
 }
@@ -339,6 +342,7 @@ sync_report(struct sync_run *run)
 	pr.done = run->r->fetched;
 	pr.total = run->total;
 	pr.bytes = run->r->bytes;
+	pr.total_bytes = run->total_bytes;
 	run->sh->progress(run->sh->progress_arg, &pr);
 }
 
@@ -450,12 +454,14 @@ sync_sink_end(void *arg, struct err *e)
 	/* Durable and recorded for the whole batch in sync_settle. */
 	rc = maildir_link(run->msg, e);
 	run->msg = NULL;
-	log_set_context(run->a->name, NULL);
-	if (rc < 0)
+	if (rc < 0) {
+		log_set_context(run->a->name, NULL);
 		return sync_delivery_error(run, rc, e);
+	}
 	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
 	    it->num, sync_key_show(it->key, show, sizeof(show)),
 	    run->names[run->cur]);
+	log_set_context(run->a->name, NULL);
 	it->delivered = true;
 	run->fetched[run->nfetched++] = it;
 	run->r->fetched++;
@@ -542,6 +548,11 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 	int64_t		 now = (int64_t)time(NULL);
 	int		 rc = 0;
 
+	/* Like total: what this sync wrote so far plus what is planned. */
+	run->total_bytes = run->r->bytes;
+	for (i = 0; i < n; i++)
+		run->total_bytes += items[i].size;
+
 	run->names = xcalloc(SYNC_BATCH, sizeof(*run->names));
 	nums = xcalloc(SYNC_BATCH, sizeof(*nums));
 	for (off = 0; off < n; off += cnt) {
@@ -599,9 +610,11 @@ sync_skip(struct sync_run *run, const struct sync_item *items, size_t n,
 		snprintf(reason, sizeof(reason), "larger than max_message_size "
 		    "(%llu > %llu octets)", items[i].size,
 		    (unsigned long long)run->a->max_message_size);
+		log_set_context(run->a->name, items[i].key);
 		log_warnx("%s: skipping message %lu (%s): %s", run->a->name,
 		    items[i].num, sync_key_show(items[i].key, show,
 		    sizeof(show)), reason);
+		log_set_context(run->a->name, NULL);
 		if (items[i].key != NULL)
 			rc = store_mark_skipped(run->sh->store, run->a->name,
 			    items[i].key, (int64_t)items[i].size, reason,

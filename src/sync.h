@@ -69,6 +69,9 @@ struct sync_progress {
 	size_t			 done;		/* messages delivered so far */
 	size_t			 total;		/* messages to fetch */
 	unsigned long long	 bytes;		/* bytes written so far */
+	unsigned long long	 total_bytes;	/* LIST sizes of the messages to
+						 * fetch (with CRLF, so a little
+						 * more than bytes will reach) */
 };
 
 /* The state shared by every sync of one process. */

@@ -6,14 +6,12 @@
 
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -22,12 +20,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto.h"
 #include "net.h"
 #include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
-
-#define TLS_SHA256_LEN	32
 
 struct tls {
 	SSL	*ssl;
@@ -36,11 +33,10 @@ struct tls {
 	char	*host;		/* for messages */
 };
 
-static int	tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN]);
 static void	tls_format_fp(const unsigned char *md, size_t len, char *dst,
 		    size_t dstlen);
 static int	tls_leaf_sha256(const SSL *ssl,
-		    unsigned char out[TLS_SHA256_LEN]);
+		    unsigned char out[CRYPTO_SHA256_LEN]);
 static bool	tls_is_ip(const char *host);
 static void	tls_errstr(char *dst, size_t len);
 static int	tls_wait(struct tls *t, int want_write, int64_t deadline,
@@ -63,7 +59,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 {
 	SSL_CTX		*ctx = NULL;
 	struct tls	*t = NULL;
-	unsigned char	 pin[TLS_SHA256_LEN];
+	unsigned char	 pin[CRYPTO_SHA256_LEN];
 	const char	*host = p->host != NULL ? p->host : "";
 	char		 why[256];
 	int		 rc, version, ok;
@@ -72,7 +68,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 	*out = NULL;
 	ERR_clear_error();
 	if (p->fingerprint != NULL &&
-	    tls_parse_pin(p->fingerprint, pin) == -1) {
+	    crypto_pin_parse(p->fingerprint, pin) == -1) {
 		rc = err_set(e, E_TLS, "invalid fingerprint pin: expected "
 		    "\"sha256:\" and 64 hex digits");
 		goto out;
@@ -232,7 +228,7 @@ tls_check_verify(struct tls *t, struct err *e)
 static int
 tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 {
-	unsigned char	md[TLS_SHA256_LEN];
+	unsigned char	md[CRYPTO_SHA256_LEN];
 	char		want[7 + 95 + 1], got[7 + 95 + 1];
 
 	if (tls_leaf_sha256(t->ssl, md) == -1)
@@ -240,38 +236,10 @@ tls_check_pin(struct tls *t, const unsigned char *pin, struct err *e)
 		    t->host);
 	if (memcmp(md, pin, sizeof(md)) == 0)
 		return 0;
-	tls_format_fp(pin, TLS_SHA256_LEN, want, sizeof(want));
+	tls_format_fp(pin, CRYPTO_SHA256_LEN, want, sizeof(want));
 	tls_format_fp(md, sizeof(md), got, sizeof(got));
 	return err_set(e, E_TLS, "certificate fingerprint mismatch for %s: "
 	    "expected %s, got %s", t->host, want, got);
-}
-
-/*
- * Parse "sha256:HEX" with 64 hex digits in either case, optionally with a
- * colon between bytes.  Returns 0 or -1.
- */
-static int
-tls_parse_pin(const char *s, unsigned char out[TLS_SHA256_LEN])
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const char		*hi, *lo;
-	size_t			 i;
-
-	if (strncasecmp(s, "sha256:", 7) != 0)
-		return -1;
-	s += 7;
-	for (i = 0; i < TLS_SHA256_LEN; i++) {
-		if (i > 0 && *s == ':')
-			s++;
-		if (s[0] == '\0' ||
-		    (hi = strchr(hex, tolower((unsigned char)s[0]))) == NULL ||
-		    s[1] == '\0' ||
-		    (lo = strchr(hex, tolower((unsigned char)s[1]))) == NULL)
-			return -1;
-		out[i] = (unsigned char)((hi - hex) << 4 | (lo - hex));
-		s += 2;
-	}
-	return *s == '\0' ? 0 : -1;
 }
 
 /* "sha256:AB:CD:..." from a digest. */
@@ -288,7 +256,7 @@ tls_format_fp(const unsigned char *md, size_t len, char *dst, size_t dstlen)
 
 /* SHA-256 of the peer's leaf certificate (DER).  Returns 0 or -1. */
 static int
-tls_leaf_sha256(const SSL *ssl, unsigned char out[TLS_SHA256_LEN])
+tls_leaf_sha256(const SSL *ssl, unsigned char out[CRYPTO_SHA256_LEN])
 {
 	X509		*cert;
 	unsigned int	 n = 0;
@@ -296,7 +264,7 @@ tls_leaf_sha256(const SSL *ssl, unsigned char out[TLS_SHA256_LEN])
 	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
 		return -1;
 	if (!X509_digest(cert, EVP_sha256(), out, &n) ||
-	    n != TLS_SHA256_LEN)
+	    n != CRYPTO_SHA256_LEN)
 		return -1;
 	return 0;
 }
@@ -503,7 +471,7 @@ tls_get_info(const struct tls *t, struct tls_info *info)
 {
 	X509		*cert;
 	BIO		*bio;
-	unsigned char	 md[TLS_SHA256_LEN];
+	unsigned char	 md[CRYPTO_SHA256_LEN];
 	int		 n;
 
 	memset(info, 0, sizeof(*info));

@@ -9,7 +9,9 @@
  * Listens on 127.0.0.1 on PORT, or by default on a port the kernel picks
  * (a test that restarts the server on the port it had keeps the client's
  * idea of the server unchanged), writes the port to PORTFILE, serves up to CONNS connections (default 1) one after another,
- * each running SCRIPT from its start, and records every line received
+ * each running SCRIPT from its start (with -s given more than once,
+ * connection K runs the K-th SCRIPT, the last one for all later
+ * connections), and records every line received
  * ("C: ") and sent ("S: ") in TRANSCRIPT, after a line "--- connection K"
  * (K counts from 1) at the start of each connection.  Script lines:
  *
@@ -58,6 +60,7 @@
 #define FAULT_ACCEPT_MS		30000
 #define FAULT_READ_MS		10000
 #define FAULT_CONNS_MAX		1000
+#define FAULT_SCRIPTS_MAX	8
 
 struct fault {
 	int	 fd;
@@ -412,9 +415,11 @@ int
 main(int argc, char *argv[])
 {
 	struct fault	 f;
-	const char	*portfile = NULL, *script = NULL, *trpath = NULL;
-	FILE		*sp = NULL;
+	const char	*portfile = NULL, *script[FAULT_SCRIPTS_MAX];
+	const char	*trpath = NULL;
+	FILE		*sp[FAULT_SCRIPTS_MAX];
 	long		 conns = 1, port = 0, k;
+	size_t		 nscript = 0, i;
 	char		*ep;
 	int		 ch, ls = -1, idle_ms = 5000, rc = 2;
 
@@ -440,7 +445,9 @@ main(int argc, char *argv[])
 			portfile = optarg;
 			break;
 		case 's':
-			script = optarg;
+			if (nscript == FAULT_SCRIPTS_MAX)
+				usage();
+			script[nscript++] = optarg;
 			break;
 		case 't':
 			trpath = optarg;
@@ -452,14 +459,17 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (portfile == NULL || script == NULL || trpath == NULL ||
+	if (portfile == NULL || nscript == 0 || trpath == NULL ||
 	    optind != argc)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((sp = fopen(script, "r")) == NULL) {
-		perror(script);
-		goto out;
+	memset(sp, 0, sizeof(sp));
+	for (i = 0; i < nscript; i++) {
+		if ((sp[i] = fopen(script[i], "r")) == NULL) {
+			perror(script[i]);
+			goto out;
+		}
 	}
 	if ((f.tr = fopen(trpath, "w")) == NULL) {
 		perror(trpath);
@@ -479,7 +489,8 @@ main(int argc, char *argv[])
 		if (k == 1)
 			rc = 0;
 		fprintf(f.tr, "--- connection %ld\n", k);
-		if (fault_serve(&f, sp, idle_ms) == -1)
+		i = (size_t)k - 1 < nscript ? (size_t)k - 1 : nscript - 1;
+		if (fault_serve(&f, sp[i], idle_ms) == -1)
 			rc = 1;
 	}
 out:
@@ -489,7 +500,8 @@ out:
 		close(ls);
 	if (f.tr != NULL)
 		fclose(f.tr);
-	if (sp != NULL)
-		fclose(sp);
+	for (i = 0; i < nscript; i++)
+		if (sp[i] != NULL)
+			fclose(sp[i]);
 	return rc;
 }

@@ -74,7 +74,9 @@ daemon_start()
 			*) export "${v?}" ;;
 			esac
 		done
-		exec "$POPSYNCD" -c "$conf"
+		# -v: polls() counts summary lines, and those of empty
+		# polls are debug lines.
+		exec "$POPSYNCD" -v -c "$conf"
 	) >"$T_DIR/daemon.out" 2>"$DAEMON_ERR" &
 	DAEMON_PID=$!
 }

@@ -44,6 +44,7 @@
 #include "err.h"
 #include "log.h"
 #include "pop3.h"
+#include "sasl.h"
 #include "session.h"
 #include "tls.h"
 #include "util.h"
@@ -399,7 +400,7 @@ cmd_simple(struct pop3 *p, const struct account *a, const char *name,
 	else if (strcmp(name, "apop") == 0)
 		rc = pop3_apop(p, args[0], args[1], e);
 	else if (strcmp(name, "auth") == 0)
-		rc = pop3_auth(p, args[0], args[1], args[2], e);
+		rc = sasl_auth(p, args[0], args[1], args[2], e);
 	else
 		fatalx("%s: no handler for %s", __func__, name);
 	if (rc == 0)

@@ -121,6 +121,10 @@ R USER alice
 S +OK
 R PASS $ALICE_PASS
 S +OK logged in
+R CAPA
+S +OK
+S USER
+S .
 R STAT
 S +OK 0 0
 R QUIT

@@ -100,7 +100,8 @@ slow_script()
 	{
 		printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' \
 		    'S USER' 'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
-		    'S +OK logged in' 'R LIST' 'S +OK 1 message' "S 1 $size" \
+		    'S +OK logged in' 'R CAPA' 'S +OK' 'S USER' 'S UIDL' 'S .' \
+		    'R LIST' 'S +OK 1 message' "S 1 $size" \
 		    'S .' 'R UIDL' 'S +OK' "S 1 $uidl" 'S .' 'R RETR 1' \
 		    "S +OK $size octets"
 		for l in "${body[@]}"; do
@@ -143,9 +144,9 @@ awk -v r="$ready" 'NR == r - 1 || NR == r + 1' "$NOTIFY_LOG" |
 ok "READY=1 with a STATUS= once the config is loaded"
 
 # Polled within min(interval/10, 5) = 1 s of the start.
-wait_notify 'STATUS=.*last: down failed: connect to 127[.]0[.]0[.]1:[0-9]+ failed' 5
-ok "STATUS= after a failed sync names the account: $(sed -n "${NLINE}p" "$NOTIFY_LOG" | cut -d' ' -f2-)"
-awk -v r="$ready" 'NR < r && / STATUS=.*last: /' "$NOTIFY_LOG" | grep -q . &&
+wait_notify 'STATUS=1 account, 1 failing [(]down: connect to 127[.]0[.]0[.]1:[0-9]+ failed.*[)]; next poll [0-2][0-9]:[0-5][0-9]$' 5
+ok "STATUS= after a failed sync counts and names the failing account: $(sed -n "${NLINE}p" "$NOTIFY_LOG" | cut -d' ' -f2-)"
+awk -v r="$ready" 'NR < r && / STATUS=.*(failing|last: [^n])/' "$NOTIFY_LOG" | grep -q . &&
     fail "a sync was reported before READY=1"
 ok "READY=1 precedes the first sync"
 
@@ -176,6 +177,8 @@ daemon_start "$T_DIR/main.conf" WATCHDOG_USEC=2000000 WATCHDOG_PID=self
 wait_notify 'READY=1' 5
 t_ready=$NTIME
 # Jitter up to 3 s, a 5 s stall: 8 s and change.
+wait_notify 'STATUS=1 account; syncing slow$' 5
+ok "STATUS= says which account is syncing while it runs"
 wait_notify 'STATUS=.*last: slow' 15
 t_synced=$NTIME
 sed -n "${NLINE}p" "$NOTIFY_LOG" |
@@ -282,7 +285,8 @@ ok "the message being written is finished, no DELE sent, the session ends with Q
 # and at 4 s), where interval alone would give six.
 printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
     'S UIDL' 'S LOGIN-DELAY 4' 'S .' 'R USER alice' 'S +OK' 'R PASS *' \
-    'S +OK logged in' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
+    'S +OK logged in' 'R CAPA' 'S +OK' 'S USER' 'S UIDL' \
+    'S LOGIN-DELAY 4' 'S .' 'R LIST' 'S +OK 0 messages' 'S .' 'R UIDL' 'S +OK' \
     'S .' 'R QUIT' 'S +OK bye' >"$T_DIR/delay.script"
 server_start delay "$T_DIR/delay.script" -n 20
 write_config "$T_DIR/delay.conf" delay host=127.0.0.1 port="$delay_PORT" \
@@ -306,6 +310,7 @@ ok "CAPA LOGIN-DELAY 4 beats interval 1: $logins logins in 6 s"
 {
 	printf '%s\n' 'S +OK fault server ready' 'R CAPA' 'S +OK' 'S USER' \
 	    'S UIDL' 'S .' 'R USER alice' 'S +OK' 'R PASS *' 'S +OK logged in' \
+	    'R CAPA' 'S +OK' 'S USER' 'S UIDL' 'S .' \
 	    'R LIST' 'S +OK 1 message' 'S 1 2000' 'S .' 'R UIDL' 'S +OK' \
 	    'S 1 trickle-1' 'S .' 'R RETR 1' 'S +OK 2000 octets' \
 	    'S Subject: trickle' 'S '

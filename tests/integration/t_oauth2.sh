@@ -283,20 +283,20 @@ expire_locally ox
 n_local=$(find "$T_DIR/dest/ox/new" -type f | wc -l)
 expect_rc "revoked refresh token" 1 "$POPSYNCD" -c "$CONF" -vv --once ox
 keep
-assert_err 'ox: oauth2: refresh token refused \(invalid_grant\); run `popsyncd --authorize ox`'
+assert_err 'ox: run `popsyncd --authorize ox`: the OAuth2 refresh token was refused \(invalid_grant'
 assert_eq "$(find "$T_DIR/dest/ox/new" -type f | wc -l)" "$n_local" "local messages"
 assert_eq "$(mailbox_count alice)" 1 "server mailbox"
 expect_rc "--status" 0 "$POPSYNCD" -c "$CONF" --status
 keep
-assert_out 'last error: .*invalid_grant.*popsyncd --authorize ox'
+assert_out 'last error: ox: run `popsyncd --authorize ox`: .*invalid_grant'
 expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
 keep
-assert_out '"last_error": ".*invalid_grant.*popsyncd --authorize ox'
+assert_out '"last_error": "ox: run `popsyncd --authorize ox`: .*invalid_grant'
 daemon_error ox
-grep -q 'error: ox: oauth2: refresh token refused (invalid_grant); run `popsyncd --authorize ox`.*(permanent; ' \
+grep -q 'error: ox: run `popsyncd --authorize ox`: the OAuth2 refresh token was refused (invalid_grant.*(permanent; ' \
     "$T_DIR/daemon.err" || fail "the daemon's error line: $(grep 'error: ' "$T_DIR/daemon.err")"
 assert_eq "$(mailbox_count alice)" 1 "server mailbox after the daemon"
-grep -q 'STATUS=.*ox failed: oauth2: refresh token refused (invalid_grant); run `popsyncd --authorize ox`' \
+grep -q 'STATUS=.*(ox: run `popsyncd --authorize ox`: ' \
     "$T_DIR/notify.log" || fail "the systemd status line: $(grep STATUS= "$T_DIR/notify.log" | tail -1)"
 ok "a revoked refresh token: permanent error naming popsyncd --authorize, nothing fetched or deleted, shown by --status and the systemd status line"
 

@@ -166,12 +166,12 @@ expire_locally op
 n_local=$(find "$T_DIR/dest/op/new" -type f | wc -l)
 expect_rc "revoked refresh token" 1 "$POPSYNCD" -c "$CONF" -vv --once op
 keep
-assert_err 'op: oauth2: refresh token refused \(invalid_grant\); run `popsyncd --authorize op`'
+assert_err 'op: run `popsyncd --authorize op`: the OAuth2 refresh token was refused \(invalid_grant'
 assert_eq "$(find "$T_DIR/dest/op/new" -type f | wc -l)" "$n_local" "local messages"
 assert_eq "$(mailbox_count alice)" 1 "server mailbox"
 expect_rc "--status --json" 0 "$POPSYNCD" -c "$CONF" --status --json
 keep
-assert_out '"last_error": ".*invalid_grant.*popsyncd --authorize op'
+assert_out '"last_error": "op: run `popsyncd --authorize op`: .*invalid_grant'
 ok "a refresh token revoked at the provider: permanent error naming --authorize, nothing fetched or deleted"
 
 [ "$(sort -u "$T_DIR/tokens.txt" | grep -c .)" -ge 4 ] || fail "too few tokens to scan for"

@@ -37,10 +37,13 @@ greet()
 
 # login: CAPA-LINE...: greeting, CAPA (USER and UIDL plus the lines
 # given) and a USER/PASS login.
+# After login popsyncd asks CAPA again (RFC 2449: it may change).
 login()
 {
 	greet USER UIDL "$@"
 	printf 'R USER alice\nS +OK\nR PASS *\nS +OK logged in\n'
+	printf 'R CAPA\nS +OK\n'
+	printf 'S %s\n' USER UIDL "$@" .
 }
 
 # listing: COMMAND VALUE...: COMMAND answered +OK with the lines

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The popsyncd authors */
-/* Known-answer tests for crypto.c: MD5, HMAC-MD5 and strict base64. */
+/*
+ * Known-answer tests for crypto.c: MD5, HMAC-MD5, strict base64 and the
+ * certificate pin parser.
+ */
 
 #include "autoconf.h"
 
@@ -22,6 +25,7 @@ static void	 test_hmac_md5_hex(void **);
 static void	 test_base64_encode(void **);
 static void	 test_base64_decode(void **);
 static void	 test_base64_decode_bad(void **);
+static void	 test_pin_parse(void **);
 
 /* RFC 1321 appendix A.5. */
 static const struct {
@@ -190,6 +194,69 @@ test_base64_decode_bad(void **state)
 	}
 }
 
+#define PIN_HEX \
+	"0b30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83a8cdf2173c6186"
+#define PIN_COLONS \
+	"0B:30:55:7A:9F:C4:E9:0E:33:58:7D:A2:C7:EC:11:36:" \
+	"5B:80:A5:CA:EF:14:39:5E:83:A8:CD:F2:17:3C:61:86"
+
+/*
+ * Every spelling the config check accepts gives the same 32 bytes; every
+ * other is refused (the handshake once took "SHA256:" that the check did
+ * not).
+ */
+static void
+test_pin_parse(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 rc;
+	} rows[] = {
+		{ "sha256:" PIN_HEX, 0 },
+		{ "sha256:" PIN_COLONS, 0 },
+		{ "sha256:0B30557A9FC4E90E33587DA2C7EC11365B80A5CAEF14395E83A8CD"
+		    "F2173C6186", 0 },
+		{ "sha256:0b:30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83a8"
+		    "cdf2173c6186", 0 },
+		{ "SHA256:" PIN_HEX, -1 },
+		{ "sha1:" PIN_HEX, -1 },
+		{ PIN_HEX, -1 },
+		{ "sha256:", -1 },
+		{ "sha256::" PIN_COLONS, -1 },
+		{ "sha256:" PIN_COLONS ":", -1 },
+		{ "sha256:0B::30:55:7A:9F:C4:E9:0E:33:58:7D:A2:C7:EC:11:36:"
+		    "5B:80:A5:CA:EF:14:39:5E:83:A8:CD:F2:17:3C:61:86", -1 },
+		{ "sha256:0:B30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83a8"
+		    "cdf2173c6186", -1 },
+		{ "sha256:" PIN_HEX "00", -1 },
+		{ "sha256:" PIN_HEX "0", -1 },
+		{ "sha256:0b30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83a8c"
+		    "df2173c61", -1 },
+		{ "sha256:0b30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83a8c"
+		    "df2173c61g", -1 },
+		{ "sha256: " PIN_HEX, -1 },
+	};
+	static const unsigned char want[CRYPTO_SHA256_LEN] = {
+		0x0b, 0x30, 0x55, 0x7a, 0x9f, 0xc4, 0xe9, 0x0e, 0x33, 0x58,
+		0x7d, 0xa2, 0xc7, 0xec, 0x11, 0x36, 0x5b, 0x80, 0xa5, 0xca,
+		0xef, 0x14, 0x39, 0x5e, 0x83, 0xa8, 0xcd, 0xf2, 0x17, 0x3c,
+		0x61, 0x86
+	};
+	unsigned char	md[CRYPTO_SHA256_LEN];
+	size_t		i;
+	int		rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(md, 0, sizeof(md));
+		rc = crypto_pin_parse(rows[i].s, md);
+		if (rc != rows[i].rc)
+			fail_msg("row %zu (%s): got %d", i, rows[i].s, rc);
+		if (rc == 0 && memcmp(md, want, sizeof(md)) != 0)
+			fail_msg("row %zu (%s): wrong bytes", i, rows[i].s);
+	}
+}
+
 int
 main(void)
 {
@@ -206,8 +273,13 @@ main(void)
 		cmocka_unit_test(test_base64_decode),
 		cmocka_unit_test(test_base64_decode_bad),
 	};
+	const struct CMUnitTest pin_tests[] = {
+		cmocka_unit_test(test_pin_parse),
+	};
 	int	 rc = 0;
 
+	rc |= cmocka_run_group_tests_name("crypto_pin_parse", pin_tests,
+	    NULL, NULL);
 	rc |= cmocka_run_group_tests_name("crypto_md5_hex", md5_tests,
 	    NULL, NULL);
 	rc |= cmocka_run_group_tests_name("crypto_hmac_md5_hex", hmac_tests,

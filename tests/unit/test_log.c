@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include <sys/stat.h>
-#include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,32 +21,71 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sdnotify.h"
 
 /*
- * sd_journal_sendv is wrapped at link time (-Wl,--wrap): each entry's
+ * sd_journal_send is wrapped at link time (-Wl,--wrap): each entry's
  * fields are joined with '|' into journal[]; journal_rc is what journald
- * "returns".
+ * "returns".  The wrapper formats the conversions sdnotify.c uses: %s, %i
+ * and %.*s.
  */
-int	__wrap_sd_journal_sendv(const struct iovec *, int);
+int	__wrap_sd_journal_send(const char *, ...);
 
 static char	journal[4096];
 static int	journal_calls;
 static int	journal_rc;
 
-int
-__wrap_sd_journal_sendv(const struct iovec *iov, int n)
+/* One field: fmt with its arguments taken from ap, appended to journal. */
+static size_t
+journal_field(size_t len, const char *fmt, va_list *ap)
 {
+	const char	*p, *str;
+	int		 prec;
+
+	for (p = fmt; *p != '\0'; p++) {
+		assert_true(len + 1 < sizeof(journal));
+		if (*p != '%') {
+			journal[len++] = *p;
+			continue;
+		}
+		if (strncmp(p, "%s", 2) == 0) {
+			str = va_arg(*ap, const char *);
+			len += (size_t)snprintf(journal + len,
+			    sizeof(journal) - len, "%s", str);
+			p++;
+		} else if (strncmp(p, "%i", 2) == 0) {
+			len += (size_t)snprintf(journal + len,
+			    sizeof(journal) - len, "%d", va_arg(*ap, int));
+			p++;
+		} else if (strncmp(p, "%.*s", 4) == 0) {
+			prec = va_arg(*ap, int);
+			str = va_arg(*ap, const char *);
+			len += (size_t)snprintf(journal + len,
+			    sizeof(journal) - len, "%.*s", prec, str);
+			p += 3;
+		} else
+			fail_msg("unexpected conversion in \"%s\"", fmt);
+	}
+	journal[len] = '\0';
+	return len;
+}
+
+int
+__wrap_sd_journal_send(const char *fmt, ...)
+{
+	va_list	ap;
 	size_t	len = 0;
-	int	i;
 
 	journal_calls++;
 	journal[0] = '\0';
-	for (i = 0; i < n; i++) {
-		len += (size_t)snprintf(journal + len, sizeof(journal) - len,
-		    "%s%.*s", i > 0 ? "|" : "", (int)iov[i].iov_len,
-		    (const char *)iov[i].iov_base);
+	va_start(ap, fmt);
+	for (; fmt != NULL; fmt = va_arg(ap, const char *)) {
+		if (len > 0)
+			journal[len++] = '|';
+		len = journal_field(len, fmt, &ap);
 		assert_true(len < sizeof(journal));
 	}
+	va_end(ap);
 	return journal_rc;
 }
 
@@ -75,6 +114,7 @@ stderr_to_file(int journal_on)
 	} else
 		unsetenv("JOURNAL_STREAM");
 	log_set_output(NULL);
+	log_set_sink(sdnotify_journal);
 	journal_calls = 0;
 	journal_rc = 0;
 	journal[0] = '\0';
@@ -233,6 +273,73 @@ test_level_parse(void **state)
 	assert_int_equal(log_level_parse("", &l), -1);
 }
 
+/*
+ * A sink that fails into fatal, as an out-of-memory inside it would: the
+ * second fatal must not go round again (it used to recurse until the stack
+ * overflowed).
+ */
+static int
+sink_fatal(int prio, const char *account, const char *uidl, const char *msg)
+{
+	(void)prio;
+	(void)account;
+	(void)uidl;
+	(void)msg;
+	fatal("malloc");
+}
+
+/* Run fn in a child with stderr to a file: its exit status and stderr. */
+static int
+fatal_in_child(void (*fn)(void), char *out, size_t len)
+{
+	pid_t	pid;
+	int	status;
+
+	stderr_to_file(1);
+	if ((pid = fork()) == 0) {
+		fn();
+		_exit(99);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	stderr_read(out, len);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+child_fatal_sink(void)
+{
+	log_init(LOG_LVL_INFO);
+	log_set_sink(sink_fatal);
+	errno = ENOMEM;
+	fatal("xmalloc");
+}
+
+static void
+child_fatalx(void)
+{
+	log_init(LOG_LVL_INFO);
+	log_set_context("work", "UID-9");
+	journal_rc = -1;
+	fatalx("%s: bad state %d", "sync_next", 7);
+}
+
+static void
+test_fatal(void **state)
+{
+	char	out[512];
+
+	(void)state;
+	assert_int_equal(fatal_in_child(child_fatal_sink, out, sizeof(out)),
+	    1);
+	assert_string_equal(out,
+	    "popsyncd: fatal error while reporting a fatal error\n");
+
+	/* journald refuses: the line still reaches stderr, at <3>. */
+	assert_int_equal(fatal_in_child(child_fatalx, out, sizeof(out)), 1);
+	assert_string_equal(out, "<3>sync_next: bad state 7\n");
+}
+
 int
 main(void)
 {
@@ -243,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_journal_other_stream),
 		cmocka_unit_test(test_context_per_thread),
 		cmocka_unit_test(test_level_parse),
+		cmocka_unit_test(test_fatal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

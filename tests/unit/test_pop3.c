@@ -19,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "pop3.h"
+#include "sasl.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -438,7 +439,7 @@ test_apop(void **state)
 	finish(&s, p);
 }
 
-/* pop3_auth */
+/* sasl_auth: the exchange over pop3_auth_begin/next/send/cancel */
 
 static void
 test_auth_plain(void **state)
@@ -459,17 +460,17 @@ test_auth_plain(void **state)
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
 	/* Unknown mechanisms are refused before anything is sent. */
-	assert_int_equal(pop3_auth(p, "X-NONE", "bob", "secret", &e), E_AUTH);
-	assert_int_equal(pop3_auth(p, "plain", "bob", "secret", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "X-NONE", "bob", "secret", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "plain", "bob", "secret", &e), E_AUTH);
 	assert_false(e.temporary);
 	assert_string_equal(e.msg, "AUTH PLAIN: -ERR [AUTH] bad credentials");
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "secret", &e),
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "secret", &e),
 	    E_SERVER);
 	assert_true(e.temporary);
 	assert_int_equal(pop3_state(p), POP3_ST_AUTH);
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "secret", &e), 0);
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "secret", &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "secret", &e), E_PROTO);
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "secret", &e), E_PROTO);
 	finish(&s, p);
 }
 
@@ -516,7 +517,7 @@ test_auth_long_token(void **state)
 		steps[n++] = (struct step)S("+OK\r\n");
 		p = start(&s, steps, n, 0);
 		assert_int_equal(pop3_greeting(p, &e), 0);
-		assert_int_equal(pop3_auth(p, "XOAUTH2", "bob", tok, &e), 0);
+		assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", tok, &e), 0);
 		assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 		finish(&s, p);
 		free(tok);
@@ -544,7 +545,7 @@ test_auth_xoauth2_error(void **state)
 
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
-	assert_int_equal(pop3_auth(p, "XOAUTH2", "bob", "tok123", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", "tok123", &e), E_AUTH);
 	assert_false(e.temporary);
 	assert_non_null(strstr(e.msg,
 	    "AUTH XOAUTH2: -ERR authentication failed"));
@@ -572,7 +573,7 @@ test_auth_cram_md5(void **state)
 
 	p = START(&s, steps, 4);
 	assert_int_equal(pop3_greeting(p, &e), 0);
-	assert_int_equal(pop3_auth(p, "CRAM-MD5", "tim", "tanstaaftanstaaf",
+	assert_int_equal(sasl_auth(p, "CRAM-MD5", "tim", "tanstaaftanstaaf",
 	    &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 	finish(&s, p);
@@ -604,13 +605,13 @@ test_auth_cancel(void **state)
 
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
-	assert_int_equal(pop3_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
 	assert_string_equal(e.msg, "AUTH CRAM-MD5: malformed challenge");
-	assert_int_equal(pop3_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "CRAM-MD5", "tim", "x", &e), E_AUTH);
 	assert_non_null(strstr(e.msg, "AUTH CRAM-MD5: "));
-	assert_int_equal(pop3_auth(p, "LOGIN", "bob", "secret", &e), E_AUTH);
+	assert_int_equal(sasl_auth(p, "LOGIN", "bob", "secret", &e), E_AUTH);
 	assert_int_equal(pop3_state(p), POP3_ST_AUTH);
-	assert_int_equal(pop3_auth(p, "LOGIN", "bob", "secret", &e), 0);
+	assert_int_equal(sasl_auth(p, "LOGIN", "bob", "secret", &e), 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
 	finish(&s, p);
 }
@@ -1453,11 +1454,11 @@ test_trace_secrets(void **state)
 	assert_int_equal(pop3_user(p, "bob", &e), 0);
 	assert_int_equal(pop3_pass(p, "hunter2pass", &e), E_AUTH);
 	assert_int_equal(pop3_apop(p, "bob", "hunter2pass", &e), E_AUTH);
-	assert_int_equal(pop3_auth(p, "PLAIN", "bob", "hunter2pass", &e),
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "hunter2pass", &e),
 	    E_AUTH);
-	assert_int_equal(pop3_auth(p, "LOGIN", "bob", "hunter2pass", &e),
+	assert_int_equal(sasl_auth(p, "LOGIN", "bob", "hunter2pass", &e),
 	    E_AUTH);
-	assert_int_equal(pop3_auth(p, "XOAUTH2", "bob", "ya29.secrettoken",
+	assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", "ya29.secrettoken",
 	    &e), E_AUTH);
 	assert_null(strstr(e.msg, "ya29"));
 	assert_int_equal(pop3_user(p, "bob", &e), 0);

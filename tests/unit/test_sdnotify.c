@@ -17,8 +17,13 @@
 
 #include "sdnotify.h"
 
-/* sd_notify is wrapped at link time (-Wl,--wrap): the last message sent. */
+/*
+ * sd_notify and sd_notifyf are wrapped at link time (-Wl,--wrap): the last
+ * message sent.
+ */
 int	__wrap_sd_notify(int, const char *);
+int	__wrap_sd_notifyf(int, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 static char	sent[1024];
 static int	sent_unset;
@@ -28,6 +33,18 @@ __wrap_sd_notify(int unset_environment, const char *state)
 {
 	sent_unset = unset_environment;
 	snprintf(sent, sizeof(sent), "%s", state);
+	return 1;
+}
+
+int
+__wrap_sd_notifyf(int unset_environment, const char *fmt, ...)
+{
+	va_list	ap;
+
+	sent_unset = unset_environment;
+	va_start(ap, fmt);
+	vsnprintf(sent, sizeof(sent), fmt, ap);
+	va_end(ap);
 	return 1;
 }
 
