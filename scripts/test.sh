@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Build popsyncd and run every test twice: a plain build, then a build with
-# AddressSanitizer, UndefinedBehaviorSanitizer and -Werror; then make
-# distcheck.  Exits non-zero if any test failed, errored or was skipped (a
-# skip is not a pass), or if distcheck failed.
+# Build popsyncd and run every test three times: a plain build, a build
+# with AddressSanitizer, UndefinedBehaviorSanitizer and -Werror, and a
+# ThreadSanitizer build; then replay the fuzz corpora through libFuzzer
+# and run make distcheck.  Each suite's make check also replays every fuzz
+# corpus (tests/fuzz).  Exits non-zero if any test failed, errored or was
+# skipped (a skip is not a pass), if ThreadSanitizer reported anything, or
+# if the fuzz replay or distcheck failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-deps.sh
@@ -19,6 +22,7 @@ total_fail=0
 
 # run_suite DIR CONFIGURE-ARGS...: configure in DIR, build, make check,
 # and add the counts of DIR/tests/test-suite.log to the totals.
+# Set check_wrap to a command that make check runs under.
 run_suite() {
 	local dir=$1 log pass fail skip xfail xpass error
 	shift
@@ -27,7 +31,7 @@ run_suite() {
 	mkdir -p "$dir"
 	(cd "$dir" && ../configure -q "$@" && make -s -j"$jobs")
 	echo "=== make check in $dir"
-	(cd "$dir" && make -s -j"$jobs" check) || true
+	(cd "$dir" && ${check_wrap:-} make -s -j"$jobs" check) || true
 	log=$dir/tests/test-suite.log
 	if [ ! -f "$log" ]; then
 		echo "no test log in $dir: make check stopped early" >&2
@@ -60,10 +64,49 @@ run_suite() {
 run_suite build
 run_suite build-san --enable-sanitizers --enable-werror
 
+# ThreadSanitizer: every instrumented process, daemons that the tests kill
+# included, writes its reports to build-tsan-reports/report.PID, and any
+# report fails the run even when the test passed.  tests/tsan.supp lists
+# what is suppressed and why.  TSan needs the address layout it knows;
+# where the kernel allows, ASLR is turned off for the suite (setarch -R).
+tsan_dir=$PWD/build-tsan-reports
+rm -rf "$tsan_dir"
+mkdir -p "$tsan_dir"
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp log_path=$tsan_dir/report second_deadlock_stack=1"
+check_wrap=
+if setarch "$(uname -m)" -R true 2>/dev/null; then
+	check_wrap="setarch $(uname -m) -R"
+fi
+run_suite build-tsan --enable-tsan
+check_wrap=
+unset TSAN_OPTIONS
+reports=$(find "$tsan_dir" -type f 2>/dev/null | sort)
+if [ -n "$reports" ]; then
+	echo "build-tsan: ThreadSanitizer reports:" >&2
+	for r in $reports; do
+		echo "----- $r"
+		grep -v '^ *#[4-9]' "$r" | head -n 40
+	done
+	total_fail=$((total_fail + $(echo "$reports" | wc -l)))
+else
+	echo "build-tsan: no ThreadSanitizer report"
+fi
+
+# The same targets linked with libFuzzer (clang, ASan, UBSan), each run
+# once over its corpus (-runs=0): what scripts/fuzz.sh fuzzes still builds
+# and passes its seeds.
+echo "=== fuzz replay with libFuzzer in build-fuzz"
+if bash scripts/fuzz.sh --replay; then
+	total_pass=$((total_pass + 1))
+else
+	echo "build-fuzz: libFuzzer replay FAILED" >&2
+	total_fail=$((total_fail + 1))
+fi
+
 # make distcheck: the tarball must hold every file, build out of tree,
 # pass its tests, install (units under its own prefix) and uninstall
-# cleanly.  The full suite already ran twice above, so the tarball runs
-# only the unit tests and one integration test.  TESTS is expanded in
+# cleanly.  The full suite already ran three times above, so the tarball
+# runs only the unit tests and one integration test.  TESTS is expanded in
 # tests/Makefile, where UNIT_TESTS is the list of unit tests.
 echo "=== make distcheck in build"
 if (cd build && make -s -j"$jobs" distcheck \

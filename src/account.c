@@ -11,17 +11,15 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "account.h"
 #include "crypto.h"
+#include "pwcmd.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -30,19 +28,14 @@
  * this leaves room while bounding what a runaway command can make us hold.
  */
 #define ACCOUNT_SECRET_MAX	16384
-/* Room past the kept bytes to drain a command's surplus output into, so
- * one freezero() wipes all of it. */
-#define ACCOUNT_BUF_SIZE	(ACCOUNT_SECRET_MAX + 512)
 
+static int	account_file_check(const char *, int, bool, struct err *);
 static int	account_first_line(const struct account *, const char *,
 		    char *, size_t, char **, struct err *);
 static int	account_secret_file(const struct account *, char **,
 		    struct err *);
-static int	account_secret_command(const struct account *, char **,
-		    struct err *);
-static int	account_run(const struct account *, char *, size_t *, int *,
-		    struct err *);
-static void	account_reap(pid_t, int *);
+static int	account_secret_command(const struct account *,
+		    struct waiter *, char **, struct err *);
 static int	account_keyword(const char *const *, size_t, const char *);
 static int	account_check_oauth2(const struct account *, const char *,
 		    struct err *);
@@ -156,12 +149,28 @@ account_fingerprint_ok(const char *s)
 int
 account_secure_file(const char *path, int fd, struct err *e)
 {
+	return account_file_check(path, fd, false, e);
+}
+
+/*
+ * account_secure_file, and with regular also refuse anything but a
+ * regular file: a password_file that is a FIFO would block the read for
+ * ever, a device could be anything.  fd is the open file, or -1 to stat
+ * path (which never blocks).
+ */
+static int
+account_file_check(const char *path, int fd, bool regular, struct err *e)
+{
 	struct stat	st;
 	int		rc;
 
 	rc = fd == -1 ? stat(path, &st) : fstat(fd, &st);
 	if (rc == -1)
 		return err_set(e, E_CONFIG, "%s: %s", path, strerror(errno));
+	if (regular && !S_ISREG(st.st_mode))
+		return err_set(e, E_CONFIG, "%s: not a regular file (a FIFO or "
+		    "device would block or change under us); refusing to read "
+		    "it", path);
 	if ((st.st_mode & 077) != 0)
 		return err_set(e, E_CONFIG, "%s: holds a password but is "
 		    "readable by group or others (mode %04o); chmod 600 %s",
@@ -213,16 +222,19 @@ account_check(const struct account *a, struct err *e)
 	    a->tls_fingerprint == NULL)
 		return err_set(e, E_CONFIG, "%s:%d: tls_verify: false needs a "
 		    "tls_fingerprint to pin the server", file, a->line);
-	if (a->delete_after_days < 0)
+	if (a->delete_after_days < 0 ||
+	    a->delete_after_days > ACCOUNT_DELETE_DAYS_MAX)
 		return err_set(e, E_CONFIG, "%s:%d: delete_after_days: "
-		    "expected an integer >= 0, got %d", file, a->line,
-		    a->delete_after_days);
-	if (a->interval < 1)
+		    "expected an integer from 0 to %d, got %d", file, a->line,
+		    ACCOUNT_DELETE_DAYS_MAX, a->delete_after_days);
+	if (a->interval < 1 || a->interval > ACCOUNT_INTERVAL_MAX)
 		return err_set(e, E_CONFIG, "%s:%d: interval: expected an "
-		    "integer >= 1, got %d", file, a->line, a->interval);
-	if (a->timeout < 1)
+		    "integer from 1 to %d, got %d", file, a->line,
+		    ACCOUNT_INTERVAL_MAX, a->interval);
+	if (a->timeout < 1 || a->timeout > ACCOUNT_TIMEOUT_MAX)
 		return err_set(e, E_CONFIG, "%s:%d: timeout: expected an "
-		    "integer >= 1, got %d", file, a->line, a->timeout);
+		    "integer from 1 to %d, got %d", file, a->line,
+		    ACCOUNT_TIMEOUT_MAX, a->timeout);
 
 	if (a->oauth2 != NULL &&
 	    (rc = account_check_oauth2(a, file, e)) < 0)
@@ -240,7 +252,7 @@ account_check(const struct account *a, struct err *e)
 		    "password, password_command and password_file may be set",
 		    file, a->line, a->name);
 	if (a->password_file != NULL &&
-	    (rc = account_secure_file(a->password_file, -1, e)) < 0) {
+	    (rc = account_file_check(a->password_file, -1, true, e)) < 0) {
 		err_prefix(e, "%s:%d: password_file", file, a->line);
 		return rc;
 	}
@@ -299,7 +311,8 @@ account_check_oauth2(const struct account *a, const char *file,
  * them as its only source.
  */
 int
-account_client_secret(const struct account *a, char **out, struct err *e)
+account_client_secret(const struct account *a, struct waiter *w, char **out,
+    struct err *e)
 {
 	const struct account_oauth2	*o = a->oauth2;
 	struct account			 tmp;
@@ -318,7 +331,7 @@ account_client_secret(const struct account *a, char **out, struct err *e)
 	tmp.password = NULL;
 	tmp.password_file = o->client_secret_file;
 	tmp.password_command = o->client_secret_command;
-	if ((rc = account_secret(&tmp, out, e)) < 0)
+	if ((rc = account_secret(&tmp, w, out, e)) < 0)
 		err_prefix(e, "oauth2 %s", o->client_secret_file != NULL ?
 		    "client_secret_file" : "client_secret_command");
 	return rc;
@@ -326,7 +339,8 @@ account_client_secret(const struct account *a, char **out, struct err *e)
 
 /* The secret from whichever source the account names. */
 int
-account_secret(const struct account *a, char **out, struct err *e)
+account_secret(const struct account *a, struct waiter *w, char **out,
+    struct err *e)
 {
 	*out = NULL;
 	if (a->password != NULL) {
@@ -336,7 +350,7 @@ account_secret(const struct account *a, char **out, struct err *e)
 	if (a->password_file != NULL)
 		return account_secret_file(a, out, e);
 	if (a->password_command != NULL)
-		return account_secret_command(a, out, e);
+		return account_secret_command(a, w, out, e);
 	return err_set(e, E_CONFIG, "%s: no password, password_command or "
 	    "password_file", a->name);
 }
@@ -373,12 +387,14 @@ account_secret_file(const struct account *a, char **out, struct err *e)
 	int	 fd, rc;
 
 	buf = xmalloc(ACCOUNT_SECRET_MAX);
-	if ((fd = open(a->password_file, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	if ((fd = open(a->password_file, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) == -1) {
 		rc = err_set(e, E_CONFIG, "%s: password_file %s: %s", a->name,
 		    a->password_file, strerror(errno));
 		goto out;
 	}
-	if ((rc = account_secure_file(a->password_file, fd, e)) < 0) {
+	if ((rc = account_file_check(a->password_file, fd, true, e)) < 0) {
 		err_prefix(e, "%s", a->name);
 		goto out;
 	}
@@ -403,152 +419,50 @@ out:
 	return rc;
 }
 
-/* The first line password_command prints, if it exits 0 in time. */
+/*
+ * The first line password_command prints, if it exits 0 in time.  Its
+ * first line on stderr (say, gpg's reason) joins any error message.
+ */
 static int
-account_secret_command(const struct account *a, char **out, struct err *e)
+account_secret_command(const struct account *a, struct waiter *w,
+    char **out, struct err *e)
 {
-	char	*buf;
-	size_t	 len = 0;
-	int	 status, rc;
+	struct pwcmd_result	 r;
+	struct waiter		 own;
+	struct err		 pe;
+	char			*buf;
+	const char		*sep;
+	size_t			 len = 0;
+	int			 rc;
 
-	buf = xmalloc(ACCOUNT_BUF_SIZE);
-	if ((rc = account_run(a, buf, &len, &status, e)) < 0)
-		goto out;
-	if (WIFSIGNALED(status))
+	if (w == NULL) {
+		memset(&own, 0, sizeof(own));
+		own.timeout_ms = a->timeout * 1000;
+		w = &own;
+	}
+	buf = xmalloc(ACCOUNT_SECRET_MAX);
+	rc = pwcmd_run(a->password_command, w, buf, ACCOUNT_SECRET_MAX, &len,
+	    &r, &pe);
+	sep = r.errline[0] != '\0' ? ": " : "";
+	if (rc == E_ABORT)
+		rc = err_set(e, E_ABORT, "%s: password_command stopped: %s",
+		    a->name, pe.msg);
+	else if (rc < 0)
+		rc = err_set(e, E_CONFIG, "%s: password_command failed: %s%s%s",
+		    a->name, pe.msg, sep, r.errline);
+	else if (WIFSIGNALED(r.status))
 		rc = err_set(e, E_CONFIG, "%s: password_command failed: killed "
-		    "by signal %d", a->name, WTERMSIG(status));
-	else if (WEXITSTATUS(status) != 0)
+		    "by signal %d%s%s", a->name, WTERMSIG(r.status), sep,
+		    r.errline);
+	else if (WEXITSTATUS(r.status) != 0)
 		rc = err_set(e, E_CONFIG, "%s: password_command failed: exited "
-		    "with status %d", a->name, WEXITSTATUS(status));
+		    "with status %d%s%s", a->name, WEXITSTATUS(r.status), sep,
+		    r.errline);
 	else
 		rc = account_first_line(a, "password_command", buf, len, out,
 		    e);
-out:
-	freezero(buf, ACCOUNT_BUF_SIZE);
+	freezero(buf, ACCOUNT_SECRET_MAX);
 	return rc;
-}
-
-/*
- * Run password_command with stdout into buf (at most ACCOUNT_SECRET_MAX
- * bytes kept, the rest drained so the command never blocks on a full pipe)
- * until it exits, all within the account timeout.  The command gets its own
- * process group so a timeout kills the shell's children too.
- */
-static int
-account_run(const struct account *a, char *buf, size_t *len, int *status,
-    struct err *e)
-{
-	struct pollfd	 pfd;
-	int64_t		 deadline, left;
-	pid_t		 pid = -1, w;
-	ssize_t		 n;
-	bool		 exited = false, eof = false;
-	int		 fds[2] = { -1, -1 }, devnull = -1, rc = 0, r;
-
-	deadline = util_now_ms() + (int64_t)a->timeout * 1000;
-	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
-		rc = err_set(e, E_CONFIG, "%s: password_command: %s", a->name,
-		    strerror(errno));
-		goto out;
-	}
-	if (pid == 0) {
-		/* Only async-signal-safe calls between fork and exec. */
-		setpgid(0, 0);
-		if (dup2(devnull, STDIN_FILENO) == -1 ||
-		    dup2(fds[1], STDOUT_FILENO) == -1)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", a->password_command,
-		    (char *)NULL);
-		_exit(127);
-	}
-	/* Also here, so the group exists before any kill() below. */
-	setpgid(pid, pid);
-	close(fds[1]);
-	fds[1] = -1;
-
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		if (!exited) {
-			w = waitpid(pid, status, WNOHANG);
-			if (w == pid) {
-				exited = true;
-				pid = -1;
-			} else if (w == -1 && errno != EINTR) {
-				rc = err_set(e, E_CONFIG, "%s: password_command: "
-				    "waitpid: %s", a->name, strerror(errno));
-				goto out;
-			}
-		}
-		if (exited && eof)
-			break;
-		if ((left = deadline - util_now_ms()) <= 0) {
-			rc = err_set(e, E_CONFIG, "%s: password_command failed: "
-			    "timed out after %d s", a->name, a->timeout);
-			goto out;
-		}
-		if (eof) {
-			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 },
-			    NULL);
-			continue;
-		}
-		/*
-		 * Short slices, as no SIGCHLD tells us of the exit.  Once the
-		 * command has exited, take what it left in the pipe and stop:
-		 * a daemon it started may hold the pipe open for good.
-		 */
-		r = poll(&pfd, 1, exited ? 0 : (int)(left < 50 ? left : 50));
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			rc = err_set(e, E_CONFIG, "%s: password_command: poll: %s",
-			    a->name, strerror(errno));
-			goto out;
-		}
-		if (r == 0) {
-			if (exited)
-				break;
-			continue;
-		}
-		if (*len < ACCOUNT_SECRET_MAX)
-			n = read(fds[0], buf + *len, ACCOUNT_SECRET_MAX - *len);
-		else
-			n = read(fds[0], buf + ACCOUNT_SECRET_MAX,
-			    ACCOUNT_BUF_SIZE - ACCOUNT_SECRET_MAX);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = err_set(e, E_CONFIG, "%s: password_command: read: %s",
-			    a->name, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			eof = true;
-		else if (*len < ACCOUNT_SECRET_MAX)
-			*len += (size_t)n;
-	}
-out:
-	if (pid > 0) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		account_reap(pid, status);
-	}
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
-	if (devnull != -1)
-		close(devnull);
-	return rc;
-}
-
-/* Collect a child that was just killed, so no zombie stays behind. */
-static void
-account_reap(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, 0) == -1 && errno == EINTR)
-		;
 }
 
 /* "implicit", "starttls" or "none"; NULL for a value outside the enum. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "waiter.h"
 
 /*
  * One mail account as the config describes it: a transparent plain-data
@@ -98,6 +99,16 @@ struct account {
 
 TAILQ_HEAD(account_list, account);
 
+/*
+ * The bounds of the numeric settings, checked where the config is read
+ * and again by account_check, so that no later arithmetic (timeout * 1000
+ * in milliseconds, days * 86400) can overflow: 30 days between polls, an
+ * hour of silence per step, a century of keeping mail.
+ */
+#define ACCOUNT_INTERVAL_MAX	(30 * 24 * 3600)
+#define ACCOUNT_TIMEOUT_MAX	3600
+#define ACCOUNT_DELETE_DAYS_MAX	36500
+
 /* account_new: an account with every default set (tls implicit, port 995,
  * verify on, TLS 1.2, auth auto, keep, interval 300, timeout 60). */
 struct account *account_new(void);
@@ -109,10 +120,10 @@ void	 account_free(struct account *a);
  * account_check: semantic validation after parsing: required keys, exactly
  * one password source, name syntax, value ranges, fingerprint syntax,
  * tls_verify = false without a tls_fingerprint (unless tls is "none"), a
- * password_file that is missing or readable by group or others.  An
- * account with an oauth2 group needs no password source; its group needs
- * client_id, https endpoints and a scope, and at most one client secret
- * source.  The
+ * password_file that is missing, not a regular file (a FIFO would hang
+ * the read), or readable by group or others.  An account with an oauth2
+ * group needs no password source; its group needs client_id, https
+ * endpoints and a scope, and at most one client secret source.  The
  * message starts with "FILE:LINE: " of the account.  Errors: E_CONFIG.
  */
 int	 account_check(const struct account *a, struct err *e);
@@ -120,14 +131,18 @@ int	 account_check(const struct account *a, struct err *e);
 /*
  * account_secret: the password (or OAuth token): the configured string,
  * the first line of password_file, or the first line printed by
- * password_command (run with /bin/sh -c, bounded by the account timeout;
- * a non-zero exit, a signal, a timeout or an empty first line is an error;
- * on timeout its whole process group is killed; stdin is /dev/null and
- * stderr is ours).  A password_file's mode is checked again.  The caller
- * frees *out with freezero().  Errors: E_CONFIG (the source failed; the
- * message names it but never the secret).
+ * password_command (run by pwcmd_run, waiting through w, or with the
+ * account timeout alone when w is NULL; a non-zero exit, a signal, a
+ * timeout or an empty first line is an error, and the message carries the
+ * first line the command wrote to stderr).  A password_file's type and
+ * mode are checked again on the open file, which is opened without
+ * blocking, so a FIFO or device in its place is an error at once, never a
+ * hang.  The caller frees *out with freezero().
+ * Errors: E_CONFIG (the source failed; the message names it but never
+ * the secret), E_ABORT (a flag of w stopped password_command).
  */
-int	 account_secret(const struct account *a, char **out, struct err *e);
+int	 account_secret(const struct account *a, struct waiter *w, char **out,
+	    struct err *e);
 
 /* The rules account_name_ok and account_fingerprint_ok apply, worded for
  * error messages ("name: expected ..."). */
@@ -167,11 +182,12 @@ int	 account_parse_provider(const char *s, enum account_provider *p);
 /*
  * account_client_secret: the oauth2 client secret from client_secret,
  * client_secret_file or client_secret_command (read as account_secret
- * reads the password sources), or *out = NULL for a public client.  The
- * caller frees *out with freezero().  Errors: E_CONFIG.
+ * reads the password sources, waiting through w, which may be NULL), or
+ * *out = NULL for a public client.  The caller frees *out with
+ * freezero().  Errors: E_CONFIG, E_ABORT.
  */
-int	 account_client_secret(const struct account *a, char **out,
-	    struct err *e);
+int	 account_client_secret(const struct account *a, struct waiter *w,
+	    char **out, struct err *e);
 
 /*
  * account_same_mailbox: whether a and b name the same mailbox: the same

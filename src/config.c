@@ -6,7 +6,9 @@
 
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <limits.h>
@@ -76,8 +78,13 @@ static int	config_apply(const struct config_ctx *,
 static int	config_apply_string(const struct config_ctx *,
 		    const struct config_key *, const config_setting_t *,
 		    void *, const char *, struct err *);
-static int	config_apply_int(const struct config_key *,
-		    const config_setting_t *, void *, const char *,
+static int	config_apply_int(const struct config_ctx *,
+		    const struct config_key *, const config_setting_t *,
+		    void *, const char *, struct err *);
+static int	config_int_literal(const struct config_ctx *,
+		    const struct config_key *, const config_setting_t *,
+		    long long *, char *, size_t);
+static int	config_read_error(const struct config_ctx *, config_t *,
 		    struct err *);
 static int	config_accounts(struct config_ctx *, const config_setting_t *,
 		    struct err *);
@@ -98,7 +105,7 @@ static char	*config_xdg_path(const char *, const char *, const char *);
 
 static const struct config_key config_global_keys[] = {
 	GLOBAL("state_db", CONFIG_PATH, state_db, 0, 0),
-	GLOBAL("interval", CONFIG_INT, interval, 1, INT_MAX),
+	GLOBAL("interval", CONFIG_INT, interval, 1, ACCOUNT_INTERVAL_MAX),
 	GLOBAL("max_parallel", CONFIG_INT, max_parallel, 1, 64),
 	GLOBAL("log_level", CONFIG_LOG_LEVEL, log_level, 0, 0),
 	GLOBAL("allow_root", CONFIG_BOOL, allow_root, 0, 0),
@@ -129,13 +136,13 @@ static const struct config_key config_account_keys[] = {
 	ACCOUNT("maildir", CONFIG_PATH, maildir, 0, 0, 0, 0),
 	ACCOUNT("keep", CONFIG_BOOL, keep, 0, 0, 0, 0),
 	ACCOUNT("delete_after_days", CONFIG_INT, delete_after_days, 0,
-	    INT_MAX, 0, 0),
+	    ACCOUNT_DELETE_DAYS_MAX, 0, 0),
 	/* libconfig 1.5 wraps integers past 2^31 without an L suffix. */
 	ACCOUNT("max_message_size", CONFIG_SIZE, max_message_size, 0,
 	    INT64_MAX, 0, 0),
-	ACCOUNT("interval", CONFIG_INT, interval, 1, INT_MAX,
+	ACCOUNT("interval", CONFIG_INT, interval, 1, ACCOUNT_INTERVAL_MAX,
 	    ACCOUNT_SET_INTERVAL, 0),
-	ACCOUNT("timeout", CONFIG_INT, timeout, 1, INT_MAX,
+	ACCOUNT("timeout", CONFIG_INT, timeout, 1, ACCOUNT_TIMEOUT_MAX,
 	    ACCOUNT_SET_TIMEOUT, 0),
 	{ NULL, 0, 0, 0, 0, 0, 0 }
 };
@@ -165,7 +172,7 @@ config_load(const char *path, struct config **out, struct err *e)
 	const struct config_key	*k;
 	struct account		*a;
 	FILE			*fp = NULL;
-	char			*dir = NULL, where[PATH_MAX + 32], buf[PATH_MAX];
+	char			*dir = NULL, where[PATH_MAX + 32];
 	const char		*name;
 	int			 i, rc = 0;
 
@@ -181,7 +188,8 @@ config_load(const char *path, struct config **out, struct err *e)
 	ctx.c->log_level = LOG_LVL_INFO;
 	TAILQ_INIT(&ctx.c->accounts);
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	/* "e": a password_command must not inherit the config file. */
+	if ((fp = fopen(path, "re")) == NULL) {
 		rc = err_set(e, E_CONFIG, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -191,9 +199,7 @@ config_load(const char *path, struct config **out, struct err *e)
 	ctx.dir = dirname(dir);
 	config_set_include_dir(&cfg, ctx.dir);
 	if (config_read(&cfg, fp) != CONFIG_TRUE) {
-		rc = err_set(e, E_CONFIG, "%s:%d: %s",
-		    config_file(&ctx, config_error_file(&cfg), buf, sizeof(buf)),
-		    config_error_line(&cfg), config_error_text(&cfg));
+		rc = config_read_error(&ctx, &cfg, e);
 		goto out;
 	}
 
@@ -340,6 +346,47 @@ config_where(const struct config_ctx *ctx, const config_setting_t *s,
 	    (unsigned)config_setting_source_line(s));
 }
 
+/*
+ * libconfig's parse error as FILE:LINE: TEXT.  For an @include it cannot
+ * open, libconfig names neither the file nor why, so both are added: the
+ * name is read back from the @include line, and the open is tried again.
+ */
+static int
+config_read_error(const struct config_ctx *ctx, config_t *cfg, struct err *e)
+{
+	const char	*file, *text = config_error_text(cfg);
+	char		 buf[PATH_MAX], *line = NULL, *p, *q, *inc = NULL;
+	size_t		 cap = 0;
+	FILE		*fp;
+	int		 lineno = config_error_line(cfg), n = 0, rc, fd;
+
+	file = config_file(ctx, config_error_file(cfg), buf, sizeof(buf));
+	if (text == NULL || strcmp(text, "cannot open include file") != 0 ||
+	    (fp = fopen(file, "re")) == NULL)
+		return err_set(e, E_CONFIG, "%s:%d: %s", file, lineno,
+		    text != NULL ? text : "error");
+	while (getline(&line, &cap, fp) != -1 && ++n < lineno)
+		;
+	fclose(fp);
+	if (n == lineno && (p = strstr(line, "@include")) != NULL &&
+	    (p = strchr(p, '"')) != NULL && (q = strchr(p + 1, '"')) != NULL) {
+		*q = '\0';
+		inc = p[1] == '/' ? xstrdup(p + 1) :
+		    xasprintf("%s/%s", ctx->dir, p + 1);
+	}
+	free(line);
+	if (inc == NULL)
+		return err_set(e, E_CONFIG, "%s:%d: %s", file, lineno, text);
+	if ((fd = open(inc, O_RDONLY | O_CLOEXEC)) != -1) {
+		close(fd);
+		errno = EACCES;
+	}
+	rc = err_set(e, E_CONFIG, "%s:%d: cannot open include file %s: %s",
+	    file, lineno, inc, strerror(errno));
+	free(inc);
+	return rc;
+}
+
 /* Check one setting against its key and store it at obj + k->off. */
 static int
 config_apply(const struct config_ctx *ctx, const struct config_key *k,
@@ -359,32 +406,85 @@ config_apply(const struct config_ctx *ctx, const struct config_key *k,
 		return 0;
 	case CONFIG_INT:
 	case CONFIG_SIZE:
-		return config_apply_int(k, s, p, where, e);
+		return config_apply_int(ctx, k, s, p, where, e);
 	default:
 		return config_apply_string(ctx, k, s, p, where, e);
 	}
 }
 
+/*
+ * The number as the file writes it, when libconfig may have changed it:
+ * libconfig 1.5 silently wraps an integer past 32 bits that lacks an L
+ * suffix (4294967297 reads as 1), which would slip past any bound.  So the
+ * literal after "key =" on the setting's line is parsed again.  Returns 1
+ * and *v when found, with the literal in shown; -1 when it is found but
+ * does not fit 64 bits either; 0 when the line does not hold it in that
+ * form (a value on the next line): then libconfig's own value stands.
+ */
+static int
+config_int_literal(const struct config_ctx *ctx, const struct config_key *k,
+    const config_setting_t *s, long long *v, char *shown, size_t shownlen)
+{
+	char		 path[PATH_MAX], *line = NULL, *p, *end;
+	size_t		 cap = 0, klen = strlen(k->name);
+	unsigned	 want = config_setting_source_line(s), n = 0;
+	FILE		*fp;
+	int		 found = 0;
+
+	if ((fp = fopen(config_file(ctx, config_setting_source_file(s), path,
+	    sizeof(path)), "re")) == NULL)
+		return 0;
+	while (getline(&line, &cap, fp) != -1 && ++n < want)
+		;
+	fclose(fp);
+	for (p = n == want ? line : NULL; p != NULL &&
+	    (p = strstr(p, k->name)) != NULL; p += klen) {
+		if (p > line && (isalnum((unsigned char)p[-1]) ||
+		    p[-1] == '_'))
+			continue;
+		end = p + klen + strspn(p + klen, " \t");
+		if (*end != '=' && *end != ':')
+			continue;
+		p = end + 1 + strspn(end + 1, " \t");
+		errno = 0;
+		*v = strtoll(p, &end, 0);
+		if (end == p)
+			break;
+		snprintf(shown, shownlen, "%.*s", (int)(end - p), p);
+		found = errno == ERANGE ? -1 : 1;
+		break;
+	}
+	free(line);
+	return found;
+}
+
 /* An integer setting, range-checked into an int or a uint64_t. */
 static int
-config_apply_int(const struct config_key *k, const config_setting_t *s,
-    void *p, const char *where, struct err *e)
+config_apply_int(const struct config_ctx *ctx, const struct config_key *k,
+    const config_setting_t *s, void *p, const char *where, struct err *e)
 {
-	long long	v;
+	long long	v, lit;
+	char		shown[32];
+	int		found;
 
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64)
 		return err_set(e, E_CONFIG, "%s: %s: expected an integer",
 		    where, k->name);
 	v = config_setting_get_int64(s);
-	if (v < k->min || v > k->max) {
-		if (k->max == INT_MAX || k->max == INT64_MAX)
+	snprintf(shown, sizeof(shown), "%lld", v);
+	/* The number the file says, not what libconfig wrapped it to. */
+	if ((found = config_int_literal(ctx, k, s, &lit, shown,
+	    sizeof(shown))) == 1)
+		v = lit;
+	if (found == -1 || v < k->min || v > k->max) {
+		if (k->max == INT64_MAX)
 			return err_set(e, E_CONFIG, "%s: %s: expected an "
-			    "integer >= %lld, got %lld", where, k->name, k->min,
-			    v);
+			    "integer >= %lld, got %s", where, k->name, k->min,
+			    shown);
 		return err_set(e, E_CONFIG, "%s: %s: expected an integer from "
-		    "%lld to %lld, got %lld", where, k->name, k->min, k->max,
-		    v);
+		    "%lld to %lld, got %s", where, k->name, k->min, k->max,
+		    shown);
 	}
 	if (k->kind == CONFIG_SIZE)
 		*(uint64_t *)p = (uint64_t)v;
@@ -495,7 +595,10 @@ config_apply_string(const struct config_ctx *ctx, const struct config_key *k,
 		*(char **)p = xstrdup(v);
 		break;
 	case CONFIG_PATH:
-		*(char **)p = util_expand_home(v);
+		if ((*(char **)p = util_expand_home(v)) == NULL)
+			return err_set(e, E_CONFIG, "%s: %s: cannot expand \"~\": "
+			    "HOME is not set and the user has no home "
+			    "directory", where, k->name);
 		break;
 	default:
 		break;

@@ -19,12 +19,8 @@
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "waiter.h"
 #include "xmalloc.h"
-
-/* The longest single wait: between slices the idle hook feeds the systemd
- * watchdog and the abort flag is checked. */
-#define CONN_SLICE_MS		1000
-#define CONN_TIMEOUT_DEFAULT	60000
 
 /* The context of the built-in socket transports (plain and TLS). */
 struct conn_sock {
@@ -37,9 +33,8 @@ struct conn {
 	const struct conn_transport	*t;
 	void				*ctx;
 	struct conn_sock		*sock;	/* ctx if built in */
-	struct conn_params		 params;
+	struct waiter			 w;	/* every wait goes through it */
 	struct buf			 in;
-	int64_t				 abort_ms; /* when the abort was seen */
 };
 
 static ssize_t	conn_plain_read(void *ctx, void *buf, size_t len,
@@ -52,9 +47,10 @@ static ssize_t	conn_tls_read(void *ctx, void *buf, size_t len,
 static int	conn_tls_write(void *ctx, const void *buf, size_t len,
 		    int timeout_ms, struct err *e);
 static void	conn_tls_close(void *ctx);
-static int	conn_abort_due(struct conn *c, struct err *e);
-static int	conn_slice(const struct conn *c, int64_t since);
-static int	conn_slice_end(struct conn *c, int64_t since, struct err *e);
+static void	conn_waiter_init(struct waiter *w,
+		    const struct conn_params *params);
+static int	conn_progress(struct conn *c, struct err *e);
+static int	conn_empty(struct conn *c, int64_t since, struct err *e);
 static int	conn_fill(struct conn *c, struct err *e);
 
 static const struct conn_transport conn_plain_transport = {
@@ -179,11 +175,25 @@ conn_new(const struct conn_transport *t, void *ctx,
 	c = xcalloc(1, sizeof(*c));
 	c->t = t;
 	c->ctx = ctx;
-	if (params != NULL)
-		c->params = *params;
-	conn_set_timeout(c, c->params.timeout_ms);
+	conn_waiter_init(&c->w, params);
 	buf_init(&c->in, CONN_CHUNK);
 	return c;
+}
+
+/* A waiter with the hook, flags and timeout of params (may be NULL). */
+static void
+conn_waiter_init(struct waiter *w, const struct conn_params *params)
+{
+	memset(w, 0, sizeof(*w));
+	if (params != NULL) {
+		w->timeout_ms = params->timeout_ms;
+		w->idle = params->idle;
+		w->idle_arg = params->idle_arg;
+		w->stop = params->stop_flag;
+		w->abort = params->abort_flag;
+	}
+	w->timeout_ms = waiter_timeout(w);
+	w->idle_ms = util_now_ms();
 }
 
 int
@@ -191,12 +201,12 @@ conn_connect(const char *host, int port, const struct conn_params *params,
     struct conn **out, struct err *e)
 {
 	struct conn_sock	*s;
-	int			 fd, timeout_ms;
+	struct waiter		 w;
+	int			 fd;
 
 	*out = NULL;
-	timeout_ms = params != NULL && params->timeout_ms > 0 ?
-	    params->timeout_ms : CONN_TIMEOUT_DEFAULT;
-	if ((fd = net_connect(host, port, timeout_ms, e)) < 0)
+	conn_waiter_init(&w, params);
+	if ((fd = net_connect(host, port, &w, e)) < 0)
 		return fd;
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
@@ -219,8 +229,7 @@ conn_starttls(struct conn *c, const struct tls_params *tp, struct err *e)
 	if (c->sock == NULL || c->sock->tls != NULL)
 		return err_set(e, E_TLS, "cannot start TLS on a %s "
 		    "connection", c->t->name);
-	if ((rc = tls_start(c->sock->fd, tp, c->params.timeout_ms,
-	    &c->sock->tls, e)) < 0)
+	if ((rc = tls_start(c->sock->fd, tp, &c->w, &c->sock->tls, e)) < 0)
 		return rc;
 	c->t = &conn_tls_transport;
 	return 0;
@@ -242,54 +251,33 @@ conn_tls_info(const struct conn *c, struct tls_info *info)
 }
 
 /*
- * An abort seen a slice ago or more ends the connection's work even while
- * data keeps coming (a server trickling a line a second never leaves a
- * slice empty); data already there is still read within that slice.
+ * After data moved: feed the idle hook, and end the work a slice after a
+ * stop was first seen even while data keeps coming (a server trickling a
+ * line a second never leaves a slice empty).
  */
 static int
-conn_abort_due(struct conn *c, struct err *e)
+conn_progress(struct conn *c, struct err *e)
 {
-	int64_t	now;
+	int	rc;
 
-	if (c->params.abort_flag == NULL || !*c->params.abort_flag)
-		return 0;
-	now = util_now_ms();
-	if (c->abort_ms == 0)
-		c->abort_ms = now;
-	if (now - c->abort_ms < CONN_SLICE_MS)
-		return 0;
-	return err_set(e, E_ABORT, "interrupted while the server was still "
-	    "sending");
+	if ((rc = waiter_progress(&c->w, e)) < 0)
+		return err_set(e, rc, "interrupted while the server was still "
+		    "sending");
+	return 0;
 }
 
-/* The next wait: at most one slice, and no longer than the time left. */
+/* After a slice without progress since since: the waiter's checks, with
+ * this module's words. */
 static int
-conn_slice(const struct conn *c, int64_t since)
+conn_empty(struct conn *c, int64_t since, struct err *e)
 {
-	int64_t	left = c->params.timeout_ms - (util_now_ms() - since);
+	int	ms = c->w.timeout_ms, rc;
 
-	if (left > CONN_SLICE_MS)
-		return CONN_SLICE_MS;
-	return left < 1 ? 1 : (int)left;
-}
-
-/*
- * After a slice passed without progress: stop on the abort flag, feed the
- * idle hook, and give up once timeout_ms have passed since the last
- * progress (since).
- */
-static int
-conn_slice_end(struct conn *c, int64_t since, struct err *e)
-{
-	int	ms = c->params.timeout_ms;
-
-	if (c->params.abort_flag != NULL && *c->params.abort_flag)
+	if ((rc = waiter_empty(&c->w, since, e)) == E_ABORT)
 		return err_set(e, E_ABORT, "interrupted while waiting for "
 		    "the server");
-	if (c->params.idle != NULL)
-		c->params.idle(c->params.idle_arg);
-	if (util_now_ms() - since < ms)
-		return 0;
+	if (rc != E_TIMEOUT)
+		return rc;
 	if (ms % 1000 == 0)
 		return err_set(e, E_TIMEOUT, "timed out: no response from "
 		    "the server for %d s", ms / 1000);
@@ -309,10 +297,10 @@ conn_fill(struct conn *c, struct err *e)
 	int	 rc;
 
 	for (;;) {
-		if ((rc = conn_abort_due(c, e)) < 0)
+		if ((rc = conn_progress(c, e)) < 0)
 			return rc;
 		p = buf_space(&c->in, CONN_CHUNK, &avail);
-		n = c->t->read(c->ctx, p, avail, conn_slice(c, since), e);
+		n = c->t->read(c->ctx, p, avail, waiter_slice(&c->w, since), e);
 		if (n > 0) {
 			buf_commit(&c->in, (size_t)n);
 			return 1;
@@ -321,7 +309,7 @@ conn_fill(struct conn *c, struct err *e)
 			return 0;
 		if (n != E_TIMEOUT)
 			return (int)n;
-		if ((rc = conn_slice_end(c, since, e)) < 0)
+		if ((rc = conn_empty(c, since, e)) < 0)
 			return rc;
 	}
 }
@@ -395,11 +383,11 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 
 	/* In pieces, so that each finished piece counts as progress. */
 	while (off < len) {
-		if ((rc = conn_abort_due(c, e)) < 0)
+		if ((rc = conn_progress(c, e)) < 0)
 			return rc;
 		piece = len - off > CONN_CHUNK ? CONN_CHUNK : len - off;
-		rc = c->t->write(c->ctx, p + off, piece, conn_slice(c, since),
-		    e);
+		rc = c->t->write(c->ctx, p + off, piece,
+		    waiter_slice(&c->w, since), e);
 		if (rc == 0) {
 			off += piece;
 			since = util_now_ms();
@@ -407,7 +395,7 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 		}
 		if (rc != E_TIMEOUT)
 			return rc;
-		if ((rc = conn_slice_end(c, since, e)) < 0)
+		if ((rc = conn_empty(c, since, e)) < 0)
 			return rc;
 	}
 	return 0;
@@ -416,8 +404,33 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 void
 conn_set_timeout(struct conn *c, int timeout_ms)
 {
-	c->params.timeout_ms = timeout_ms > 0 ? timeout_ms :
-	    CONN_TIMEOUT_DEFAULT;
+	c->w.timeout_ms = timeout_ms;
+	c->w.timeout_ms = waiter_timeout(&c->w);
+}
+
+void
+conn_hold(struct conn *c, bool hold)
+{
+	c->w.hold = hold;
+}
+
+bool
+conn_stop_requested(const struct conn *c)
+{
+	return (c->w.stop != NULL && *c->w.stop) ||
+	    (c->w.abort != NULL && *c->w.abort);
+}
+
+int
+conn_busy(struct conn *c, struct err *e)
+{
+	return waiter_progress(&c->w, e);
+}
+
+struct waiter *
+conn_waiter(struct conn *c)
+{
+	return &c->w;
 }
 
 void

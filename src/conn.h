@@ -11,14 +11,18 @@
 
 #include "err.h"
 #include "tls.h"
+#include "waiter.h"
 
 /*
  * A buffered connection over a pluggable transport (plain socket, TLS, or a
  * test script), with every read and write under a timeout.
  *
- * Waits are cut into slices of at most one second; between slices the idle
- * hook runs, so a long RETR keeps feeding the systemd watchdog.  The total
- * timeout counts from the last byte of progress, not from the call.
+ * Every wait, from name resolution and connect to the last read, goes
+ * through one struct waiter (waiter.h): slices of at most one second,
+ * between which the idle hook runs, so a long RETR keeps feeding the
+ * systemd watchdog, and the stop flags are checked.  The hook also runs
+ * while data moves.  The total timeout counts from the last byte of
+ * progress, not from the call (from the start for connect and handshake).
  *
  * The connection does not log protocol lines: pop3.c does, because only it
  * knows which ones carry secrets.
@@ -54,10 +58,13 @@ struct conn_params {
 	int	  timeout_ms;		/* per wait without progress */
 	void	(*idle)(void *arg);	/* called between wait slices */
 	void	 *idle_arg;
-	/* Set by a signal handler to stop waiting: a wait returns E_ABORT
+	/* Set by a signal handler to give up now: a wait returns E_ABORT
 	 * after its next empty slice, and any read or write once the flag
 	 * has been seen for a slice (a trickling server cannot hold us). */
 	const volatile sig_atomic_t *abort_flag;
+	/* Set by a signal handler to stop after the current message: the
+	 * same as abort_flag, except while conn_hold is on. */
+	const volatile sig_atomic_t *stop_flag;
 };
 
 struct conn;
@@ -122,6 +129,30 @@ int	 conn_write(struct conn *c, const void *data, size_t len,
 
 /* conn_set_timeout: change the per-wait timeout. */
 void	 conn_set_timeout(struct conn *c, int timeout_ms);
+
+/*
+ * conn_hold: while on, the stop flag does not end waits (a message is
+ * being written and is finished first); the abort flag still does.
+ */
+void	 conn_hold(struct conn *c, bool hold);
+
+/* conn_stop_requested: whether the stop or the abort flag is set. */
+bool	 conn_stop_requested(const struct conn *c);
+
+/*
+ * conn_busy: call every so often during CPU-bound work on what was read
+ * (a long listing): feeds the idle hook at most every WAITER_BEAT_MS and
+ * ends the work a slice after a flag was seen (as conn_hold allows).
+ * Errors: E_ABORT.
+ */
+int	 conn_busy(struct conn *c, struct err *e);
+
+/*
+ * conn_waiter: the connection's waiter, for a step that is not I/O on the
+ * connection but belongs to its session (password_command): it then waits
+ * with the same hook, flags and timeout.  Valid until conn_free.
+ */
+struct waiter *conn_waiter(struct conn *c);
 
 /* conn_free: close the transport and free everything; accepts NULL. */
 void	 conn_free(struct conn *c);

@@ -4,6 +4,7 @@
 
 #include "autoconf.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,8 @@
 #define MAILDIR_BUFSIZE		(64 * 1024)
 
 #define MAILDIR_DIRFLAGS	(O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+/* tmp/, new/ and cur/ are never reached through a symbolic link. */
+#define MAILDIR_SUBFLAGS	(MAILDIR_DIRFLAGS | O_NOFOLLOW)
 #define MAILDIR_TMPFLAGS	(O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC)
 
 struct maildir {
@@ -50,7 +54,7 @@ struct maildir_msg {
 };
 
 static int	 maildir_subdir(const char *path, int dirfd, const char *name,
-		    const char *shown, int *fdp, struct err *e);
+		    const char *shown, int flags, int *fdp, struct err *e);
 static int	 maildir_mkpath(const char *path, int *fdp, struct err *e);
 static bool	 maildir_name_ok(const char *name);
 static int	 maildir_bad_name(struct maildir *m, const char *op,
@@ -68,15 +72,16 @@ static int	 maildir_rename_noreplace(struct maildir *m, const char *from,
 		    const char *to);
 static int	 maildir_publish(struct maildir_msg *msg, struct err *e);
 
-/* Per process, not per Maildir: two handles on one directory in one
- * process must still never plan the same name. */
-static unsigned long maildir_counter;
-
-/* Create name under dirfd when missing (0700) and open it as a directory. */
+/*
+ * Create name under dirfd when missing (0700) and open it as a directory
+ * with flags.  With O_NOFOLLOW a symbolic link in its place is refused:
+ * whoever swapped it in between runs would receive the mail.
+ */
 static int
 maildir_subdir(const char *path, int dirfd, const char *name,
-    const char *shown, int *fdp, struct err *e)
+    const char *shown, int flags, int *fdp, struct err *e)
 {
+	struct stat	st;
 	int	fd;
 
 	if (mkdirat(dirfd, name, 0700) == 0) {
@@ -88,9 +93,17 @@ maildir_subdir(const char *path, int dirfd, const char *name,
 	} else if (errno != EEXIST)
 		return err_set(e, E_DELIVERY, "maildir %s: mkdir %s: %s",
 		    path, shown, strerror(errno));
-	if ((fd = openat(dirfd, name, MAILDIR_DIRFLAGS)) == -1)
+	if ((fd = openat(dirfd, name, flags)) == -1) {
+		if ((errno == ELOOP || errno == ENOTDIR) &&
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(st.st_mode))
+			return err_set(e, E_DELIVERY, "maildir %s: %s is a "
+			    "symbolic link, not a directory; refusing to "
+			    "follow it (replace it with a directory)", path,
+			    shown);
 		return err_set(e, E_DELIVERY, "maildir %s: open %s: %s",
 		    path, shown, strerror(errno));
+	}
 	*fdp = fd;
 	return 0;
 }
@@ -111,7 +124,9 @@ maildir_mkpath(const char *path, int *fdp, struct err *e)
 			continue;
 		free(shown);
 		shown = xstrndup(path, (size_t)(comp - copy) + strlen(comp));
-		if ((rc = maildir_subdir(path, fd, comp, shown, &nfd, e)) != 0)
+		/* The configured path is the user's: its links are followed. */
+		if ((rc = maildir_subdir(path, fd, comp, shown,
+		    MAILDIR_DIRFLAGS, &nfd, e)) != 0)
 			goto out;
 		close(fd);
 		fd = nfd;
@@ -143,12 +158,12 @@ maildir_open(const char *path, struct maildir **out, struct err *e)
 		goto out;
 	}
 	if ((rc = maildir_mkpath(path, &rootfd, e)) != 0 ||
-	    (rc = maildir_subdir(path, rootfd, "tmp", "tmp", &m->tmpfd,
-	    e)) != 0 ||
-	    (rc = maildir_subdir(path, rootfd, "new", "new", &m->newfd,
-	    e)) != 0 ||
-	    (rc = maildir_subdir(path, rootfd, "cur", "cur", &m->curfd,
-	    e)) != 0)
+	    (rc = maildir_subdir(path, rootfd, "tmp", "tmp",
+	    MAILDIR_SUBFLAGS, &m->tmpfd, e)) != 0 ||
+	    (rc = maildir_subdir(path, rootfd, "new", "new",
+	    MAILDIR_SUBFLAGS, &m->newfd, e)) != 0 ||
+	    (rc = maildir_subdir(path, rootfd, "cur", "cur",
+	    MAILDIR_SUBFLAGS, &m->curfd, e)) != 0)
 		goto out;
 
 	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
@@ -214,16 +229,28 @@ maildir_escape_host(char *out, size_t outlen, const char *host)
 	return need;
 }
 
-/* A name no other delivery, here or on another host, will use. */
+/*
+ * A name no other delivery, here or on another host, will use: the time
+ * and 64 random bits (OpenSMTPD's time.random.host), so no counter, lock
+ * or pid is shared between threads or processes to keep names apart.
+ */
 void
 maildir_plan_name(struct maildir *m, char *out, size_t outlen)
 {
 	struct timespec	ts;
+	uint64_t	rnd;
 	int		n;
 
+	/* At most 256 bytes from the urandom pool: never short, only
+	 * interrupted before the pool is initialised at boot. */
+	while (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		if (errno != EINTR)
+			fatal("getrandom");
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.%s", (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000, (long)getpid(), ++maildir_counter, m->host);
+	n = snprintf(out, outlen, "%lld.M%06ldR%016llx.%s",
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (unsigned long long)rnd,
+	    m->host);
 	if (n < 0 || (size_t)n >= outlen)
 		fatalx("%s: buffer of %zu bytes too small", __func__, outlen);
 }
@@ -315,19 +342,16 @@ maildir_begin(struct maildir *m, const char *name, struct maildir_msg **out,
 
 	if (!maildir_name_ok(name))
 		return maildir_bad_name(m, "begin", name, e);
-	fd = openat(m->tmpfd, name, MAILDIR_TMPFLAGS, 0600);
-	if (fd == -1 && errno == EEXIST) {
-		log_info("maildir %s: removing tmp/%s left by an earlier run",
-		    m->path, name);
-		if (unlinkat(m->tmpfd, name, 0) == -1)
-			return err_set(e, E_DELIVERY,
-			    "maildir %s: unlink tmp/%s: %s", m->path, name,
-			    strerror(errno));
-		fd = openat(m->tmpfd, name, MAILDIR_TMPFLAGS, 0600);
-	}
-	if (fd == -1)
+	/* O_EXCL: a file of that name is someone else's delivery (or a
+	 * link planted there), never ours to remove or write through. */
+	if ((fd = openat(m->tmpfd, name, MAILDIR_TMPFLAGS, 0600)) == -1) {
+		if (errno == EEXIST)
+			return err_set(e, E_DELIVERY, "maildir %s: create "
+			    "tmp/%s: the name is taken; left alone", m->path,
+			    name);
 		return err_set(e, E_DELIVERY, "maildir %s: open tmp/%s: %s",
 		    m->path, name, strerror(errno));
+	}
 
 	msg = xcalloc(1, sizeof(*msg));
 	msg->m = m;

@@ -19,8 +19,12 @@
  * so the message was delivered and must not be fetched again; if not, it is
  * fetched again, under the same name or a new one.
  *
- * Name format: "<secs>.M<usecs>P<pid>Q<counter>.<host>", with '/' in the
- * host name written as "\057" and ':' as "\072".  That base name is fixed
+ * Name format: "<secs>.M<usecs>R<random>.<host>", <usecs> six digits,
+ * <random> 16 hex digits of getrandom(2), with '/' in the host name
+ * written as "\057" and ':' as "\072" (OpenSMTPD's time.random.host: no
+ * counter or pid, so no lock is needed to keep names apart).  A name that
+ * is taken anyway is an error, never a reason to remove the other file.
+ * That base name is fixed
  * (and recorded) before the message is fetched; the name in new/ is the
  * base name plus ",S=<size>", the exact size on disk, which is known only
  * once the message is written (Dovecot trusts S= for quota without a
@@ -45,9 +49,15 @@ struct maildir_msg;
 /*
  * maildir_open: open the Maildir at path (already ~-expanded), creating
  * path and its tmp/, new/ and cur/ with mode 0700 where they are missing
- * (like mkdir -p).  An existing Maildir is used as it is.  *out is set on
+ * (like mkdir -p).  An existing Maildir is used as it is.  Symbolic links
+ * in path itself are followed (the user chose it), but tmp/, new/ and cur/
+ * must be directories: a symbolic link in their place is refused, not
+ * followed.  Everything after this works on the three directories opened
+ * here (openat, linkat, renameat, fsync), never on path names, so a
+ * directory swapped later is not written through either.  *out is set on
  * success only; free it with maildir_free().
- * Errors: E_DELIVERY (mkdir or open failed, path is not a directory).
+ * Errors: E_DELIVERY (mkdir or open failed, path is not a directory, tmp/,
+ * new/ or cur/ is a symbolic link).
  */
 int	 maildir_open(const char *path, struct maildir **out, struct err *e);
 
@@ -77,14 +87,16 @@ int	 maildir_find(struct maildir *m, const char *name, struct err *e);
 
 /*
  * maildir_begin: start writing a message that will be published as
- * new/<name>, by creating tmp/<name> (mode 0600, O_EXCL).  A tmp/<name>
- * left over by a crash is replaced: the name was planned by this program,
- * so only an earlier run of it can have made that file.  The caller should
- * have checked with maildir_find() that the name is not already delivered.
+ * new/<name>, by creating tmp/<name> (mode 0600, O_EXCL).  An existing
+ * tmp/<name> is an error and is left alone: it may be another delivery's
+ * file or a planted link (a leftover of a killed run of ours is removed
+ * earlier, by maildir_clean_tmp).  The caller should have checked with
+ * maildir_find() that the name is not already delivered.
  * *out is set on success only; it must end in maildir_link() or
  * maildir_abort().
  * Errors: E_DELIVERY (name is empty, starts with '.', contains '/' or ':',
- * or is MAILDIR_NAME_MAX bytes or longer; the file cannot be created).
+ * or is MAILDIR_NAME_MAX bytes or longer; tmp/<name> exists or cannot be
+ * created).
  */
 int	 maildir_begin(struct maildir *m, const char *name,
 	    struct maildir_msg **out, struct err *e);

@@ -4,6 +4,9 @@
 
 #include "autoconf.h"
 
+#include <sys/prctl.h>
+
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,8 +36,11 @@ enum main_mode {
 	MAIN_AUTHORIZE
 };
 
-/* Set by SIGINT and SIGTERM: the syncs stop after the current message. */
+/* Set by SIGINT and SIGTERM: the syncs stop after the current message;
+ * by a second one: at once. */
 static volatile sig_atomic_t main_stop;
+static volatile sig_atomic_t main_hard_stop;
+static bool main_tty;		/* stderr is a terminal: say what ^C does */
 
 static void	main_usage(FILE *);
 static int	main_check_config(const struct config *);
@@ -107,12 +113,29 @@ main_root_check(const struct config *cfg)
 	return 2;
 }
 
-/* SIGINT, SIGTERM: finish the message being written, then stop. */
+/*
+ * SIGINT, SIGTERM: finish the message being written, then stop; a second
+ * one gives up at once (the message being written is fetched next time).
+ */
 static void
 main_on_signal(int sig)
 {
+	static const char	msg[] = "popsyncd: stopping after the current "
+	    "message; interrupt again to stop at once\n";
+	ssize_t			n;
+	int			saved = errno;
+
 	(void)sig;
-	main_stop = 1;
+	if (main_stop) {
+		main_hard_stop = 1;
+	} else {
+		main_stop = 1;
+		if (main_tty) {
+			n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			(void)n;
+		}
+	}
+	errno = saved;
 }
 
 /* --check-config: the config loaded, so say what it holds. */
@@ -150,6 +173,13 @@ main(int argc, char **argv)
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+	/*
+	 * Before any secret is read: no core dump holding a password or
+	 * token, and no ptrace or /proc/PID/mem for other processes of the
+	 * same user (the kernel treats a non-dumpable process as root's).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
 	/* Under journald, lines become structured entries (log.h). */
 	log_set_sink(sdnotify_journal);
 	err_clear(&e);
@@ -279,6 +309,7 @@ main(int argc, char **argv)
 		rc = err_exitcode(rc);
 		break;
 	case MAIN_ONCE:
+		main_tty = isatty(STDERR_FILENO);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = main_on_signal;
 		sigemptyset(&sa.sa_mask);
@@ -289,7 +320,7 @@ main(int argc, char **argv)
 		rc = once_run(cfg, argv + optind, (size_t)(argc - optind),
 		    quiet ? NULL : stdout,
 		    !quiet && isatty(STDOUT_FILENO) ? stdout : NULL,
-		    &main_stop, &e);
+		    &main_stop, &main_hard_stop, &e);
 		/* Every other failure was logged where it happened. */
 		if (rc == E_USAGE)
 			fprintf(stderr, "popsyncd: %s\n", e.msg);

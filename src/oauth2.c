@@ -46,9 +46,9 @@ static int	 oauth2_load(const struct account *, struct oauth2_tokens *,
 		    struct err *);
 static int	 oauth2_save(const struct account *,
 		    const struct oauth2_tokens *, struct err *);
-static int	 oauth2_post(const struct account *, const char *,
-		    const char *const *, json_t **, struct oauth2_fail *,
-		    struct err *);
+static int	 oauth2_post(const struct account *, struct waiter *,
+		    const char *, const char *const *, json_t **,
+		    struct oauth2_fail *, struct err *);
 static const char *oauth2_str(const json_t *, const char *);
 static long long oauth2_int(const json_t *, const char *, long long);
 static int	 oauth2_take(const struct account *, const char *,
@@ -272,7 +272,7 @@ out:
  * reply, or a negative code: a 5xx and other statuses are temporary.
  */
 static int
-oauth2_post(const struct account *a, const char *url,
+oauth2_post(const struct account *a, struct waiter *w, const char *url,
     const char *const *fields, json_t **obj, struct oauth2_fail *fail,
     struct err *e)
 {
@@ -288,6 +288,11 @@ oauth2_post(const struct account *a, const char *url,
 	memset(&hp, 0, sizeof(hp));
 	hp.ca_file = a->ca_file;
 	hp.timeout_ms = a->timeout * 1000;
+	if (w != NULL) {
+		hp.idle = w->idle;
+		hp.idle_arg = w->idle_arg;
+		hp.abort_flag = w->abort;
+	}
 	if ((rc = http_post_form(url, fields, &hp, &status, &body, e)) < 0) {
 		err_prefix(e, "oauth2");
 		return rc;
@@ -371,8 +376,8 @@ oauth2_take(const struct account *a, const char *url, json_t *obj,
 }
 
 int
-oauth2_token(const struct account *a, bool refresh, char **out,
-    bool *fresh, struct err *e)
+oauth2_token(const struct account *a, struct waiter *w, bool refresh,
+    char **out, bool *fresh, struct err *e)
 {
 	const struct account_oauth2	*o = a->oauth2;
 	struct oauth2_tokens		 t;
@@ -400,14 +405,14 @@ oauth2_token(const struct account *a, bool refresh, char **out,
 		    a->name);
 		goto out;
 	}
-	if ((rc = account_client_secret(a, &secret, e)) < 0)
+	if ((rc = account_client_secret(a, w, &secret, e)) < 0)
 		goto out;
 	fields[n++] = "grant_type";
 	fields[n++] = "refresh_token";
 	fields[n++] = "refresh_token";
 	fields[n++] = t.refresh;
 	oauth2_client(fields, n, o, secret);
-	rc = oauth2_post(a, o->token_endpoint, fields, &obj, &fail, e);
+	rc = oauth2_post(a, w, o->token_endpoint, fields, &obj, &fail, e);
 	if (rc == OAUTH2_REFUSED) {
 		rc = oauth2_refused(a, "refresh token", &fail, e);
 		goto out;
@@ -471,13 +476,13 @@ oauth2_authorize(const struct account *a, FILE *out, struct err *e)
 	if (o == NULL)
 		return err_set(e, E_CONFIG, "%s:%d: account %s has no oauth2 "
 		    "group to authorize", a->file, a->line, a->name);
-	if ((rc = account_client_secret(a, &secret, e)) < 0)
+	if ((rc = account_client_secret(a, NULL, &secret, e)) < 0)
 		goto out;
 	fields[n++] = "scope";
 	fields[n++] = o->scope;
 	oauth2_client(fields, n, o, secret);
-	rc = oauth2_post(a, o->device_authorization_endpoint, fields, &dev,
-	    &fail, e);
+	rc = oauth2_post(a, NULL, o->device_authorization_endpoint, fields,
+	    &dev, &fail, e);
 	if (rc == OAUTH2_REFUSED) {
 		rc = oauth2_refused(a, "device authorization request",
 		    &fail, e);
@@ -527,7 +532,8 @@ oauth2_authorize(const struct account *a, FILE *out, struct err *e)
 			goto out;
 		}
 		oauth2_sleep(interval);
-		rc = oauth2_post(a, o->token_endpoint, fields, &tok, &fail, e);
+		rc = oauth2_post(a, NULL, o->token_endpoint, fields, &tok, &fail,
+		    e);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)

@@ -8,6 +8,7 @@
 
 #include "account.h"
 #include "err.h"
+#include "waiter.h"
 
 /*
  * OAuth2 tokens for XOAUTH2 and OAUTHBEARER logins (issue 12): the device
@@ -38,16 +39,18 @@ void	 oauth2_preset(struct account_oauth2 *o);
  * set; otherwise the refresh token buys a new one, and a rotated refresh
  * token replaces the stored one.  *fresh (may be NULL) tells whether the
  * token was just issued, so a caller retries a rejected login only with a
- * cached one.  Messages do not name the account.
+ * cached one.  The requests and a client_secret_command wait through w
+ * (its idle hook and abort flag; NULL: the account timeout alone).
+ * Messages do not name the account.
  * Errors: E_AUTH (no token stored yet, or the endpoint refused the refresh
  * token or the client: permanent, and the message says to run
  * popsyncd --authorize NAME), E_IO, E_TIMEOUT, E_TLS (the endpoint could
  * not be reached, or answered 5xx), E_PROTO (a reply that is not the JSON
  * it should be), E_STORE (the token file could not be read or written),
- * E_CONFIG (the client secret's source failed).
+ * E_CONFIG (the client secret's source failed), E_ABORT (a flag of w).
  */
-int	 oauth2_token(const struct account *a, bool refresh, char **out,
-	    bool *fresh, struct err *e);
+int	 oauth2_token(const struct account *a, struct waiter *w, bool refresh,
+	    char **out, bool *fresh, struct err *e);
 
 /*
  * oauth2_authorize: the device authorization grant for account a.  Prints

@@ -104,7 +104,7 @@ once_worker(void *arg)
 int
 once_run(const struct config *cfg, char *const *names, size_t n,
     FILE *out, FILE *progress, const volatile sig_atomic_t *abort_flag,
-    struct err *e)
+    const volatile sig_atomic_t *hard_abort, struct err *e)
 {
 	struct once_pool	 o;
 	const struct account	*a;
@@ -139,6 +139,7 @@ once_run(const struct config *cfg, char *const *names, size_t n,
 	}
 	pthread_mutex_init(&o.lock, NULL);
 	o.sh.abort_flag = abort_flag;
+	o.sh.hard_abort = hard_abort;
 	o.sh.progress = once_progress;
 	o.sh.progress_arg = &o;
 	if (progress != NULL)

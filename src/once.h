@@ -24,8 +24,10 @@
  * means every account), up to cfg->max_parallel at a time.  When progress
  * is not NULL (a terminal), a line per running account is redrawn on it in
  * place (progress.h).  A summary line per account goes to out at the end,
- * in config order, unless out is NULL (-q).  abort_flag (may be NULL) stops the syncs after their
- * current message.
+ * in config order, unless out is NULL (-q).  abort_flag (may be NULL)
+ * stops the syncs after their current message; hard_abort (may be NULL)
+ * ends them at once (the message being written is given up and fetched
+ * next time).
  * Returns 0 when every sync succeeded, else the error of the first account
  * that failed (each failure is also logged with its account name).
  * Errors: E_USAGE (an unknown account name, before anything runs),
@@ -34,6 +36,7 @@
  */
 int	 once_run(const struct config *cfg, char *const *names, size_t n,
 	    FILE *out, FILE *progress,
-	    const volatile sig_atomic_t *abort_flag, struct err *e);
+	    const volatile sig_atomic_t *abort_flag,
+	    const volatile sig_atomic_t *hard_abort, struct err *e);
 
 #endif

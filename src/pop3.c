@@ -37,7 +37,15 @@
 /* How much of one body line a trace shows. */
 #define POP3_TRACE_BODY	200
 
+/* Listing lines between two conn_busy() calls: parsing and merging a
+ * listing of 200,000 lines is CPU-bound work, which must still show life
+ * and hear a stop.  (A call costs a clock read.) */
+#define POP3_BUSY_LINES	256
+
 #define ST(s)		(1U << (s))
+
+/* Secrets hidden at once: the secret, its base64, a few responses. */
+#define POP3_HIDE_MAX	8
 
 /* A listing entry's number and position, to look entries up by number. */
 struct pop3_key {
@@ -59,6 +67,9 @@ struct pop3 {
 							 * sanitized */
 	char			*body;		/* CONN_CHUNK bytes of decoded
 						 * body, reused */
+	/* During a login, the secrets (as sent and in base64) to cut out
+	 * of every server reply before it is traced or reported. */
+	char			*hide[POP3_HIDE_MAX];
 };
 
 static void	pop3_set_state(struct pop3 *, enum pop3_state);
@@ -111,7 +122,15 @@ static int	pop3_dele_reply(struct pop3 *, unsigned long,
 static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
 		    size_t, int (*)(struct pop3 *, unsigned long,
 		    const struct pop3_sink *, void *, struct err *),
-		    const struct pop3_sink *, void *, size_t *, struct err *);
+		    const struct pop3_sink *, void *, bool, size_t *,
+		    struct err *);
+static int	pop3_stopped(struct pop3 *, const char *, size_t,
+		    struct err *);
+
+static void	pop3_hide(struct pop3 *, const char *);
+static void	pop3_hide_b64(struct pop3 *, const void *, size_t);
+static void	pop3_unhide(struct pop3 *);
+static void	pop3_redact(const struct pop3 *, char *);
 
 static const char *const pop3_state_names[] = {
 	"GREETING", "AUTH", "TRANSACTION", "UPDATE", "CLOSED"
@@ -138,6 +157,7 @@ pop3_free(struct pop3 *p)
 	if (p == NULL)
 		return;
 	conn_free(p->conn);
+	pop3_unhide(p);
 	free(p->name);
 	free(p->body);
 	free(p);
@@ -288,6 +308,12 @@ pop3_read_status(struct pop3 *p, const char *label, bool cont,
 	if ((rc = conn_readline(p->conn, &line, NULL, e)) < 0)
 		return pop3_broken(p, label, rc, e);
 	parsed = pop3_parse_status(line, st);
+	/* Only the text: a secret "OK" must not unmake "+OK", and a
+	 * challenge is never shown, only decoded. */
+	if (parsed == -1)
+		pop3_redact(p, line);
+	else if (st->kind != POP3_CONT)
+		pop3_redact(p, line + (st->text - line));
 	if (parsed == 0 && st->kind == POP3_CONT) {
 		log_debug("%s: < + ****", p->name);
 		snprintf(p->reply, sizeof(p->reply), "+ ****");
@@ -507,6 +533,88 @@ pop3_login_reply(struct pop3 *p, const char *label, enum pop3_state next,
 	return 0;
 }
 
+void
+pop3_secret_hide(struct pop3 *p, const char *secret)
+{
+	pop3_hide(p, secret);
+	if (secret != NULL)
+		pop3_hide_b64(p, secret, strlen(secret));
+}
+
+void
+pop3_secret_unhide(struct pop3 *p)
+{
+	pop3_unhide(p);
+}
+
+void
+pop3_secret_redact(const struct pop3 *p, char *text)
+{
+	pop3_redact(p, text);
+}
+
+/* Cut s, from now until pop3_unhide, out of every server reply. */
+static void
+pop3_hide(struct pop3 *p, const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || *s == '\0')
+		return;
+	for (i = 0; i < POP3_HIDE_MAX && p->hide[i] != NULL; i++) {
+		if (strcmp(p->hide[i], s) == 0)
+			return;
+	}
+	/* Full only if a server keeps asking; the answers then repeat. */
+	if (i < POP3_HIDE_MAX)
+		p->hide[i] = xstrdup(s);
+}
+
+/* pop3_hide of data's base64 form, as it went over the wire. */
+static void
+pop3_hide_b64(struct pop3 *p, const void *data, size_t len)
+{
+	char	*b64;
+
+	b64 = crypto_base64_encode(data, len);
+	pop3_hide(p, b64);
+	freezero(b64, 0);
+}
+
+/* The login is over: forget (and wipe) what was hidden. */
+static void
+pop3_unhide(struct pop3 *p)
+{
+	size_t	i;
+
+	for (i = 0; i < POP3_HIDE_MAX && p->hide[i] != NULL; i++) {
+		freezero(p->hide[i], 0);
+		p->hide[i] = NULL;
+	}
+}
+
+/*
+ * Replace each hidden secret in line with "****", in place (the line only
+ * shrinks).  A server may quote what the client sent in its -ERR or its
+ * OAuth error challenge; from there it would reach the trace, the error
+ * message, the journal, the state database and --status.
+ */
+static void
+pop3_redact(const struct pop3 *p, char *line)
+{
+	char	*at;
+	size_t	 i, len, mask;
+
+	for (i = 0; i < POP3_HIDE_MAX && p->hide[i] != NULL; i++) {
+		len = strlen(p->hide[i]);
+		mask = len < 4 ? len : 4;
+		while ((at = strstr(line, p->hide[i])) != NULL) {
+			memset(at, '*', mask);
+			memmove(at + mask, at + len, strlen(at + len) + 1);
+		}
+	}
+}
+
 /* PASS or RPOP (RFC 1081): only after USER got +OK. */
 static int
 pop3_after_user(struct pop3 *p, const char *cmd, const char *arg,
@@ -519,9 +627,15 @@ pop3_after_user(struct pop3 *p, const char *cmd, const char *arg,
 	if (!p->user_ok)
 		return err_set(e, E_PROTO, "%s: no accepted USER before", cmd);
 	p->user_ok = false;
-	if ((rc = pop3_sendf(p, cmd, trace, e, "%s %s", cmd, arg)) < 0)
-		return rc;
-	return pop3_login_reply(p, cmd, POP3_ST_TRANSACTION, e);
+	/* RPOP's argument is a user name; PASS's is the secret. */
+	if (trace != NULL) {
+		pop3_hide(p, arg);
+		pop3_hide_b64(p, arg, strlen(arg));
+	}
+	if ((rc = pop3_sendf(p, cmd, trace, e, "%s %s", cmd, arg)) == 0)
+		rc = pop3_login_reply(p, cmd, POP3_ST_TRANSACTION, e);
+	pop3_unhide(p);
+	return rc;
 }
 
 int
@@ -586,6 +700,7 @@ pop3_auth_begin(struct pop3 *p, const char *mech, const unsigned char *initial,
 		return rc;
 	if (initial != NULL) {
 		b64 = crypto_base64_encode(initial, len);
+		pop3_hide(p, b64);
 		/* RFC 5034 section 4: the initial response rides on the
 		 * AUTH line only if the line stays within 255 octets. */
 		if (strlen(label) + 1 + (len == 0 ? 1 : strlen(b64)) + 2 <=
@@ -638,6 +753,7 @@ pop3_auth_send(struct pop3 *p, const char *mech, const unsigned char *resp,
 
 	snprintf(label, sizeof(label), "AUTH %s", mech);
 	b64 = crypto_base64_encode(resp, len);
+	pop3_hide(p, b64);
 	rc = pop3_write_line(p, label, b64, "****", e);
 	freezero(b64, 0);
 	return rc;
@@ -823,7 +939,7 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	const char		*uid;
 	char			*line, bad[128];
 	struct pop3_key		*idx = NULL;
-	size_t			 n = 0, len, uidlen;
+	size_t			 n = 0, len, uidlen, lines = 0;
 	bool			 is_list = strcmp(cmd, "LIST") == 0;
 	bool			 merge = !is_list && l->count > 0;
 	bool			 sorted = true;
@@ -842,6 +958,11 @@ pop3_listing(struct pop3 *p, const char *cmd, struct pop3_listing *l,
 	/* A bad line is reported after the terminator, so the session
 	 * stays in step. */
 	while ((rc = pop3_ml_line(p, cmd, &line, &len, e)) == 0) {
+		if (++lines % POP3_BUSY_LINES == 0 &&
+		    (rc = conn_busy(p->conn, e)) < 0) {
+			pop3_broken(p, cmd, rc, e);
+			break;
+		}
 		if (bad_rc != 0)
 			continue;
 		if (n == POP3_MAX_MESSAGES) {
@@ -978,16 +1099,22 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 	if (sink != NULL && sink->begin != NULL &&
 	    (sink_rc = sink->begin(arg, num, &se)) < 0)
 		sink = NULL;
+	/* A message being written is finished before a stop takes effect:
+	 * it is complete in new/ or not there at all. */
+	conn_hold(p->conn, sink != NULL);
 	pop3_body_init(&body);
 	do {
 		/* The sink gave up on the session: read nothing more. */
 		if (sink_rc == E_ABORT) {
+			conn_hold(p->conn, false);
 			if (e != NULL)
 				*e = se;
 			return pop3_broken(p, label, E_ABORT, NULL);
 		}
-		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0)
+		if ((rc = conn_read_chunk(p->conn, &data, &len, e)) < 0) {
+			conn_hold(p->conn, false);
 			return pop3_broken(p, label, rc, e);
+		}
 		done = pop3_body_feed(&body, data, len, p->body, &outlen,
 		    &used);
 		conn_consume(p->conn, used);
@@ -996,6 +1123,7 @@ pop3_body_reply(struct pop3 *p, const char *label, unsigned long num,
 		    (sink_rc = sink->write(arg, p->body, outlen, &se)) < 0)
 			sink = NULL;
 	} while (!done);
+	conn_hold(p->conn, false);
 	log_debug("%s: %s: %llu lines", p->name, label, body.lines);
 	if (sink != NULL && sink->end != NULL)
 		sink_rc = sink->end(arg, &se);
@@ -1068,12 +1196,19 @@ pop3_dele_reply(struct pop3 *p, unsigned long num,
  * in flight, so the window bounds what the server must buffer; otherwise
  * strictly one at a time.  At the first failure the replies still in
  * flight are read and discarded, unless the link itself failed.
+ *
+ * With stoppable set, a stop request (conn_stop_requested) ends the batch
+ * between two replies: no further command is sent, and replies still in
+ * flight are not read (each would be a whole message, fetched only to be
+ * thrown away): the link is closed instead, which also leaves any QUIT,
+ * and so any deletion, unsent.
  */
 static int
 pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
     size_t n, int (*fn)(struct pop3 *, unsigned long,
     const struct pop3_sink *, void *, struct err *),
-    const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
+    const struct pop3_sink *sink, void *arg, bool stoppable, size_t *done,
+    struct err *e)
 {
 	struct err	e2;
 	char		label[64];
@@ -1085,6 +1220,8 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 		return rc;
 	window = p->caps.flags & POP3_CAPA_PIPELINING ? POP3_PIPE_WINDOW : 1;
 	while (recv < n) {
+		if (stoppable && conn_stop_requested(p->conn))
+			return pop3_stopped(p, cmd, sent - recv, e);
 		while (sent < n && sent - recv < window) {
 			snprintf(label, sizeof(label), "%s %lu", cmd,
 			    nums[sent]);
@@ -1100,6 +1237,8 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 	}
 	if (rc == 0 || p->state == POP3_ST_CLOSED)
 		return rc;
+	if (stoppable && conn_stop_requested(p->conn))
+		return pop3_stopped(p, cmd, sent - recv - 1, e);
 	/* The failed reply was read whole; drain the others in flight. */
 	for (recv++; recv < sent; recv++) {
 		if ((rc2 = fn(p, nums[recv], NULL, NULL, &e2)) < 0 &&
@@ -1112,12 +1251,29 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 	return rc;
 }
 
+/*
+ * A stop request between two replies of a batch: with none in flight the
+ * session stays usable (for QUIT); otherwise the link is given up.
+ */
+static int
+pop3_stopped(struct pop3 *p, const char *cmd, size_t inflight,
+    struct err *e)
+{
+	if (inflight == 0)
+		return err_set(e, E_ABORT, "%s: stopped by a signal", cmd);
+	log_debug("%s: stopping with %zu %s replies in flight: closing the "
+	    "link", p->name, inflight, cmd);
+	pop3_set_state(p, POP3_ST_CLOSED);
+	return err_set(e, E_ABORT, "%s: stopped by a signal with %zu "
+	    "replies in flight; link closed", cmd, inflight);
+}
+
 int
 pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
     const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
 {
-	return pop3_pipe(p, "RETR", nums, n, pop3_retr_reply, sink, arg, done,
-	    e);
+	return pop3_pipe(p, "RETR", nums, n, pop3_retr_reply, sink, arg, true,
+	    done, e);
 }
 
 int
@@ -1134,7 +1290,7 @@ pop3_dele_many(struct pop3 *p, const unsigned long *nums, size_t n,
     size_t *done, struct err *e)
 {
 	return pop3_pipe(p, "DELE", nums, n, pop3_dele_reply, NULL, NULL,
-	    done, e);
+	    false, done, e);
 }
 
 int

@@ -183,6 +183,20 @@ int	 pop3_auth_send(struct pop3 *p, const char *mech,
 int	 pop3_auth_cancel(struct pop3 *p, const char *mech, int rc,
 	    struct err *e);
 
+/*
+ * pop3_secret_hide: from now until pop3_secret_unhide (or pop3_free), cut
+ * secret and its base64 form out of every server reply before it is
+ * traced or put into an error: a server may quote what the client sent
+ * (an XOAUTH2 token in its -ERR), and from there it would reach the log,
+ * the journal, the state database and --status.  The responses
+ * pop3_auth_begin and pop3_auth_send put on the wire are hidden the same
+ * way.  pop3_secret_redact applies the same cut to text the caller holds
+ * (a decoded challenge).
+ */
+void	 pop3_secret_hide(struct pop3 *p, const char *secret);
+void	 pop3_secret_unhide(struct pop3 *p);
+void	 pop3_secret_redact(const struct pop3 *p, char *text);
+
 /* Transaction commands. */
 int	 pop3_stat(struct pop3 *p, unsigned long *count,
 	    unsigned long long *octets, struct err *e);
@@ -214,7 +228,10 @@ int	 pop3_top(struct pop3 *p, unsigned long num, unsigned long lines,
  * advertised, up to POP3_PIPE_WINDOW commands are in flight; without it,
  * one at a time.  Stops at the first failure: replies still in flight are
  * read and discarded, and *done says how many messages were fully
- * delivered through sink.
+ * delivered through sink.  A stop request (the connection's stop or abort
+ * flag) is heard between messages: the message being written is finished,
+ * no further RETR is sent, and if replies are still in flight the link is
+ * closed (CLOSED: no QUIT, so no deletion) rather than read; E_ABORT.
  */
 #define POP3_PIPE_WINDOW	8
 int	 pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,

@@ -38,6 +38,10 @@ struct body_out {
 	int	 held;		/* the owed byte, or -1 */
 };
 
+/* RFC 4422 3.1 sasl-mech characters, lower case also taken. */
+#define SASL_NAME_CHARS	\
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 static int	parse_num(const char **, unsigned long long,
 		    unsigned long long *);
 static int	parse_pair(const char *, unsigned long long, unsigned long *,
@@ -351,9 +355,11 @@ capa_sasl(struct pop3_capa *c, const char *p)
 		for (end = p; *end != '\0' && !is_blank(*end); end++)
 			;
 		len = (size_t)(end - p);
-		/* A name that does not fit is none we implement. */
+		/* A name that does not fit, or is no RFC 4422 name (so may
+		 * hold bytes unfit for a log), is none we implement. */
 		if (len >= sizeof(c->sasl[0]) ||
-		    c->nsasl == POP3_CAPA_SASL_MAX)
+		    c->nsasl == POP3_CAPA_SASL_MAX ||
+		    strspn(p, SASL_NAME_CHARS) < len)
 			continue;
 		for (i = 0; i < c->nsasl; i++)
 			if (word_is(p, len, c->sasl[i]))

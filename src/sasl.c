@@ -83,6 +83,7 @@ sasl_auth(struct pop3 *p, const char *mechname, const char *user,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.user = user;
 	ctx.secret = secret;
+	pop3_secret_hide(p, secret);
 	if (mech->client_first &&
 	    (rc = mech->step(&ctx, NULL, 0, &resp, &resplen, e)) < 0)
 		goto out;
@@ -119,6 +120,7 @@ sasl_auth(struct pop3 *p, const char *mechname, const char *user,
 			    sizeof(details) - 1;
 			memcpy(details, chal, n);
 			details[n] = '\0';
+			pop3_secret_redact(p, details);
 			err_sanitize(details, sizeof(details), details);
 		}
 		freezero(resp, resplen + 1);
@@ -134,6 +136,7 @@ sasl_auth(struct pop3 *p, const char *mechname, const char *user,
 	}
 
 out:
+	pop3_secret_unhide(p);
 	freezero(resp, resplen + 1);
 	freezero(chal, challen + 1);
 	return rc;

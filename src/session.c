@@ -203,6 +203,7 @@ session_connect(const struct account *a, const struct session_hooks *h,
 		cp.idle = h->idle;
 		cp.idle_arg = h->idle_arg;
 		cp.abort_flag = h->abort_flag;
+		cp.stop_flag = h->stop_flag;
 	}
 	memset(&pp, 0, sizeof(pp));
 	pp.name = a->name;
@@ -286,9 +287,11 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 	oauth2 = a->oauth2 != NULL && (strcmp(m, "XOAUTH2") == 0 ||
 	    strcmp(m, "OAUTHBEARER") == 0);
 	if (oauth2) {
-		if ((rc = oauth2_token(a, false, &secret, &fresh, e)) < 0)
+		if ((rc = oauth2_token(a, conn_waiter(pop3_conn(p)), false,
+		    &secret, &fresh, e)) < 0)
 			goto out;
-	} else if ((rc = account_secret(a, &secret, e)) < 0)
+	} else if ((rc = account_secret(a, conn_waiter(pop3_conn(p)),
+	    &secret, e)) < 0)
 		return rc;	/* Its message names the account already. */
 	if (strcmp(m, "USER") == 0) {
 		if ((rc = pop3_user(p, a->user, e)) == 0)
@@ -304,7 +307,8 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 		    "it", a->name, m);
 		freezero(secret, 0);
 		secret = NULL;
-		if ((rc = oauth2_token(a, true, &secret, NULL, e)) == 0)
+		if ((rc = oauth2_token(a, conn_waiter(pop3_conn(p)), true,
+		    &secret, NULL, e)) == 0)
 			rc = sasl_auth(p, m, a->user, secret, e);
 	}
 	/* RFC 2449: what a server offers may change after login (behind a

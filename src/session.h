@@ -23,14 +23,17 @@
 
 /*
  * What the caller of a session may hook into its connection (h may be
- * NULL): idle runs between the one-second slices of every wait, so a
- * daemon can tell a slow server from a hung thread; once *abort_flag is
- * set, every wait ends with E_ABORT within a second.
+ * NULL): idle runs between the one-second slices of every wait (and
+ * password_command's), so a daemon can tell a slow server from a hung
+ * thread; once *abort_flag is set, every wait ends with E_ABORT within a
+ * second; once *stop_flag is set, too, except that a message being
+ * received is finished first (conn_hold).
  */
 struct session_hooks {
 	void			(*idle)(void *arg);
 	void			 *idle_arg;
 	const volatile sig_atomic_t *abort_flag;
+	const volatile sig_atomic_t *stop_flag;
 };
 
 /*

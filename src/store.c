@@ -6,10 +6,15 @@
 
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -306,7 +311,8 @@ static const char *const store_state_names[] = {
 struct store {
 	char		*path;
 	sqlite3		*db;
-	int		 lockfd;	/* -1 when read-only */
+	int		 lockfd;	/* the database file, flock'ed; -1 when
+					 * read-only */
 	pthread_mutex_t	 mu;
 	bool		 in_tx;		/* store_begin's transaction is open */
 	sqlite3_stmt	*stmts[ST_COUNT];
@@ -316,6 +322,15 @@ static int	 store_open_common(const char *path, bool readonly,
 		    struct store **out, struct err *e);
 static int	 store_mkdirs(const char *path, struct err *e);
 static int	 store_lock(struct store *s, struct err *e);
+static int	 store_open_file(struct store *s, bool *created,
+		    struct err *e);
+static int	 store_trust(const char *path, const struct stat *st,
+		    const char *what, struct err *e);
+static int	 store_trust_dirs(const char *real, struct err *e);
+static int	 store_trust_sidecars(const char *real, bool *wal_data,
+		    struct err *e);
+static long	 store_holder(const struct stat *st);
+static bool	 store_open_to_others(const struct stat *st);
 static int	 store_check(struct store *s, bool readonly, struct err *e);
 static int	 store_migrate(struct store *s, int64_t from, struct err *e);
 static int	 store_pragma(struct store *s, const char *sql, char *out,
@@ -372,6 +387,7 @@ store_open_common(const char *path, bool readonly, struct store **out,
     struct err *e)
 {
 	struct store	*s;
+	struct stat	 st;
 	int		 rc, flags;
 
 	*out = NULL;
@@ -380,9 +396,15 @@ store_open_common(const char *path, bool readonly, struct store **out,
 	s->lockfd = -1;
 	store_mutex_init(&s->mu);
 
-	if (readonly)
+	if (readonly) {
 		flags = SQLITE_OPEN_READONLY;
-	else {
+		/* SQLite's open would wait for ever on a FIFO. */
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+			rc = err_set(e, E_STORE, "%s: the state database is "
+			    "not a regular file; left alone", path);
+			goto out;
+		}
+	} else {
 		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 		/* The lock comes first, so two openers never both migrate. */
 		if ((rc = store_mkdirs(path, e)) != 0 ||
@@ -435,47 +457,266 @@ store_mkdirs(const char *path, struct err *e)
 	return rc;
 }
 
-/* Take the writer lock on "<path>.lock" and write our pid into it. */
+/*
+ * Take the writer lock: an flock of the database file itself, so that the
+ * same file reached through a symbolic or hard link is the same lock.
+ * Before it the file, its directories and its -wal and -shm are checked
+ * (store.h says what is refused and why); after it, an empty file.
+ */
 static int
 store_lock(struct store *s, struct err *e)
 {
-	char		*lockpath, buf[32];
-	long long	 pid;
-	ssize_t		 len;
+	struct stat	 st, named;
+	char		*real = NULL;
+	bool		 created = false, wal_data = false;
+	int		 rc;
+
+	/* Nothing is created in a directory others could plant in. */
+	if ((rc = store_trust_dirs(s->path, e)) != 0 ||
+	    (rc = store_open_file(s, &created, e)) != 0)
+		goto out;
+	if (fstat(s->lockfd, &st) == -1 ||
+	    (real = realpath(s->path, NULL)) == NULL) {
+		rc = err_set(e, E_STORE, "%s: %s", s->path, strerror(errno));
+		goto out;
+	}
+	if ((rc = store_trust(s->path, &st, "state database", e)) != 0 ||
+	    (rc = store_trust_dirs(real, e)) != 0)
+		goto out;
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK)
+			rc = err_set(e, E_STORE, "%s: flock: %s", s->path,
+			    strerror(errno));
+		else
+			rc = err_set(e, E_STORE, "%s is in use by another "
+			    "popsyncd (pid %ld)", s->path, store_holder(&st));
+		goto out;
+	}
+	/* Locked: no other popsyncd is half way through creating it. */
+	if ((rc = store_trust_sidecars(real, &wal_data, e)) != 0)
+		goto out;
+	if (fstat(s->lockfd, &st) == -1 || stat(s->path, &named) == -1) {
+		rc = err_set(e, E_STORE, "%s: %s", s->path, strerror(errno));
+		goto out;
+	}
+	if (st.st_dev != named.st_dev || st.st_ino != named.st_ino) {
+		rc = err_set(e, E_STORE, "%s: replaced while being opened; "
+		    "left alone", s->path);
+		goto out;
+	}
+	/* SQLite would take an empty file for a new database, and the
+	 * ledger's loss for "nothing fetched yet". */
+	if (!created && st.st_size == 0 && !wal_data)
+		rc = err_set(e, E_STORE, "%s: is empty (0 bytes), not a new "
+		    "database: its record of fetched mail is gone, so every "
+		    "message on the server would be fetched again; to start "
+		    "afresh, remove it (rm %s)", s->path, s->path);
+out:
+	free(real);
+	return rc;
+}
+
+/*
+ * Open the database file, or create it 0600 whatever the umask (its -wal
+ * and -shm then get the same mode from SQLite).  O_NONBLOCK: a FIFO
+ * planted in its place must not hang the open.
+ */
+static int
+store_open_file(struct store *s, bool *created, struct err *e)
+{
+	int	tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		s->lockfd = open(s->path, O_RDWR | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		if (s->lockfd != -1 || errno != ENOENT)
+			break;
+		s->lockfd = open(s->path, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (s->lockfd != -1) {
+			*created = true;
+			if (fchmod(s->lockfd, 0600) == -1)
+				return err_set(e, E_STORE, "%s: chmod: %s",
+				    s->path, strerror(errno));
+			return 0;
+		}
+		/* Another opener created it first: open that one. */
+		if (errno != EEXIST)
+			break;
+	}
+	if (s->lockfd == -1)
+		return err_set(e, E_STORE, "%s: %s", s->path, strerror(errno));
+	return 0;
+}
+
+/*
+ * Whether a state file (st) is one only we can have written: a regular
+ * file of ours that group and others cannot write.  Anyone else who could
+ * write it could plant rows saying "delivered", and with keep = false
+ * popsyncd would delete that mail from the server unfetched.
+ */
+static int
+store_trust(const char *path, const struct stat *st, const char *what,
+    struct err *e)
+{
+	if (!S_ISREG(st->st_mode))
+		return err_set(e, E_STORE, "%s: the %s is not a regular file; "
+		    "left alone", path, what);
+	if (st->st_uid != geteuid())
+		return err_set(e, E_STORE, "%s: the %s belongs to uid %ld, not "
+		    "to this user (uid %ld), so it cannot be trusted; move it "
+		    "away, or chown it if it is yours", path, what,
+		    (long)st->st_uid, (long)geteuid());
+	if (store_open_to_others(st))
+		return err_set(e, E_STORE, "%s: the %s is writable by group or "
+		    "others (mode %04o), so it cannot be trusted; chmod 600 %s "
+		    "if nobody else wrote to it", path, what,
+		    (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
+/*
+ * Whether the directories above the database file path keep others out.
+ * Each (after resolving links) must be ours or root's.  The database's own
+ * directory must not be writable by group or others at all, sticky or
+ * not: they could plant a -wal file there before us.  Above it, a sticky
+ * directory (/tmp) is enough, since others cannot rename what is ours in
+ * it.  Called for the configured name and again for the file a link
+ * leads to.
+ */
+static int
+store_trust_dirs(const char *path, struct err *e)
+{
+	struct stat	 st;
+	char		*copy, *dir, *slash;
+	bool		 parent = true;
 	int		 rc = 0;
 
-	lockpath = xasprintf("%s%s", s->path, STORE_LOCK_SUFFIX);
-	s->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (s->lockfd == -1) {
-		rc = err_set(e, E_STORE, "%s: %s", lockpath, strerror(errno));
+	copy = xstrdup(path);
+	if ((dir = realpath(dirname(copy), NULL)) == NULL) {
+		rc = err_set(e, E_STORE, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno != EWOULDBLOCK) {
-			rc = err_set(e, E_STORE, "%s: flock: %s", lockpath,
+	for (;;) {
+		if (stat(dir, &st) == -1) {
+			rc = err_set(e, E_STORE, "%s: %s", dir,
 			    strerror(errno));
-			goto out;
+			break;
 		}
-		/* The holder may be between truncate and write: then 0. */
-		len = pread(s->lockfd, buf, sizeof(buf) - 1, 0);
-		buf[len > 0 ? len : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		if (util_strtonum(buf, 1, INT32_MAX, &pid) == -1)
-			pid = 0;
-		rc = err_set(e, E_STORE, "%s is in use by another popsyncd "
-		    "(pid %lld)", s->path, pid);
-		goto out;
-	}
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(s->lockfd, 0) == -1 ||
-	    pwrite(s->lockfd, buf, (size_t)len, 0) != len) {
-		rc = err_set(e, E_STORE, "%s: %s", lockpath, strerror(errno));
-		goto out;
+		if (st.st_uid != geteuid() && st.st_uid != 0) {
+			rc = err_set(e, E_STORE, "%s: the directory of state "
+			    "database %s belongs to uid %ld, who could replace "
+			    "the database; set state_db to a directory of "
+			    "yours", dir, path, (long)st.st_uid);
+			break;
+		}
+		if (store_open_to_others(&st) &&
+		    (parent || (st.st_mode & S_ISVTX) == 0)) {
+			rc = err_set(e, E_STORE, "%s: the directory of state "
+			    "database %s is writable by group or others (mode "
+			    "%04o), who could plant a database in it; chmod "
+			    "go-w %s, or set state_db to a private directory",
+			    dir, path, (unsigned)(st.st_mode & 07777), dir);
+			break;
+		}
+		parent = false;
+		if ((slash = strrchr(dir, '/')) == NULL || dir[1] == '\0')
+			break;
+		slash[slash == dir ? 1 : 0] = '\0';
 	}
 out:
-	free(lockpath);
+	free(dir);
+	free(copy);
 	return rc;
+}
+
+/*
+ * Whether someone else may write what st describes: others, or a group
+ * that is not the user's own.  A user private group (named after the
+ * user, the user's primary group, no other members; with umask 002 as on
+ * Fedora) holds nobody else, so its write bit is harmless.
+ */
+static bool
+store_open_to_others(const struct stat *st)
+{
+	struct passwd	 *pw;
+	struct group	 *gr;
+	char		**m;
+
+	if ((st->st_mode & S_IWOTH) != 0)
+		return true;
+	if ((st->st_mode & S_IWGRP) == 0)
+		return false;
+	if (st->st_gid != getegid() || (pw = getpwuid(geteuid())) == NULL ||
+	    pw->pw_gid != st->st_gid || (gr = getgrgid(st->st_gid)) == NULL ||
+	    strcmp(gr->gr_name, pw->pw_name) != 0)
+		return true;
+	for (m = gr->gr_mem; *m != NULL; m++) {
+		if (strcmp(*m, pw->pw_name) != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The -wal and -shm beside the database, if any, must be as trustworthy
+ * as the database: SQLite replays a -wal into it.  *wal_data tells
+ * whether the -wal holds anything (then an empty database is fine: its
+ * pages are all still in the log).
+ */
+static int
+store_trust_sidecars(const char *real, bool *wal_data, struct err *e)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	struct stat	 st;
+	char		*path;
+	size_t		 i;
+	int		 rc = 0;
+
+	for (i = 0; rc == 0 && i < NITEMS(suffix); i++) {
+		path = xasprintf("%s%s", real, suffix[i]);
+		if (lstat(path, &st) == -1) {
+			if (errno != ENOENT)
+				rc = err_set(e, E_STORE, "%s: %s", path,
+				    strerror(errno));
+		} else if ((rc = store_trust(path, &st, suffix[i] + 1,
+		    e)) == 0 && i == 0)
+			*wal_data = st.st_size > 0;
+		free(path);
+	}
+	return rc;
+}
+
+/*
+ * The pid holding the flock on the file st describes, from /proc/locks
+ * (which lists every lock by device and inode, so any name of the file
+ * finds it); 0 when unknown.
+ */
+static long
+store_holder(const struct stat *st)
+{
+	FILE		*fp;
+	char		 line[256], type[16];
+	unsigned	 maj, min;
+	unsigned long	 ino;
+	long		 pid, any = 0;
+
+	if ((fp = fopen("/proc/locks", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		/* "1: FLOCK  ADVISORY  WRITE 123 fe:00:4567 0 EOF"; a
+		 * waiter's line has "->" where the type is. */
+		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", type, &pid,
+		    &maj, &min, &ino) != 5 || strcmp(type, "FLOCK") != 0 ||
+		    ino != (unsigned long)st->st_ino)
+			continue;
+		/* Some file systems (btrfs) show another device here. */
+		any = pid;
+		if (maj == major(st->st_dev) && min == minor(st->st_dev))
+			break;
+	}
+	fclose(fp);
+	return any;
 }
 
 /*
@@ -689,6 +930,10 @@ store_close(struct store *s)
 	/* Closing the descriptor releases the flock. */
 	if (s->lockfd != -1)
 		close(s->lockfd);
+	/* An open transaction still holds store_begin's lock: destroying a
+	 * locked mutex is undefined (ThreadSanitizer saw it). */
+	if (s->in_tx)
+		store_tx_over(s);
 	pthread_mutex_destroy(&s->mu);
 	free(s->path);
 	free(s);

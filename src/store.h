@@ -87,8 +87,6 @@
  * operation and SQLite's own message; E_STORE is permanent (err.h).
  */
 
-#define STORE_LOCK_SUFFIX	".lock"
-
 /*
  * A UIDL the server stops listing is forgotten only once it has been
  * missing from STORE_FORGET_POLLS complete listings in a row and for
@@ -158,11 +156,27 @@ struct store;
  * creating it, and any missing parent directory (mode 0700, as it holds
  * what the user's mail is), when absent.  On success *out is the handle.
  *
- * First it takes the writer lock: an exclusive, non-blocking flock(2) on
- * "<path>.lock" (created 0600; it holds the owner's pid and is never
- * removed, because unlinking a lock file races with the next opener).  When
- * another process holds it the error is "<path> is in use by another
- * popsyncd (pid N)".
+ * First it checks that nobody else can have written the file, because a
+ * planted row saying "delivered" would make a keep = false sync delete
+ * that mail from the server unfetched: the database (whichever link leads
+ * to it), and its -wal and -shm when present, must be regular files owned
+ * by this user and not writable by group or others; the directories above
+ * it must belong to this user or root, the database's own directory must
+ * not be writable by group or others, and the ones above it only if they
+ * are sticky (as /tmp is).  A group is not "others" when it is the user's
+ * private group (named after the user, the primary group, no other
+ * members).  Each refusal is an E_STORE naming the path,
+ * why, and the fix.  A missing database is created mode 0600 whatever the
+ * umask (and so are its -wal and -shm, which SQLite gives the database's
+ * mode).  An existing database of 0 bytes (with no -wal holding its pages)
+ * is refused, not taken for a new one: its record of fetched mail is gone.
+ * Removing the file is how a user starts afresh.
+ *
+ * The writer lock is an exclusive, non-blocking flock(2) of the database
+ * file itself, so the same file reached through another name (a symbolic
+ * or hard link) is the same lock.  When another process holds it the
+ * error is "<path> is in use by another popsyncd (pid N)", N from
+ * /proc/locks (0 if unknown).
  *
  * The database runs in WAL mode with synchronous=FULL: every commit is one
  * fsync of the log, so committing once per delivered message stays cheap,
@@ -186,9 +200,12 @@ int	 store_open(const char *path, struct store **out, struct err *e);
 /*
  * store_open_readonly: open an existing database only to read it (for
  * --status), without the writer lock, so it works while a daemon holds it.
- * The same checks as store_open apply, except quick_check, and the schema
- * must be exactly this build's version (no migration can run here).  Every
- * call that writes fails with E_STORE.
+ * The same checks of the contents as store_open apply, except
+ * quick_check, and the schema must be exactly this build's version (no
+ * migration can run here).  Of the ownership checks only one applies (a
+ * reader deletes nothing, and may be another user reading a copy): a
+ * path that is not a regular file is refused before SQLite opens it, since
+ * a FIFO would block the open.  Every call that writes fails with E_STORE.
  * Errors: E_STORE (also when path does not exist).
  */
 int	 store_open_readonly(const char *path, struct store **out,

@@ -823,6 +823,7 @@ sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
 	hooks.idle = run->sh->idle;
 	hooks.idle_arg = run->sh->idle_arg;
 	hooks.abort_flag = run->sh->hard_abort;
+	hooks.stop_flag = run->sh->abort_flag;
 	if ((rc = session_open(a, &hooks, &run->p, NULL, e)) < 0)
 		return rc;
 	run->r->login_delay = pop3_caps(run->p)->login_delay;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "net.h"
 #include "tls.h"
 #include "util.h"
+#include "waiter.h"
 #include "xmalloc.h"
 
 struct tls {
@@ -44,7 +46,7 @@ static int	tls_wait(struct tls *t, int want_write, int64_t deadline,
 static int	tls_want(struct tls *t, int ret, int64_t deadline,
 		    struct err *e);
 static bool	tls_eof(struct tls *t, int ret, int saved_errno);
-static int	tls_handshake(struct tls *t, int timeout_ms, bool verify,
+static int	tls_handshake(struct tls *t, struct waiter *w, bool verify,
 		    struct err *e);
 static int	tls_check_verify(struct tls *t, struct err *e);
 static int	tls_check_pin(struct tls *t, const unsigned char *pin,
@@ -54,7 +56,7 @@ static int	tls_io_error(struct tls *t, int ret, const char *what,
 static void	tls_name_oneline(const X509_NAME *name, char *dst, size_t len);
 
 int
-tls_start(int fd, const struct tls_params *p, int timeout_ms,
+tls_start(int fd, const struct tls_params *p, struct waiter *w,
     struct tls **out, struct err *e)
 {
 	SSL_CTX		*ctx = NULL;
@@ -157,7 +159,7 @@ tls_start(int fd, const struct tls_params *p, int timeout_ms,
 		goto out;
 	}
 
-	if ((rc = tls_handshake(t, timeout_ms, p->verify, e)) < 0)
+	if ((rc = tls_handshake(t, w, p->verify, e)) < 0)
 		goto out;
 	t->established = true;
 	if (p->verify && (rc = tls_check_verify(t, e)) < 0)
@@ -175,13 +177,20 @@ out:
 	return rc;
 }
 
-/* Drive the non-blocking handshake until done, failed or past timeout. */
+/*
+ * Drive the non-blocking handshake until done or failed, waiting for the
+ * socket through w: a peer that never answers is a timeout counted from
+ * the start, and a stop request ends the wait within a slice.
+ */
 static int
-tls_handshake(struct tls *t, int timeout_ms, bool verify, struct err *e)
+tls_handshake(struct tls *t, struct waiter *w, bool verify, struct err *e)
 {
-	int64_t	deadline = util_now_ms() + timeout_ms;
-	int	r, rc, saved;
+	struct pollfd	pfd;
+	struct err	we;
+	int64_t		since = util_now_ms();
+	int		r, rc, saved;
 
+	pfd.fd = t->fd;
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
@@ -189,7 +198,14 @@ tls_handshake(struct tls *t, int timeout_ms, bool verify, struct err *e)
 		saved = errno;
 		if (r == 1)
 			return 0;
-		if ((rc = tls_want(t, r, deadline, e)) == 1) {
+		switch (SSL_get_error(t->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			pfd.events = POLLIN;
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			pfd.events = POLLOUT;
+			break;
+		default:
 			/* A failed chain or name check ends the handshake
 			 * early; say which check failed, not just "failed". */
 			if (verify &&
@@ -197,11 +213,9 @@ tls_handshake(struct tls *t, int timeout_ms, bool verify, struct err *e)
 				return tls_check_verify(t, e);
 			return tls_io_error(t, r, "TLS handshake", saved, e);
 		}
-		if (rc == E_TIMEOUT && util_now_ms() >= deadline)
-			return err_set(e, E_TIMEOUT, "TLS handshake with %s "
-			    "timed out after %d ms", t->host, timeout_ms);
-		if (rc < 0 && rc != E_TIMEOUT)
-			return rc;
+		if ((rc = waiter_poll(w, &pfd, 1, since, &we)) < 0)
+			return err_set(e, rc, "TLS handshake with %s %s",
+			    t->host, we.msg);
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "waiter.h"
 
 /*
  * TLS client sessions over a connected non-blocking socket.  This module is
@@ -41,13 +42,15 @@ struct tls_info {
 struct tls;
 
 /*
- * tls_start: run the client handshake on fd within timeout_ms and verify the
- * peer.  On success *out owns the session (not the fd).
+ * tls_start: run the client handshake on fd and verify the peer.  The
+ * handshake waits through w (waiter.h): bounded by its timeout from the
+ * start, feeding its idle hook, ended by its flags.  On success *out owns
+ * the session (not the fd).
  *
  * Errors: E_TLS (handshake failed, untrusted chain, hostname mismatch,
- * fingerprint mismatch: the message says which), E_TIMEOUT, E_IO.
+ * fingerprint mismatch: the message says which), E_TIMEOUT, E_IO, E_ABORT.
  */
-int	 tls_start(int fd, const struct tls_params *params, int timeout_ms,
+int	 tls_start(int fd, const struct tls_params *params, struct waiter *w,
 	    struct tls **out, struct err *e);
 
 /*

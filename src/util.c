@@ -5,9 +5,11 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "xmalloc.h"
@@ -41,11 +43,16 @@ char *
 util_expand_home(const char *path)
 {
 	const char	*home;
+	struct passwd	*pw;
 
 	if (path[0] != '~' || (path[1] != '/' && path[1] != '\0'))
 		return xstrdup(path);
+	/* Never "./~": without HOME, the password database says. */
 	home = getenv("HOME");
+	if ((home == NULL || *home == '\0') &&
+	    (pw = getpwuid(getuid())) != NULL)
+		home = pw->pw_dir;
 	if (home == NULL || *home == '\0')
-		return xstrdup(path);
+		return NULL;
 	return xasprintf("%s%s", home, path + 1);
 }

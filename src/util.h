@@ -17,7 +17,10 @@ int64_t	 util_now_ms(void);
 
 /*
  * util_expand_home: a copy of path with a leading "~/" (or a lone "~")
- * replaced by $HOME; caller frees.  Other paths are copied as they are.
+ * replaced by $HOME, or when HOME is unset or empty by the home directory
+ * the password database gives the real uid; caller frees.  Other paths
+ * are copied as they are.  NULL when "~" cannot be expanded (no HOME and
+ * no home directory): never a relative "./~".
  */
 char	*util_expand_home(const char *path);
 

@@ -25,6 +25,10 @@
  *	BIGLINE <bytes>		send that many 'x' without a line end
  *	GARBAGE			send binary junk and a CRLF
  *	BODY <n> <len>		send n lines of len bytes, no terminator
+ *	LISTING <n> <LIST|UIDL> [open]
+ *				send n listing lines ("K 100" or "K uid-K"
+ *				for K = 1..n) in large writes, then the
+ *				terminator unless "open" is given
  *
  * After the script every further line is still recorded (that is how a
  * test sees a password the client should never have sent) and answered
@@ -247,7 +251,7 @@ fault_step(struct fault *f, char *cmd)
 	};
 	char		 chunk[8192], *arg, *line;
 	unsigned long	 n, len, i;
-	int		 r;
+	int		 r, open_end;
 
 	arg = strchr(cmd, ' ');
 	if (arg != NULL)
@@ -310,6 +314,32 @@ fault_step(struct fault *f, char *cmd)
 		for (i = 0; i < n; i++)
 			if (fault_send(f, chunk, len + 2) == -1)
 				break;
+	} else if (strcmp(cmd, "LISTING") == 0) {
+		n = strtoul(arg, &arg, 10);
+		arg += strspn(arg, " ");
+		open_end = (line = strchr(arg, ' ')) != NULL &&
+		    strcmp(line + 1, "open") == 0;
+		if (line != NULL)
+			*line = '\0';
+		fprintf(f->tr, "S: <%lu %s lines>\n", n, arg);
+		for (i = 1, len = 0, r = 0; i <= n && r == 0; i++) {
+			if (strcmp(arg, "UIDL") == 0)
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, "%lu uid-%lu\r\n", i,
+				    i);
+			else
+				len += (unsigned long)snprintf(chunk + len,
+				    sizeof(chunk) - len, "%lu 100\r\n", i);
+			if (len > sizeof(chunk) - 64) {
+				r = fault_send(f, chunk, len);
+				len = 0;
+			}
+		}
+		if (!open_end)
+			len += (unsigned long)snprintf(chunk + len,
+			    sizeof(chunk) - len, ".\r\n");
+		if (r == 0 && len > 0)
+			fault_send(f, chunk, len);
 	} else {
 		fprintf(f->tr, "BADSCRIPT %s\n", cmd);
 		return -1;

@@ -153,6 +153,85 @@ wait_polls()
 	fail "$1 was polled $(polls "$1") times after $3 s, expected $2"
 }
 
+# --- a stand-in for systemd: for tests that set NOTIFY_SOCK and NOTIFY_LOG ---
+
+NOTIFYRECV=${NOTIFYRECV:-$top_builddir/tests/notifyrecv}
+NOTIFY_PID=
+kill_at_exit NOTIFY_PID
+
+# notify_start: notifyrecv on $NOTIFY_SOCK, logging to $NOTIFY_LOG.
+notify_start()
+{
+	local i
+	"$NOTIFYRECV" "$NOTIFY_SOCK" "$NOTIFY_LOG" 2>"$T_DIR/notifyrecv.err" &
+	NOTIFY_PID=$!
+	for i in $(seq 1 100); do
+		[ -S "$NOTIFY_SOCK" ] && return 0
+		sleep 0.05
+	done
+	fail "notifyrecv did not bind $NOTIFY_SOCK: $(cat "$T_DIR/notifyrecv.err")"
+}
+
+# notify_mark: remember how many notifications have come so far.
+notify_mark()
+{
+	MARK=$(wc -l <"$NOTIFY_LOG")
+}
+
+# wait_notify: ERE SECS [AFTER]: wait until a notification line after line
+# AFTER (default $MARK) is "<ms> " + a match of ERE (anchored at the start
+# of the assignment); its line number in NLINE, its time in NTIME.
+wait_notify()
+{
+	local re=$1 secs=$2 after=${3:-$MARK} deadline hit dead=
+	now_ms
+	deadline=$((NOW + secs * 1000))
+	for (( ; ; )); do
+		hit=$(awk -v a="$after" -v re="^[0-9]+ ($re)" \
+		    'NR > a && $0 ~ re { print NR, $1; exit }' "$NOTIFY_LOG")
+		if [ -n "$hit" ]; then
+			read -r NLINE NTIME <<<"$hit"
+			return 0
+		fi
+		# A datagram sent just before the exit may still be on its way.
+		if [ -n "$DAEMON_PID" ] && ! alive; then
+			[ -n "$dead" ] && fail "popsyncd exited while waiting for /$re/"
+			dead=1
+		fi
+		now_ms
+		[ "$NOW" -lt "$deadline" ] ||
+		    fail "no notification /$re/ within $secs s (after line $after)"
+		sleep 0.05
+	done
+}
+
+# wait_file: FILE ERE SECS: wait until FILE has a line matching ERE.
+wait_file()
+{
+	local i
+	for i in $(seq 1 $(($3 * 20))); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "${1##*/} has no /$2/ after $3 s"
+}
+
+# watchdog_gap: FROM TO: the WATCHDOG=1 pings around notification lines
+# FROM..TO: from the last ping at or before line FROM to line TO (an event
+# such as STOPPING=1, whose time ends the window).  The largest gap in ms
+# between two of them, or between the last one and line TO, in GAP; the
+# pings after FROM in PINGS.
+watchdog_gap()
+{
+	read -r PINGS GAP < <(awk -v a="$1" -v b="$2" '
+		NR == b { if (prev != "" && $1 - prev > max) max = $1 - prev
+			  exit }
+		$2 != "WATCHDOG=1" { next }
+		NR > a { n++; if (prev != "" && $1 - prev > max) max = $1 - prev }
+		{ prev = $1 }
+		END { print n + 0, max + 0 }' "$NOTIFY_LOG")
+}
+
 # server_start: NAME SCRIPT-FILE [OPTION...]: a faultpop3d of our own
 # besides lib.sh's (fault_spawn NAME, transcript $T_DIR/NAME.tr); its port
 # in ${NAME}_PORT, its pid in ${NAME}_PID.  Killed at exit if still there.

@@ -16,72 +16,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_daemon.sh"
 
-NOTIFYRECV=${NOTIFYRECV:-$top_builddir/tests/notifyrecv}
 need_programs "$POPSYNCD" "$FAULTPOP3D" "$NOTIFYRECV"
 
 NOTIFY_SOCK=$T_DIR/notify.sock
 NOTIFY_LOG=$T_DIR/notify.log
-NOTIFY_PID=
-kill_at_exit NOTIFY_PID
 
-# --- helpers: notify receiver, waits, fault scripts ---------------------------
-
-# notify_start: notifyrecv on $NOTIFY_SOCK, logging to $NOTIFY_LOG.
-notify_start()
-{
-	local i
-	"$NOTIFYRECV" "$NOTIFY_SOCK" "$NOTIFY_LOG" 2>"$T_DIR/notifyrecv.err" &
-	NOTIFY_PID=$!
-	for i in $(seq 1 100); do
-		[ -S "$NOTIFY_SOCK" ] && return 0
-		sleep 0.05
-	done
-	fail "notifyrecv did not bind $NOTIFY_SOCK: $(cat "$T_DIR/notifyrecv.err")"
-}
-
-# notify_mark: remember how many notifications have come so far.
-notify_mark()
-{
-	MARK=$(wc -l <"$NOTIFY_LOG")
-}
-
-# wait_notify: ERE SECS [AFTER]: wait until a notification line after line
-# AFTER (default $MARK) is "<ms> " + a match of ERE (anchored at the start
-# of the assignment); its line number in NLINE, its time in NTIME.
-wait_notify()
-{
-	local re=$1 secs=$2 after=${3:-$MARK} deadline hit dead=
-	now_ms
-	deadline=$((NOW + secs * 1000))
-	for (( ; ; )); do
-		hit=$(awk -v a="$after" -v re="^[0-9]+ ($re)" \
-		    'NR > a && $0 ~ re { print NR, $1; exit }' "$NOTIFY_LOG")
-		if [ -n "$hit" ]; then
-			read -r NLINE NTIME <<<"$hit"
-			return 0
-		fi
-		# A datagram sent just before the exit may still be on its way.
-		if [ -n "$DAEMON_PID" ] && ! alive; then
-			[ -n "$dead" ] && fail "popsyncd exited while waiting for /$re/"
-			dead=1
-		fi
-		now_ms
-		[ "$NOW" -lt "$deadline" ] ||
-		    fail "no notification /$re/ within $secs s (after line $after)"
-		sleep 0.05
-	done
-}
-
-# wait_file: FILE ERE SECS: wait until FILE has a line matching ERE.
-wait_file()
-{
-	local i
-	for i in $(seq 1 $(($3 * 20))); do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "${1##*/} has no /$2/ after $3 s"
-}
+# --- helpers: fault scripts --------------------------------------------------
 
 # slow_script: UIDL STALL: a session with one message (UIDL) whose RETR
 # body stops for STALL seconds half-way; then only QUIT is accepted, so a

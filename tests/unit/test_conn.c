@@ -914,17 +914,32 @@ listen_local(int *port)
 	return fd;
 }
 
+/* Start a non-blocking connect of fd to 127.0.0.1:port. */
+static void
+connect_local(int fd, int port)
+{
+	struct sockaddr_in	sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		assert_int_equal(errno, EINPROGRESS);
+}
+
 /* net_connect, net_wait */
 
 static void
 test_net_connect(void **state)
 {
+	struct waiter	w = { .timeout_ms = 2000 };
 	struct err	e;
 	char		buf[8];
 	int		lfd, fd, sfd, port, flags;
 
 	lfd = listen_local(&port);
-	fd = net_connect("127.0.0.1", port, 2000, &e);
+	fd = net_connect("127.0.0.1", port, &w, &e);
 	assert_true(fd >= 0);
 	flags = fcntl(fd, F_GETFL);
 	assert_true(flags & O_NONBLOCK);
@@ -945,7 +960,7 @@ test_net_connect(void **state)
 	close(fd);
 
 	/* A name that may resolve to ::1 first still reaches 127.0.0.1. */
-	fd = net_connect("localhost", port, 2000, &e);
+	fd = net_connect("localhost", port, &w, &e);
 	if (fd < 0)
 		fail_msg("localhost: %s", e.msg);
 	close(fd);
@@ -971,6 +986,7 @@ static const struct {
 static void
 test_net_connect_fail(void **state)
 {
+	struct waiter	w = { .timeout_ms = 2000 };
 	struct err	e;
 	size_t		i, j;
 	int		lfd, port, closed_port, rc;
@@ -982,12 +998,59 @@ test_net_connect_fail(void **state)
 		port = connect_fail_cases[i].port;
 		if (port == -1)
 			port = closed_port;
-		rc = net_connect(connect_fail_cases[i].host, port, 2000, &e);
+		rc = net_connect(connect_fail_cases[i].host, port, &w, &e);
 		check_rc(connect_fail_cases[i].name, rc, E_IO, &e, NULL);
 		for (j = 0; j < 2 && connect_fail_cases[i].msg[j]; j++)
 			check_rc(connect_fail_cases[i].name, rc, E_IO, &e,
 			    connect_fail_cases[i].msg[j]);
 	}
+}
+
+/*
+ * A connect that never completes: the listener's accept queue is full, so
+ * the kernel drops our SYN.  The wait is sliced (the idle hook runs), ends
+ * at the timeout, and ends within a slice when the abort flag is set.
+ */
+static void
+test_net_connect_stall(void **state)
+{
+	struct waiter	w;
+	struct err	e;
+	int64_t		t0, ms;
+	int		lfd, port, fill[3], i;
+
+	lfd = listen_local(&port);
+	assert_int_equal(listen(lfd, 0), 0);
+	for (i = 0; i < 3; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		assert_true(fill[i] >= 0);
+		connect_local(fill[i], port);
+	}
+	sleep_ms(100);
+
+	memset(&w, 0, sizeof(w));
+	w.timeout_ms = 1200;
+	w.idle = test_idle;
+	w.idle_arg = &idle_calls;
+	w.abort = &abort_flag;
+	t0 = util_now_ms();
+	assert_int_equal(net_connect("127.0.0.1", port, &w, &e), E_TIMEOUT);
+	ms = util_now_ms() - t0;
+	assert_non_null(strstr(e.msg, "timed out after 1200 ms"));
+	assert_true(ms >= 1200 && ms < 2500);
+	assert_int_equal(idle_calls, 2);
+
+	reset(NULL);
+	w.timeout_ms = 60000;
+	abort_at = 1;
+	t0 = util_now_ms();
+	assert_int_equal(net_connect("127.0.0.1", port, &w, &e), E_ABORT);
+	assert_true(util_now_ms() - t0 < 2500);
+	assert_non_null(strstr(e.msg, "interrupted by a signal"));
+	for (i = 0; i < 3; i++)
+		close(fill[i]);
+	close(lfd);
 }
 
 /* conn_connect, and conn_starttls refusing injected cleartext. */
@@ -1397,6 +1460,22 @@ test_tls_eof_timeout(void **state)
 	assert_non_null(strstr(e.msg, "TLS handshake with mail.example.test "
 	    "timed out"));
 	conn_free(c);
+	close(sfd);
+
+	/* The same peer and a stop request: E_ABORT within a slice. */
+	p.timeout_ms = 60000;
+	p.stop_flag = &abort_flag;
+	assert_int_equal(conn_connect("127.0.0.1", port, &p, &c, &e), 0);
+	sfd = accept(lfd, NULL, NULL);
+	abort_flag = 1;
+	t0 = util_now_ms();
+	assert_int_equal(conn_starttls(c, &tp, &e), E_ABORT);
+	assert_true(util_now_ms() - t0 < 1500);
+	assert_non_null(strstr(e.msg, "TLS handshake with mail.example.test "
+	    "interrupted"));
+	conn_free(c);
+	abort_flag = 0;
+	p.stop_flag = NULL;
 
 	/* A peer that closes instead of answering. */
 	p.timeout_ms = 5000;
@@ -1435,6 +1514,7 @@ main(void)
 		cmocka_unit_test_setup(test_starttls_refused, reset),
 		cmocka_unit_test_setup(test_net_connect, reset),
 		cmocka_unit_test_setup(test_net_connect_fail, reset),
+		cmocka_unit_test_setup(test_net_connect_stall, reset),
 		cmocka_unit_test_setup(test_conn_connect_socket, reset),
 	};
 	const struct CMUnitTest tls_tests[] = {

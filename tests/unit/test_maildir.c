@@ -128,6 +128,7 @@ static void	 test_open_creates(void **);
 static void	 test_open_existing(void **);
 static void	 test_open_relative(void **);
 static void	 test_open_bad(void **);
+static void	 test_open_symlinked_sub(void **);
 static void	 test_free_null(void **);
 static void	 test_plan_name_unique(void **);
 static void	 test_plan_name_format(void **);
@@ -443,6 +444,48 @@ test_open_bad(void **state)
 	}
 }
 
+/*
+ * tmp/, new/ or cur/ replaced by a symbolic link (to a directory someone
+ * else can read) is refused and nothing lands behind the link; a link as
+ * the Maildir path itself is the user's choice and is followed.
+ */
+static void
+test_open_symlinked_sub(void **state)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	struct fixture	*f = *state;
+	struct maildir	*m;
+	struct err	 e;
+	char		 path[256], elsewhere[256], alias[256], want[64];
+	size_t		 i;
+
+	snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere", f->root);
+	assert_int_equal(mkdir(elsewhere, 0777), 0);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		assert_int_equal(maildir_open(f->md, &m, &e), 0);
+		maildir_free(m);
+		snprintf(path, sizeof(path), "%s/%s", f->md, subs[i]);
+		assert_int_equal(rmdir(path), 0);
+		assert_int_equal(symlink(elsewhere, path), 0);
+		m = NULL;
+		assert_int_equal(maildir_open(f->md, &m, &e), E_DELIVERY);
+		assert_null(m);
+		snprintf(want, sizeof(want), "%s is a symbolic link", subs[i]);
+		assert_error(&e, E_DELIVERY, want, "refusing to follow");
+		/* Nothing was created behind the link. */
+		assert_int_equal(count(f->root, "elsewhere"), 0);
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+
+	snprintf(alias, sizeof(alias), "%s/alias", f->root);
+	assert_int_equal(symlink(f->md, alias), 0);
+	assert_int_equal(maildir_open(alias, &m, &e), 0);
+	assert_int_equal(deliver(m, "via-alias", "x\n", 2, 2, &e), 0);
+	maildir_free(m);
+	assert_int_equal(count(f->md, "new"), 1);
+}
+
 static void
 test_free_null(void **state)
 {
@@ -487,15 +530,15 @@ test_plan_name_unique(void **state)
 	maildir_free(m2);
 }
 
-/* "<secs>.M<usecs>P<pid>Q<counter>.<host>", host escaped. */
+/* "<secs>.M<usecs>R<random>.<host>", host escaped; no pid, no counter. */
 static void
 test_plan_name_format(void **state)
 {
 	struct fixture	*f = *state;
-	char		 name[MAILDIR_NAME_MAX], host[256], esc[256], want[64];
-	char		*p, *end;
-	unsigned long	 q1;
+	char		 name[MAILDIR_NAME_MAX], name2[MAILDIR_NAME_MAX];
+	char		 host[256], esc[256], *end;
 	long		 v;
+	size_t		 i;
 
 	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	maildir_escape_host(esc, sizeof(esc), host);
@@ -504,20 +547,18 @@ test_plan_name_format(void **state)
 	v = strtol(name, &end, 10);
 	assert_true(end > name && v > 1600000000);
 	assert_true(strncmp(end, ".M", 2) == 0);
-	v = strtol(end + 2, &end, 10);
-	assert_true(v >= 0 && v < 1000000);
-	snprintf(want, sizeof(want), "P%ldQ", (long)getpid());
-	assert_true(strncmp(end, want, strlen(want)) == 0);
-	p = end + strlen(want);
-	q1 = strtoul(p, &end, 10);
-	assert_true(end > p);
-	assert_true(*end == '.');
-	assert_string_equal(end + 1, esc);
+	for (i = 2; i < 8; i++)
+		assert_true(end[i] >= '0' && end[i] <= '9');
+	end += 8;
+	assert_int_equal(*end, 'R');
+	for (i = 1; i <= 16; i++)
+		assert_non_null(strchr("0123456789abcdef", end[i]));
+	assert_int_equal(end[17], '.');
+	assert_string_equal(end + 18, esc);
 
-	/* The counter goes up by one per name. */
-	maildir_plan_name(f->m, name, sizeof(name));
-	assert_non_null(p = strstr(name, want));
-	assert_int_equal(strtoul(p + strlen(want), NULL, 10), q1 + 1);
+	/* Two names planned at once differ in their random part. */
+	maildir_plan_name(f->m, name2, sizeof(name2));
+	assert_string_not_equal(strchr(name, 'R'), strchr(name2, 'R'));
 }
 
 /* ---- maildir_escape_host ---- */
@@ -613,25 +654,34 @@ test_begin_creates_tmp(void **state)
 	maildir_abort(msg);
 }
 
-/* A tmp/<name> left by a crash is replaced, not appended to. */
+/* A taken tmp/<name> is an error: the file, or the file a planted link
+ * points to, is left as it was. */
 static void
 test_begin_stale_tmp(void **state)
 {
 	struct fixture		*f = *state;
 	struct maildir_msg	*msg = NULL;
 	struct err		 e;
-	char			 path[256];
+	char			 path[256], target[256], *got;
+	size_t			 len;
 
-	put(f->md, "tmp", "X", "stale half message\n");
-	assert_int_equal(deliver(f->m, "X", "fresh\n", 6, 64, &e), 0);
-	assert_delivered(f, "X", "fresh\n", 6);
-
-	/* Something in the way that cannot be removed is an error. */
-	snprintf(path, sizeof(path), "%s/tmp/Q", f->md);
-	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(maildir_begin(f->m, "Q", &msg, &e), E_DELIVERY);
+	put(f->md, "tmp", "X", "another delivery\n");
+	assert_int_equal(maildir_begin(f->m, "X", &msg, &e), E_DELIVERY);
 	assert_null(msg);
-	assert_error(&e, E_DELIVERY, "unlink tmp/Q", "Is a directory");
+	assert_error(&e, E_DELIVERY, "create tmp/X: the name is taken",
+	    "left alone");
+	assert_non_null(got = slurp(f->md, "tmp", "X", &len));
+	assert_int_equal(len, 17);
+	free(got);
+	assert_int_equal(count(f->md, "new"), 0);
+
+	/* A dangling link is not created through either. */
+	snprintf(target, sizeof(target), "%s/victim", f->root);
+	snprintf(path, sizeof(path), "%s/tmp/L", f->md);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(maildir_begin(f->m, "L", &msg, &e), E_DELIVERY);
+	assert_null(msg);
+	assert_int_equal(access(target, F_OK), -1);
 }
 
 /* ---- maildir_write and maildir_link ---- */
@@ -1074,6 +1124,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_symlinked_sub,
+		    setup, teardown),
 		cmocka_unit_test(test_free_null),
 	};
 	const struct CMUnitTest name_tests[] = {

@@ -130,14 +130,14 @@ test_cached(void **state)
 	    "\"refresh_token\": \"rt-1\", \"expires_at\": %lld}",
 	    (long long)time(NULL) + 3600);
 	write_tokens(a, json, 0600);
-	assert_int_equal(oauth2_token(a, false, &tok, &fresh, &e), 0);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, &fresh, &e), 0);
 	assert_string_equal(tok, "at-1");
 	assert_false(fresh);
 	freezero(tok, 0);
 	/* expires_at 0: the lifetime is unknown; the server decides. */
 	write_tokens(a, "{\"access_token\": \"at-2\", \"expires_at\": 0}",
 	    0600);
-	assert_int_equal(oauth2_token(a, false, &tok, NULL, &e), 0);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, NULL, &e), 0);
 	assert_string_equal(tok, "at-2");
 	freezero(tok, 0);
 	account_free(a);
@@ -152,17 +152,17 @@ test_errors(void **state)
 	char		*tok = NULL, json[256];
 
 	err_clear(&e);
-	assert_int_equal(oauth2_token(a, false, &tok, NULL, &e), E_AUTH);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, NULL, &e), E_AUTH);
 	assert_null(tok);
 	assert_non_null(strstr(e.msg, "run `popsyncd --authorize a`"));
 
 	write_tokens(a, "{\"access_token\": \"at-secret\"}", 0644);
-	assert_int_equal(oauth2_token(a, false, &tok, NULL, &e), E_STORE);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, NULL, &e), E_STORE);
 	assert_non_null(strstr(e.msg, "readable by group or others"));
 	assert_null(strstr(e.msg, "at-secret"));
 
 	write_tokens(a, "{\"access_token\": \"at-secret\",", 0600);
-	assert_int_equal(oauth2_token(a, false, &tok, NULL, &e), E_STORE);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, NULL, &e), E_STORE);
 	assert_non_null(strstr(e.msg, "not a token file"));
 	assert_null(strstr(e.msg, "at-secret"));
 
@@ -170,7 +170,7 @@ test_errors(void **state)
 	snprintf(json, sizeof(json), "{\"access_token\": \"at-secret\", "
 	    "\"expires_at\": %lld}", (long long)time(NULL) + 30);
 	write_tokens(a, json, 0600);
-	assert_int_equal(oauth2_token(a, false, &tok, NULL, &e), E_AUTH);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, NULL, &e), E_AUTH);
 	assert_non_null(strstr(e.msg, "no refresh token"));
 	assert_false(err_is_temporary(&e));
 
@@ -178,7 +178,7 @@ test_errors(void **state)
 	snprintf(json, sizeof(json), "{\"access_token\": \"at-secret\", "
 	    "\"refresh_token\": \"rt-secret\", \"expires_at\": 1}");
 	write_tokens(a, json, 0600);
-	assert_int_equal(oauth2_token(a, false, &tok, NULL, &e), E_IO);
+	assert_int_equal(oauth2_token(a, NULL, false, &tok, NULL, &e), E_IO);
 	assert_true(err_is_temporary(&e));
 	assert_non_null(strstr(e.msg, "oauth2: https://127.0.0.1:1/token: "));
 	assert_null(strstr(e.msg, "rt-secret"));

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,41 @@ static const struct conn_transport script_transport = {
 	"script", script_read, script_write, script_close
 };
 
+/* Send the log, at trace level, to a new temporary file. */
+static FILE *
+trace_start(void)
+{
+	FILE	*log;
+
+	log = tmpfile();
+	assert_non_null(log);
+	log_set_output(log);
+	log_set_level(LOG_LVL_TRACE);
+	return log;
+}
+
+/* Put the log back and return what went to log, NUL-terminated. */
+static char *
+trace_end(FILE *log)
+{
+	char	*buf;
+	long	 size;
+
+	log_set_output(NULL);
+	log_set_level(LOG_LVL_INFO);
+	assert_int_equal(fseek(log, 0, SEEK_END), 0);
+	size = ftell(log);
+	rewind(log);
+	buf = calloc(1, (size_t)size + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
+	fclose(log);
+	return buf;
+}
+
+/* The connection's stop flag ("stop after this message"), clear at start. */
+static volatile sig_atomic_t	stop_flag;
+
 /* A client over steps, served in reads of at most chunk bytes. */
 static struct pop3 *
 start(struct script *s, const struct step *steps, size_t n, size_t chunk)
@@ -130,6 +166,8 @@ start(struct script *s, const struct step *steps, size_t n, size_t chunk)
 	s->chunk = chunk;
 	memset(&cp, 0, sizeof(cp));
 	cp.timeout_ms = 1000;
+	cp.stop_flag = &stop_flag;
+	stop_flag = 0;
 	return pop3_new(conn_new(&script_transport, s, &cp), &pp);
 }
 
@@ -1319,6 +1357,76 @@ test_pipe_window(void **state)
 	finish(&s, p);
 }
 
+/* A sink whose first write comes with a stop request (a SIGTERM while
+ * message 1 is being written). */
+static int
+stop_write(void *arg, const char *data, size_t len, struct err *e)
+{
+	stop_flag = 1;
+	return collect_write(arg, data, len, e);
+}
+
+static const struct pop3_sink stop_sink = {
+	collect_begin, stop_write, collect_end, NULL
+};
+
+/*
+ * A stop during a pipelined batch: the message being written is finished,
+ * no further RETR is sent, and the replies in flight are not read: the
+ * link is closed, so no QUIT (and no deletion) can follow.  A stop before
+ * the batch sends nothing and leaves the session usable.
+ */
+static void
+test_pipe_stop(void **state)
+{
+	static const struct step inflight[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("RETR 1"), C("RETR 2"), C("RETR 3"), C("RETR 4"),
+		C("RETR 5"), C("RETR 6"), C("RETR 7"), C("RETR 8"),
+		S("+OK\r\nmessage 1\r\n"), S("more of 1\r\n.\r\n"),
+		S(BODY(2)),
+	};
+	static const struct step before[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("QUIT"), S("+OK\r\n"),
+	};
+	static const unsigned long nums[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	struct script	 s;
+	struct pop3	*p;
+	struct err	 e;
+	struct collect	 c;
+	size_t		 done;
+
+	memset(&c, 0, sizeof(c));
+	p = START(&s, inflight, 0);
+	pipe_login(p);
+	assert_int_equal(pop3_retr_many(p, nums, 10, &stop_sink, &c, &done,
+	    &e), E_ABORT);
+	assert_int_equal(done, 1);
+	assert_int_equal(c.ends, 1);
+	assert_string_equal(c.data, "message 1\nmore of 1\n");
+	assert_non_null(strstr(e.msg, "7 replies in flight"));
+	assert_int_equal(pop3_state(p), POP3_ST_CLOSED);
+	/* Message 2's reply was never read. */
+	assert_int_equal(s.pos, NELEM(inflight) - 1);
+	pop3_free(p);
+	free(c.data);
+
+	memset(&c, 0, sizeof(c));
+	p = START(&s, before, 0);
+	pipe_login(p);
+	stop_flag = 1;
+	assert_int_equal(pop3_retr_many(p, nums, 10, &collect_sink, &c,
+	    &done, &e), E_ABORT);
+	assert_int_equal(done, 0);
+	assert_int_equal(c.begins, 0);
+	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
+	assert_int_equal(pop3_quit(p, &e), 0);
+	finish(&s, p);
+}
+
 /* A failure in a batch: replies in flight are read, the session goes on. */
 static void
 test_pipe_failure(void **state)
@@ -1441,13 +1549,9 @@ test_trace_secrets(void **state)
 	struct collect	 c;
 	FILE		*log;
 	char		*buf;
-	long		 size;
 	size_t		 i;
 
-	log = tmpfile();
-	assert_non_null(log);
-	log_set_output(log);
-	log_set_level(LOG_LVL_TRACE);
+	log = trace_start();
 	memset(&c, 0, sizeof(c));
 	p = START(&s, steps, 0);
 	assert_int_equal(pop3_greeting(p, &e), 0);
@@ -1466,15 +1570,7 @@ test_trace_secrets(void **state)
 	assert_int_equal(pop3_retr(p, 1, &collect_sink, &c, &e), 0);
 	finish(&s, p);
 	free(c.data);
-	log_set_output(NULL);
-	log_set_level(LOG_LVL_INFO);
-
-	fseek(log, 0, SEEK_END);
-	size = ftell(log);
-	rewind(log);
-	buf = calloc(1, (size_t)size + 1);
-	assert_int_equal(fread(buf, 1, (size_t)size, log), (size_t)size);
-	fclose(log);
+	buf = trace_end(log);
 	for (i = 0; i < NELEM(secrets); i++)
 		if (strstr(buf, secrets[i]) != NULL)
 			fail_msg("secret \"%s\" in the trace:\n%s", secrets[i],
@@ -1489,6 +1585,85 @@ test_trace_secrets(void **state)
 	assert_non_null(strstr(buf, "acct: > USER bob"));
 	/* Multi-line replies at trace level. */
 	assert_non_null(strstr(buf, "acct: < Subject: visible body"));
+	free(buf);
+}
+
+/*
+ * A server that quotes what the client sent, in its -ERR or in its OAuth
+ * error challenge: the secret, raw or in base64, reaches neither the
+ * error message (and so not the journal, the state database or
+ * --status) nor the trace.  A secret that is also a status word does not
+ * unmake the reply.
+ */
+static void
+test_auth_echoed_secret(void **state)
+{
+	static const struct step steps[] = {
+		S(GREETING),
+		C("USER bob"), S("+OK\r\n"),
+		C("PASS hunter2pass"),
+		S("-ERR [AUTH] bad password hunter2pass for bob\r\n"),
+		C("AUTH PLAIN AGJvYgBodW50ZXIycGFzcw=="),
+		S("-ERR you sent AGJvYgBodW50ZXIycGFzcw== (aHVudGVyMnBhc3M=)\r\n"),
+		C("AUTH XOAUTH2 dXNlcj1ib2IBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB"),
+		S("+ eyJzdGF0dXMiOiI0MDEiLCJ0b2tlbiI6InlhMjkuc2VjcmV0dG9rZW4ifQ==\r\n"),
+		C(""),
+		S("-ERR token ya29.secrettoken in dXNlcj1ib2IBYXV0aD1CZWFyZXIgeWEy"
+		    "OS5zZWNyZXR0b2tlbgEB refused\r\n"),
+		C("AUTH OAUTHBEARER bixhPWJvYiwBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB"),
+		S("-ERR [AUTH] eWEyOS5zZWNyZXR0b2tlbg== is not valid\r\n"),
+		C("USER bob"), S("+OK\r\n"),
+		C("PASS OK"), S("+OK OK\r\n"),
+	};
+	static const char *const secrets[] = {
+		"hunter2pass", "aHVudGVyMnBhc3M", "AGJvYgBodW50ZXIycGFzcw",
+		"ya29.secrettoken", "eWEyOS5zZWNyZXR0b2tlbg",
+		"dXNlcj1ib2IBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB",
+		"bixhPWJvYiwBYXV0aD1CZWFyZXIgeWEyOS5zZWNyZXR0b2tlbgEB",
+	};
+	struct script	 s;
+	struct pop3	*p;
+	struct err	 e;
+	FILE		*log;
+	char		*buf, msgs[4 * ERR_MSGLEN] = "";
+	size_t		 i;
+
+	log = trace_start();
+	p = START(&s, steps, 0);
+	assert_int_equal(pop3_greeting(p, &e), 0);
+	assert_int_equal(pop3_user(p, "bob", &e), 0);
+	assert_int_equal(pop3_pass(p, "hunter2pass", &e), E_AUTH);
+	assert_string_equal(e.msg, "PASS: -ERR [AUTH] bad password **** for "
+	    "bob");
+	strcat(msgs, e.msg);
+	assert_int_equal(sasl_auth(p, "PLAIN", "bob", "hunter2pass", &e),
+	    E_AUTH);
+	assert_string_equal(e.msg, "AUTH PLAIN: -ERR you sent **** (****)");
+	strcat(msgs, e.msg);
+	assert_int_equal(sasl_auth(p, "XOAUTH2", "bob", "ya29.secrettoken",
+	    &e), E_AUTH);
+	/* The reason survives, the token inside it does not. */
+	assert_non_null(strstr(e.msg, "\"status\":\"401\""));
+	assert_non_null(strstr(e.msg, "token **** in **** refused"));
+	strcat(msgs, e.msg);
+	assert_int_equal(sasl_auth(p, "OAUTHBEARER", "bob",
+	    "ya29.secrettoken", &e), E_AUTH);
+	assert_string_equal(e.msg, "AUTH OAUTHBEARER: -ERR [AUTH] **** is not "
+	    "valid");
+	strcat(msgs, e.msg);
+	/* Nothing is hidden once the login is over. */
+	assert_int_equal(pop3_user(p, "bob", &e), 0);
+	assert_int_equal(pop3_pass(p, "OK", &e), 0);
+	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
+	finish(&s, p);
+	buf = trace_end(log);
+	for (i = 0; i < NELEM(secrets); i++) {
+		if (strstr(buf, secrets[i]) != NULL ||
+		    strstr(msgs, secrets[i]) != NULL)
+			fail_msg("%s leaked:\n%s\n%s", secrets[i], buf, msgs);
+	}
+	/* The trace still shows the replies, redacted. */
+	assert_non_null(strstr(buf, "bad password **** for bob"));
 	free(buf);
 }
 
@@ -1521,7 +1696,9 @@ main(void)
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_pipe_window),
 		cmocka_unit_test(test_pipe_failure),
+		cmocka_unit_test(test_pipe_stop),
 		cmocka_unit_test(test_trace_secrets),
+		cmocka_unit_test(test_auth_echoed_secret),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,12 @@ static void	 test_open_corrupt_page(void **);
 static void	 test_open_refused_header(void **);
 static void	 test_open_bad_parent(void **);
 static void	 test_open_lock(void **);
+static void	 test_open_lock_links(void **);
+static void	 test_open_modes(void **);
+static void	 test_open_untrusted(void **);
+static void	 test_open_untrusted_dirs(void **);
+static void	 test_open_not_ours(void **);
+static void	 test_open_empty(void **);
 static void	 test_open_readonly(void **);
 static void	 test_close_null(void **);
 static void	 test_transactions(void **);
@@ -309,8 +316,7 @@ test_open_creates(void **state)
 	struct fx	*fx = *state;
 	struct err	 e;
 	struct stat	 sb;
-	char		*path, *sub, *lock, *pid;
-	size_t		 len;
+	char		*path, *sub;
 
 	path = xasprintf("%s/a/b/state.db", fx->dir);
 	OK(store_open(path, &fx->s, &e));
@@ -323,16 +329,10 @@ test_open_creates(void **state)
 	assert_int_equal(sb.st_mode & 07777, 0700);
 	free(sub);
 
-	/* The lock file is private and names its holder. */
-	lock = xasprintf("%s" STORE_LOCK_SUFFIX, path);
-	assert_int_equal(stat(lock, &sb), 0);
+	/* The database is private; there is no separate lock file. */
+	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
-	pid = slurp(lock, &len);
-	pid = xreallocarray(pid, len + 1, 1);
-	pid[len] = '\0';
-	assert_int_equal(atol(pid), (long)getpid());
-	free(pid);
-	free(lock);
+	assert_false(exists(path, ".lock"));
 
 	store_close(fx->s);
 	fx->s = NULL;
@@ -549,6 +549,244 @@ test_open_lock(void **state)
 	fx->s = NULL;
 	assert_int_equal(open_in_child(fx->path, 0), 0);
 	OK(store_open(fx->path, &fx->s, &e));
+}
+
+/* The lock is the file's, not its name's: a symbolic or a hard link to
+ * the database held by this process is "in use" too, with our pid. */
+static void
+test_open_lock_links(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*sym, *hard;
+
+	sym = xasprintf("%s/sym.db", fx->dir);
+	hard = xasprintf("%s/hard.db", fx->dir);
+	OK(store_open(fx->path, &fx->s, &e));
+	assert_int_equal(symlink(fx->path, sym), 0);
+	assert_int_equal(link(fx->path, hard), 0);
+	assert_int_equal(open_in_child(sym, (long)getpid()), 1);
+	assert_int_equal(open_in_child(hard, (long)getpid()), 1);
+	store_close(fx->s);
+	fx->s = NULL;
+	/* Free again, the link opens the same database. */
+	assert_int_equal(open_in_child(sym, 0), 0);
+	free(sym);
+	free(hard);
+}
+
+/* Under umask 000 the database, its -wal and its -shm are still 0600. */
+static void
+test_open_modes(void **state)
+{
+	static const char *const files[] = { "", "-wal", "-shm" };
+	struct fx	*fx = *state;
+	struct stat	 sb;
+	mode_t		 old;
+	char		*p;
+	size_t		 i;
+
+	old = umask(0);
+	open_bound(fx);
+	make_state(fx->s, ACCT, "U1", STORE_DELIVERED);
+	umask(old);
+	for (i = 0; i < NITEMS(files); i++) {
+		p = xasprintf("%s%s", fx->path, files[i]);
+		if (stat(p, &sb) == -1)
+			fail_msg("%s: %s", p, strerror(errno));
+		if ((sb.st_mode & 07777) != 0600)
+			fail_msg("%s: mode %04o", p, sb.st_mode & 07777);
+		free(p);
+	}
+}
+
+/* A database or -wal/-shm that someone else could have written: each
+ * refused with the path and the fix, and nothing in it changed. */
+static const struct {
+	const char	*suffix;	/* which file to spoil */
+	mode_t		 mode;		/* 0: make it a symbolic link */
+	const char	*want;
+} untrusted[] = {
+	{ "", 0666, "is writable by group or others (mode 0666)" },
+	{ "", 0606, "is writable by group or others (mode 0606)" },
+	{ "-wal", 0666, "-wal: the wal is writable by group or others" },
+	{ "-shm", 0602, "-shm: the shm is writable by group or others" },
+	{ "-wal", 0, "-wal: the wal is not a regular file" },
+};
+
+static void
+test_open_untrusted(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*p, *before, *other;
+	size_t		 i, blen;
+
+	open_bound(fx);
+	store_close(fx->s);
+	fx->s = NULL;
+	other = xasprintf("%s/other", fx->dir);
+	spit(other, "", 0);
+	for (i = 0; i < NITEMS(untrusted); i++) {
+		p = xasprintf("%s%s", fx->path, untrusted[i].suffix);
+		if (untrusted[i].mode == 0)
+			assert_int_equal(symlink(other, p), 0);
+		else {
+			if (*untrusted[i].suffix != '\0')
+				spit(p, "", 0);
+			assert_int_equal(chmod(p, untrusted[i].mode), 0);
+		}
+		before = slurp(fx->path, &blen);
+		if (store_open(fx->path, &fx->s, &e) != E_STORE ||
+		    strstr(e.msg, untrusted[i].want) == NULL ||
+		    strstr(e.msg, fx->path) == NULL)
+			fail_msg("row %zu: %s", i, e.msg);
+		assert_null(fx->s);
+		if (untrusted[i].mode != 0 && *untrusted[i].suffix == '\0')
+			assert_non_null(strstr(e.msg, "chmod 600"));
+		assert_file_is(fx->path, before, blen);
+		free(before);
+		if (*untrusted[i].suffix != '\0')
+			assert_int_equal(unlink(p), 0);
+		else
+			assert_int_equal(chmod(p, 0600), 0);
+		free(p);
+		OK(store_open(fx->path, &fx->s, &e));
+		store_close(fx->s);
+		fx->s = NULL;
+	}
+	/* A FIFO in its place is refused at once, not waited on. */
+	p = xasprintf("%s/fifo.db", fx->dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	FAILS(store_open(p, &fx->s, &e), "not a regular file");
+	FAILS(store_open_readonly(p, &fx->s, &e), "not a regular file");
+	free(p);
+	free(other);
+}
+
+/* Directories: the database's own must keep group and others out, even
+ * when sticky; those above may be sticky (as /tmp is), not open.  A group
+ * is "others" unless it is the user's private group; making a directory
+ * another group's takes root. */
+static const struct {
+	mode_t		 parent;
+	mode_t		 above;
+	bool		 foreign;	/* both in group 65534 (root only) */
+	const char	*want;		/* NULL: opens */
+} dir_modes[] = {
+	{ 0700, 0700, false, NULL },
+	{ 0755, 0755, false, NULL },
+	{ 0777, 0700, false, "is writable by group or others (mode 0777)" },
+	{ 01777, 0700, false, "(mode 1777), who could plant a database" },
+	{ 0700, 01777, false, NULL },
+	{ 0700, 0777, false, "chmod go-w" },
+	{ 0775, 0700, true, "directory of state database" },
+	{ 0700, 0770, true, "writable by group or others (mode 0770)" },
+	{ 0700, 01770, true, NULL },
+};
+
+static void
+test_open_untrusted_dirs(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*above, *parent, *path;
+	gid_t		 gid;
+	size_t		 i;
+	int		 rc;
+
+	above = xasprintf("%s/above", fx->dir);
+	parent = xasprintf("%s/parent", above);
+	path = xasprintf("%s/state.db", parent);
+	assert_int_equal(mkdir(above, 0700), 0);
+	assert_int_equal(mkdir(parent, 0700), 0);
+	for (i = 0; i < NITEMS(dir_modes); i++) {
+		if (dir_modes[i].foreign && geteuid() != 0)
+			continue;	/* main() reports the skip */
+		gid = dir_modes[i].foreign ? 65534 : getegid();
+		assert_int_equal(chown(parent, (uid_t)-1, gid), 0);
+		assert_int_equal(chown(above, (uid_t)-1, gid), 0);
+		assert_int_equal(chmod(parent, dir_modes[i].parent), 0);
+		assert_int_equal(chmod(above, dir_modes[i].above), 0);
+		rc = store_open(path, &fx->s, &e);
+		store_close(fx->s);
+		fx->s = NULL;
+		if (dir_modes[i].want == NULL) {
+			if (rc != 0)
+				fail_msg("row %zu: %s", i, e.msg);
+			continue;
+		}
+		if (rc != E_STORE || strstr(e.msg, dir_modes[i].want) == NULL)
+			fail_msg("row %zu: %s", i, rc == 0 ? "opened" : e.msg);
+	}
+	free(path);
+	free(parent);
+	free(above);
+}
+
+/* A database, or a directory above it, owned by another user.  Only root
+ * can make one, so elsewhere the test is reported skipped (CI runs as
+ * root, and scripts/test.sh fails on any skip). */
+static void
+test_open_not_ours(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+	char		*sub, *subdb;
+
+	if (geteuid() != 0)
+		skip();
+	open_bound(fx);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(chown(fx->path, 65534, 65534), 0);
+	FAILS(store_open(fx->path, &fx->s, &e), "belongs to uid 65534, not "
+	    "to this user (uid 0)");
+	assert_int_equal(chown(fx->path, 0, 0), 0);
+	OK(store_open(fx->path, &fx->s, &e));
+	store_close(fx->s);
+	fx->s = NULL;
+
+	/* Group-writable: fine in root's own group (no other members), not
+	 * in another. */
+	assert_int_equal(chmod(fx->path, 0660), 0);
+	OK(store_open(fx->path, &fx->s, &e));
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(chown(fx->path, 0, 65534), 0);
+	FAILS(store_open(fx->path, &fx->s, &e), "writable by group or others "
+	    "(mode 0660)");
+	assert_int_equal(chown(fx->path, 0, 0), 0);
+	assert_int_equal(chmod(fx->path, 0600), 0);
+
+	sub = xasprintf("%s/sub", fx->dir);
+	subdb = xasprintf("%s/state.db", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(chown(sub, 65534, 65534), 0);
+	FAILS(store_open(subdb, &fx->s, &e), "belongs to uid 65534, who could "
+	    "replace");
+	assert_false(exists(subdb, ""));
+	free(subdb);
+	free(sub);
+}
+
+/* A 0-byte database is not new: refused and left; removed, it is made
+ * afresh.  A 0-byte file whose pages are all in the -wal still opens. */
+static void
+test_open_empty(void **state)
+{
+	struct fx	*fx = *state;
+	struct err	 e;
+
+	spit(fx->path, "", 0);
+	FAILS(store_open(fx->path, &fx->s, &e), "is empty (0 bytes), not a "
+	    "new database");
+	assert_non_null(strstr(e.msg, "rm "));
+	assert_null(fx->s);
+	assert_file_is(fx->path, "", 0);
+	assert_false(exists(fx->path, "-wal"));
+	assert_int_equal(unlink(fx->path), 0);
+	open_bound(fx);
 }
 
 /* A reader works beside the writer, sees commits, and cannot write. */
@@ -1292,6 +1530,12 @@ main(void)
 		T(test_open_refused_header),
 		T(test_open_bad_parent),
 		T(test_open_lock),
+		T(test_open_lock_links),
+		T(test_open_modes),
+		T(test_open_untrusted),
+		T(test_open_untrusted_dirs),
+		T(test_open_not_ours),
+		T(test_open_empty),
 		T(test_open_readonly),
 		cmocka_unit_test(test_close_null),
 	};
@@ -1337,5 +1581,8 @@ main(void)
 	    NULL);
 	rc |= cmocka_run_group_tests_name("store_status", status_tests, NULL,
 	    NULL);
+	/* test_open_not_ours could not run: report a skip, not a pass. */
+	if (rc == 0 && geteuid() != 0)
+		return 77;
 	return rc == 0 ? 0 : 1;
 }
