@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib-deps.sh
 deps_install
+# t_oauth2_oidc.sh installs oidc-provider with npm.  Debian's npm conflicts
+# with a NodeSource nodejs, so it comes from Debian only where none is.
+command -v npm >/dev/null 2>&1 || deps_install nodejs npm
 
 jobs=$(nproc 2>/dev/null || echo 2)
 autoreconf -fi

@@ -38,6 +38,9 @@ static int	account_secret_file(const struct account *, char **,
 static int	account_secret_command(const struct account *,
 		    struct waiter *, char **, struct err *);
 static int	account_keyword(const char *const *, size_t, const char *);
+static int	account_check_oauth2(const struct account *, const char *,
+		    struct err *);
+static void	account_oauth2_free(struct account_oauth2 *);
 
 static const char *const account_tls_names[] = {
 	[ACCOUNT_TLS_IMPLICIT] = "implicit",
@@ -54,6 +57,12 @@ static const char *const account_auth_names[] = {
 	[ACCOUNT_AUTH_CRAM_MD5] = "cram-md5",
 	[ACCOUNT_AUTH_XOAUTH2] = "xoauth2",
 	[ACCOUNT_AUTH_OAUTHBEARER] = "oauthbearer"
+};
+
+static const char *const account_provider_names[] = {
+	[ACCOUNT_PROVIDER_GOOGLE] = "google",
+	[ACCOUNT_PROVIDER_MICROSOFT] = "microsoft",
+	[ACCOUNT_PROVIDER_CUSTOM] = "custom"
 };
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -94,7 +103,26 @@ account_free(struct account *a)
 	free(a->maildir);
 	free(a->file);
 	tls_cache_free(a->tls_cache);
+	account_oauth2_free(a->oauth2);
 	free(a);
+}
+
+/* Free an oauth2 group; the inline client secret is wiped first. */
+static void
+account_oauth2_free(struct account_oauth2 *o)
+{
+	if (o == NULL)
+		return;
+	free(o->client_id);
+	freezero(o->client_secret, 0);
+	free(o->client_secret_file);
+	free(o->client_secret_command);
+	free(o->token_endpoint);
+	free(o->device_authorization_endpoint);
+	free(o->scope);
+	free(o->tenant);
+	free(o->token_file);
+	free(o);
 }
 
 /* Letters, digits, '.', '_' and '-': safe in file names and log lines. */
@@ -211,10 +239,13 @@ account_check(const struct account *a, struct err *e)
 		    "integer from 1 to %d, got %d", file, a->line,
 		    ACCOUNT_TIMEOUT_MAX, a->timeout);
 
-	/* Every login method, OAuth included, needs a secret. */
+	if (a->oauth2 != NULL &&
+	    (rc = account_check_oauth2(a, file, e)) < 0)
+		return rc;
+	/* Every login method needs a secret; the oauth2 group is one. */
 	sources = (a->password != NULL) + (a->password_command != NULL) +
 	    (a->password_file != NULL);
-	if (sources == 0)
+	if (sources == 0 && a->oauth2 == NULL)
 		return err_set(e, E_CONFIG, "%s:%d: account %s: expected one "
 		    "of password, password_command or password_file (auth "
 		    "\"%s\" needs a secret)", file, a->line, a->name,
@@ -229,6 +260,84 @@ account_check(const struct account *a, struct err *e)
 		return rc;
 	}
 	return 0;
+}
+
+/* The oauth2 group: what a token request needs, over https only. */
+static int
+account_check_oauth2(const struct account *a, const char *file,
+    struct err *e)
+{
+	const struct account_oauth2	*o = a->oauth2;
+	const char			*missing = NULL;
+	int				 rc;
+
+	if (o->client_id == NULL)
+		missing = "client_id";
+	else if (o->token_endpoint == NULL)
+		missing = "token_endpoint";
+	else if (o->device_authorization_endpoint == NULL)
+		missing = "device_authorization_endpoint";
+	else if (o->scope == NULL)
+		missing = "scope";
+	if (missing != NULL)
+		return err_set(e, E_CONFIG, "%s:%d: oauth2: %s: missing; "
+		    "provider \"%s\" needs one", file, o->line, missing,
+		    account_provider_name(o->provider));
+	/* A token sent over plain http is a token given away. */
+	if (strncmp(o->token_endpoint, "https://", 8) != 0)
+		return err_set(e, E_CONFIG, "%s:%d: oauth2: token_endpoint: "
+		    "expected an https:// URL", file, o->line);
+	if (strncmp(o->device_authorization_endpoint, "https://", 8) != 0)
+		return err_set(e, E_CONFIG, "%s:%d: oauth2: "
+		    "device_authorization_endpoint: expected an https:// URL",
+		    file, o->line);
+	if ((o->client_secret != NULL) + (o->client_secret_file != NULL) +
+	    (o->client_secret_command != NULL) > 1)
+		return err_set(e, E_CONFIG, "%s:%d: oauth2: only one of "
+		    "client_secret, client_secret_file and "
+		    "client_secret_command may be set", file, o->line);
+	if (o->tenant != NULL && o->provider != ACCOUNT_PROVIDER_MICROSOFT)
+		return err_set(e, E_CONFIG, "%s:%d: oauth2: tenant: only for "
+		    "provider \"microsoft\"", file, o->line);
+	if (o->client_secret_file != NULL &&
+	    (rc = account_secure_file(o->client_secret_file, -1, e)) < 0) {
+		err_prefix(e, "%s:%d: oauth2: client_secret_file", file,
+		    o->line);
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * The oauth2 client secret.  Its file and command are read exactly as
+ * password_file and password_command are, through an account that names
+ * them as its only source.
+ */
+int
+account_client_secret(const struct account *a, struct waiter *w, char **out,
+    struct err *e)
+{
+	const struct account_oauth2	*o = a->oauth2;
+	struct account			 tmp;
+	int				 rc;
+
+	*out = NULL;
+	if (o == NULL)
+		return 0;
+	if (o->client_secret != NULL) {
+		*out = xstrdup(o->client_secret);
+		return 0;
+	}
+	if (o->client_secret_file == NULL && o->client_secret_command == NULL)
+		return 0;
+	tmp = *a;
+	tmp.password = NULL;
+	tmp.password_file = o->client_secret_file;
+	tmp.password_command = o->client_secret_command;
+	if ((rc = account_secret(&tmp, w, out, e)) < 0)
+		err_prefix(e, "oauth2 %s", o->client_secret_file != NULL ?
+		    "client_secret_file" : "client_secret_command");
+	return rc;
 }
 
 /* The secret from whichever source the account names. */
@@ -375,6 +484,28 @@ account_auth_name(enum account_auth a)
 	if ((unsigned)a >= NITEMS(account_auth_names))
 		return NULL;
 	return account_auth_names[a];
+}
+
+/* "google", "microsoft" or "custom"; NULL outside the enum. */
+const char *
+account_provider_name(enum account_provider p)
+{
+	if ((unsigned)p >= NITEMS(account_provider_names))
+		return NULL;
+	return account_provider_names[p];
+}
+
+/* The provider keyword to its enum; -1 if unknown. */
+int
+account_parse_provider(const char *s, enum account_provider *p)
+{
+	int	i;
+
+	if ((i = account_keyword(account_provider_names,
+	    NITEMS(account_provider_names), s)) == -1)
+		return -1;
+	*p = (enum account_provider)i;
+	return 0;
 }
 
 /* The tls keyword to its enum; -1 if unknown. */

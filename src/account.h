@@ -36,6 +36,33 @@ enum account_auth {
 	ACCOUNT_AUTH_OAUTHBEARER
 };
 
+/* Who issues the OAuth2 tokens; the presets carry endpoints and scopes. */
+enum account_provider {
+	ACCOUNT_PROVIDER_GOOGLE,
+	ACCOUNT_PROVIDER_MICROSOFT,
+	ACCOUNT_PROVIDER_CUSTOM
+};
+
+/*
+ * An account's oauth2 group (issue 12).  config.c fills it and, for the
+ * google and microsoft providers, the endpoints and scope the preset has
+ * (oauth2_preset); token_file is where oauth2.c keeps the tokens.  At most
+ * one of client_secret, client_secret_file, client_secret_command is set.
+ */
+struct account_oauth2 {
+	enum account_provider provider;
+	char		*client_id;
+	char		*client_secret;
+	char		*client_secret_file;
+	char		*client_secret_command;
+	char		*token_endpoint;
+	char		*device_authorization_endpoint;
+	char		*scope;
+	char		*tenant;		/* microsoft only */
+	char		*token_file;		/* next to the state database */
+	int		 line;			/* of the group, for messages */
+};
+
 /* Which optional keys the config set, to merge global defaults. */
 enum account_set {
 	ACCOUNT_SET_PORT = 1 << 0,
@@ -58,6 +85,7 @@ struct account {
 	char		*password_command;
 	char		*password_file;
 	enum account_auth auth;
+	struct account_oauth2 *oauth2;		/* NULL: no oauth2 group */
 	bool		 allow_plaintext_auth;
 	char		*maildir;		/* "~" already expanded */
 	bool		 keep;
@@ -100,7 +128,9 @@ void	 account_free(struct account *a);
  * one password source, name syntax, value ranges, fingerprint syntax,
  * tls_verify = false without a tls_fingerprint (unless tls is "none"), a
  * password_file that is missing, not a regular file (a FIFO would hang
- * the read), or readable by group or others.  The
+ * the read), or readable by group or others.  An account with an oauth2
+ * group needs no password source; its group needs client_id, https
+ * endpoints and a scope, and at most one client secret source.  The
  * message starts with "FILE:LINE: " of the account.  Errors: E_CONFIG.
  */
 int	 account_check(const struct account *a, struct err *e);
@@ -144,13 +174,27 @@ bool	 account_fingerprint_ok(const char *s);
  */
 int	 account_secure_file(const char *path, int fd, struct err *e);
 
-/* account_tls_name / account_auth_name: config spellings of the enums. */
+/* account_tls_name / account_auth_name / account_provider_name: config
+ * spellings of the enums. */
 const char *account_tls_name(enum account_tls t);
 const char *account_auth_name(enum account_auth a);
+const char *account_provider_name(enum account_provider p);
 
-/* account_parse_tls / account_parse_auth: the reverse; -1 if unknown. */
+/* account_parse_tls / account_parse_auth / account_parse_provider: the
+ * reverse; -1 if unknown. */
 int	 account_parse_tls(const char *s, enum account_tls *t);
 int	 account_parse_auth(const char *s, enum account_auth *a);
+int	 account_parse_provider(const char *s, enum account_provider *p);
+
+/*
+ * account_client_secret: the oauth2 client secret from client_secret,
+ * client_secret_file or client_secret_command (read as account_secret
+ * reads the password sources, waiting through w, which may be NULL), or
+ * *out = NULL for a public client.  The caller frees *out with
+ * freezero().  Errors: E_CONFIG, E_ABORT.
+ */
+int	 account_client_secret(const struct account *a, struct waiter *w,
+	    char **out, struct err *e);
 
 /*
  * account_same_mailbox: whether a and b name the same mailbox: the same

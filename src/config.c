@@ -24,6 +24,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "oauth2.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -40,7 +41,8 @@ enum config_kind {
 	CONFIG_TLS,
 	CONFIG_AUTH,
 	CONFIG_TLS_VERSION,
-	CONFIG_LOG_LEVEL
+	CONFIG_LOG_LEVEL,
+	CONFIG_PROVIDER
 };
 
 /* A key password, password_command or password_file: one per account. */
@@ -88,12 +90,18 @@ static int	config_accounts(struct config_ctx *, const config_setting_t *,
 		    struct err *);
 static int	config_account(struct config_ctx *, const config_setting_t *,
 		    struct err *);
+static int	config_oauth2(struct config_ctx *, const config_setting_t *,
+		    struct account *, struct err *);
+static void	config_oauth2_token_file(const struct config *,
+		    struct account *);
 static char	*config_xdg_path(const char *, const char *, const char *);
 
 #define GLOBAL(n, k, f, lo, hi) \
 	{ n, k, offsetof(struct config, f), lo, hi, 0, 0 }
 #define ACCOUNT(n, k, f, lo, hi, s, fl) \
 	{ n, k, offsetof(struct account, f), lo, hi, s, fl }
+#define OAUTH2(n, k, f) \
+	{ n, k, offsetof(struct account_oauth2, f), 0, 0, 0, 0 }
 
 static const struct config_key config_global_keys[] = {
 	GLOBAL("state_db", CONFIG_PATH, state_db, 0, 0),
@@ -136,6 +144,21 @@ static const struct config_key config_account_keys[] = {
 	    ACCOUNT_SET_INTERVAL, 0),
 	ACCOUNT("timeout", CONFIG_INT, timeout, 1, ACCOUNT_TIMEOUT_MAX,
 	    ACCOUNT_SET_TIMEOUT, 0),
+	{ NULL, 0, 0, 0, 0, 0, 0 }
+};
+
+/* The keys of an account's oauth2 = { ... } group. */
+static const struct config_key config_oauth2_keys[] = {
+	OAUTH2("provider", CONFIG_PROVIDER, provider),
+	OAUTH2("client_id", CONFIG_STRING, client_id),
+	OAUTH2("client_secret", CONFIG_PASSWORD, client_secret),
+	OAUTH2("client_secret_file", CONFIG_PATH, client_secret_file),
+	OAUTH2("client_secret_command", CONFIG_STRING, client_secret_command),
+	OAUTH2("token_endpoint", CONFIG_STRING, token_endpoint),
+	OAUTH2("device_authorization_endpoint", CONFIG_STRING,
+	    device_authorization_endpoint),
+	OAUTH2("scope", CONFIG_STRING, scope),
+	OAUTH2("tenant", CONFIG_STRING, tenant),
 	{ NULL, 0, 0, 0, 0, 0, 0 }
 };
 
@@ -204,6 +227,7 @@ config_load(const char *path, struct config **out, struct err *e)
 	TAILQ_FOREACH(a, &ctx.c->accounts, entry) {
 		if ((a->set & ACCOUNT_SET_INTERVAL) == 0)
 			a->interval = ctx.c->interval;
+		config_oauth2_token_file(ctx.c, a);
 	}
 	*out = ctx.c;
 	ctx.c = NULL;
@@ -499,6 +523,9 @@ config_apply_string(const struct config_ctx *ctx, const struct config_key *k,
 		expect = "\"error\", \"warning\", \"info\", \"debug\" or "
 		    "\"trace\"";
 		break;
+	case CONFIG_PROVIDER:
+		expect = "\"google\", \"microsoft\" or \"custom\"";
+		break;
 	default:
 		break;
 	}
@@ -530,6 +557,9 @@ config_apply_string(const struct config_ctx *ctx, const struct config_key *k,
 		break;
 	case CONFIG_LOG_LEVEL:
 		bad = log_level_parse(v, p) == -1;
+		break;
+	case CONFIG_PROVIDER:
+		bad = account_parse_provider(v, p) == -1;
 		break;
 	default:
 		bad = *v == '\0';
@@ -623,6 +653,11 @@ config_account(struct config_ctx *ctx, const config_setting_t *g,
 	for (i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
 		name = config_setting_name(s);
 		config_where(ctx, s, where, sizeof(where));
+		if (strcmp(name, "oauth2") == 0) {
+			if ((rc = config_oauth2(ctx, s, a, e)) < 0)
+				return rc;
+			continue;
+		}
 		if ((k = config_key_find(config_account_keys, name)) == NULL)
 			return err_set(e, E_CONFIG, "%s: %s: unknown key in "
 			    "an account", where, name);
@@ -660,4 +695,55 @@ config_account(struct config_ctx *ctx, const config_setting_t *g,
 			    other->file, other->line);
 	}
 	return 0;
+}
+
+/*
+ * oauth2 = { provider = "..."; client_id = "..."; ... }: the keys, then the
+ * provider's preset endpoints and scope where the group gave none.
+ */
+static int
+config_oauth2(struct config_ctx *ctx, const config_setting_t *g,
+    struct account *a, struct err *e)
+{
+	const config_setting_t	*s;
+	const struct config_key	*k;
+	struct account_oauth2	*o;
+	char			 where[PATH_MAX + 32];
+	int			 i, rc;
+
+	config_where(ctx, g, where, sizeof(where));
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return err_set(e, E_CONFIG, "%s: oauth2: expected a group "
+		    "oauth2 = { provider = \"...\"; client_id = \"...\"; }",
+		    where);
+	if (a->oauth2 != NULL)
+		return err_set(e, E_CONFIG, "%s: oauth2: set twice", where);
+	o = a->oauth2 = xcalloc(1, sizeof(*o));
+	o->provider = ACCOUNT_PROVIDER_CUSTOM;
+	o->line = (int)config_setting_source_line(g);
+	for (i = 0; (s = config_setting_get_elem(g, i)) != NULL; i++) {
+		config_where(ctx, s, where, sizeof(where));
+		if ((k = config_key_find(config_oauth2_keys,
+		    config_setting_name(s))) == NULL)
+			return err_set(e, E_CONFIG, "%s: %s: unknown key in "
+			    "an oauth2 group", where, config_setting_name(s));
+		if ((rc = config_apply(ctx, k, s, o, e)) < 0)
+			return rc;
+	}
+	oauth2_preset(o);
+	return 0;
+}
+
+/* Tokens live in a file of their own beside the state database. */
+static void
+config_oauth2_token_file(const struct config *c, struct account *a)
+{
+	char	*dir;
+
+	if (a->oauth2 == NULL)
+		return;
+	dir = xstrdup(c->state_db);
+	a->oauth2->token_file = xasprintf("%s/%s.oauth2", dirname(dir),
+	    a->name);
+	free(dir);
 }

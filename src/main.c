@@ -22,6 +22,7 @@
 #include "err.h"
 #include "import.h"
 #include "log.h"
+#include "oauth2.h"
 #include "once.h"
 #include "probe.h"
 #include "sched.h"
@@ -37,7 +38,8 @@ enum main_mode {
 	MAIN_ONCE,
 	MAIN_STATUS,
 	MAIN_IMPORT,
-	MAIN_MARK_SEEN
+	MAIN_MARK_SEEN,
+	MAIN_AUTHORIZE
 };
 
 /* Set by SIGINT and SIGTERM: the syncs stop after the current message;
@@ -58,6 +60,7 @@ static const struct option main_options[] = {
 	{ "check-config", no_argument, NULL, 'n' },
 	{ "probe", required_argument, NULL, 'p' },
 	{ "once", no_argument, NULL, 'o' },
+	{ "authorize", required_argument, NULL, 'a' },
 	{ "status", no_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "import", required_argument, NULL, 'I' },
@@ -84,6 +87,7 @@ main_usage(FILE *fp)
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
 	    "       popsyncd [-c FILE] --import FORMAT PATH NAME\n"
 	    "       popsyncd [-c FILE] [-v[v]] --mark-seen NAME\n"
+	    "       popsyncd [-c FILE] --authorize NAME\n"
 	    "\n"
 	    "  (no mode)           run as a daemon in the foreground: poll "
 	    "every account\n"
@@ -117,6 +121,10 @@ main_usage(FILE *fp)
 	    "                      fetched, without fetching or deleting any\n"
 	    "  -q, --quiet         errors only: no summary with --once, no "
 	    "info lines\n"
+	    "      --authorize NAME  get OAuth2 tokens for account NAME "
+	    "(device flow:\n"
+	    "                      open the printed address, enter the "
+	    "code)\n"
 	    "  -v, --verbose       one line per POP3 command and reply; "
 	    "-vv: every line\n"
 	    "  -h, --help          this text\n"
@@ -270,7 +278,7 @@ main(int argc, char **argv)
 	struct account	*a;
 	struct err	 e;
 	char		*path = NULL;
-	const char	*probe_name = NULL, *import_format = NULL;
+	const char	*name_arg = NULL, *import_format = NULL;
 	struct sigaction sa;
 	bool		 json = false, quiet = false, dry_run = false;
 	int		 ch, verbose = 0, rc;
@@ -301,7 +309,11 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			mode = MAIN_PROBE;
-			probe_name = optarg;
+			name_arg = optarg;
+			break;
+		case 'a':
+			mode = MAIN_AUTHORIZE;
+			name_arg = optarg;
 			break;
 		case 'o':
 			mode = MAIN_ONCE;
@@ -318,7 +330,7 @@ main(int argc, char **argv)
 			break;
 		case 'M':
 			mode = MAIN_MARK_SEEN;
-			probe_name = optarg;
+			name_arg = optarg;
 			break;
 		case 'D':
 			dry_run = true;
@@ -391,7 +403,7 @@ main(int argc, char **argv)
 		log_set_level(cfg->log_level);
 
 	if ((mode == MAIN_DAEMON || mode == MAIN_ONCE || mode == MAIN_IMPORT ||
-	    mode == MAIN_MARK_SEEN) &&
+	    mode == MAIN_MARK_SEEN || mode == MAIN_AUTHORIZE) &&
 	    (rc = main_root_check(cfg)) != 0)
 		goto out;
 
@@ -407,10 +419,23 @@ main(int argc, char **argv)
 	case MAIN_CHECK_CONFIG:
 		rc = main_check_config(cfg);
 		break;
-	case MAIN_PROBE:
-		if ((a = config_find(cfg, probe_name)) == NULL) {
+	case MAIN_AUTHORIZE:
+		if ((a = config_find(cfg, name_arg)) == NULL) {
 			fprintf(stderr, "popsyncd: %s: no account named %s\n",
-			    cfg->path, probe_name);
+			    cfg->path, name_arg);
+			rc = 2;
+			break;
+		}
+		if ((rc = oauth2_authorize(a, stdout, &e)) < 0) {
+			fflush(stdout);
+			fprintf(stderr, "popsyncd: %s: %s\n", a->name, e.msg);
+		}
+		rc = err_exitcode(rc);
+		break;
+	case MAIN_PROBE:
+		if ((a = config_find(cfg, name_arg)) == NULL) {
+			fprintf(stderr, "popsyncd: %s: no account named %s\n",
+			    cfg->path, name_arg);
 			rc = 2;
 			break;
 		}
@@ -456,7 +481,7 @@ main(int argc, char **argv)
 		rc = main_import(cfg, import_format, argv + optind);
 		break;
 	case MAIN_MARK_SEEN:
-		rc = main_mark_seen(cfg, probe_name);
+		rc = main_mark_seen(cfg, name_arg);
 		break;
 	default:
 		fatalx("%s: bad mode %d", __func__, (int)mode);

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
+#include "oauth2.h"
 #include "pop3.h"
 #include "sasl.h"
 #include "pop3_parse.h"
@@ -51,6 +52,10 @@ static const enum account_auth session_auto_tls[] = {
 static const enum account_auth session_auto_clear[] = {
 	ACCOUNT_AUTH_CRAM_MD5, ACCOUNT_AUTH_APOP,
 	ACCOUNT_AUTH_PLAIN, ACCOUNT_AUTH_LOGIN, ACCOUNT_AUTH_USER
+};
+/* With an oauth2 group, auto tries these first (RFC 7628's, then Google's). */
+static const enum account_auth session_auto_oauth2[] = {
+	ACCOUNT_AUTH_OAUTHBEARER, ACCOUNT_AUTH_XOAUTH2
 };
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -116,8 +121,23 @@ session_choose_auth(const struct account *a, const struct pop3_capa *caps,
 		return m->name;
 	}
 
+	for (i = 0; a->oauth2 != NULL && i < nitems(session_auto_oauth2);
+	    i++) {
+		m = session_method(session_auto_oauth2[i]);
+		if (!session_offers(caps, has_apop, m))
+			continue;
+		if (!encrypted && !a->allow_plaintext_auth) {
+			refused_plain = true;
+			continue;
+		}
+		return m->name;
+	}
 	order = encrypted ? session_auto_tls : session_auto_clear;
 	n = encrypted ? nitems(session_auto_tls) : nitems(session_auto_clear);
+	/* Only the oauth2 group holds a secret: nothing else can log in. */
+	if (a->oauth2 != NULL && a->password == NULL &&
+	    a->password_file == NULL && a->password_command == NULL)
+		n = 0;
 	for (i = 0; i < n; i++) {
 		m = session_method(order[i]);
 		if (!session_offers(caps, has_apop, m))
@@ -133,6 +153,10 @@ session_choose_auth(const struct account *a, const struct pop3_capa *caps,
 		    "that send the password in clear, and the link is not "
 		    "encrypted; use tls = \"implicit\" or \"starttls\", or set "
 		    "allow_plaintext_auth = true");
+	else if (a->oauth2 != NULL && n == 0)
+		err_set(e, E_AUTH, "the server offers neither OAUTHBEARER "
+		    "nor XOAUTH2, and the account has only its oauth2 group "
+		    "to log in with");
 	else
 		err_set(e, E_AUTH, "the server offers no login method "
 		    "popsyncd supports");
@@ -232,7 +256,7 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 {
 	const char	*m;
 	char		*secret = NULL;
-	bool		 knew_capa;
+	bool		 oauth2, fresh = true, knew_capa;
 	int		 rc;
 
 	m = session_choose_auth(a, pop3_caps(p), pop3_apop_timestamp(p) != NULL,
@@ -264,10 +288,16 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 	}
 	knew_capa = pop3_caps(p)->nlines > 0;
 
-	/* Its message names the account already. */
-	if ((rc = account_secret(a, conn_waiter(pop3_conn(p)), &secret,
-	    e)) < 0)
-		return rc;
+	/* The oauth2 group, when there is one, feeds the OAuth methods. */
+	oauth2 = a->oauth2 != NULL && (strcmp(m, "XOAUTH2") == 0 ||
+	    strcmp(m, "OAUTHBEARER") == 0);
+	if (oauth2) {
+		if ((rc = oauth2_token(a, conn_waiter(pop3_conn(p)), false,
+		    &secret, &fresh, e)) < 0)
+			goto out;
+	} else if ((rc = account_secret(a, conn_waiter(pop3_conn(p)),
+	    &secret, e)) < 0)
+		return rc;	/* Its message names the account already. */
 	if (strcmp(m, "USER") == 0) {
 		if ((rc = pop3_user(p, a->user, e)) == 0)
 			rc = pop3_pass(p, secret, e);
@@ -275,6 +305,17 @@ session_login(const struct account *a, struct pop3 *p, const char **method,
 		rc = pop3_apop(p, a->user, secret, e);
 	else
 		rc = sasl_auth(p, m, a->user, secret, e);
+	/* A stored token the server refuses gets one refresh and one more
+	 * try; [SYS/TEMP] is the server, not the token. */
+	if (oauth2 && rc == E_AUTH && !e->temporary && !fresh) {
+		log_info("%s: %s refused the stored access token; refreshing "
+		    "it", a->name, m);
+		freezero(secret, 0);
+		secret = NULL;
+		if ((rc = oauth2_token(a, conn_waiter(pop3_conn(p)), true,
+		    &secret, NULL, e)) == 0)
+			rc = sasl_auth(p, m, a->user, secret, e);
+	}
 	/* RFC 2449: what a server offers may change after login (behind a
 	 * proxy the first list is the proxy's own), so ask again. */
 	if (rc == 0 && knew_capa)

@@ -53,7 +53,8 @@ int	 session_connect(const struct account *a,
  * CAPA again when the server answered it before (RFC 2449: capabilities
  * may change after login); *method (if not NULL) gets the method's name.
  * p ends in TRANSACTION.
- * Errors: E_AUTH, E_INSECURE, E_CONFIG (secret source failed), and those of
+ * Errors: E_AUTH, E_INSECURE, E_CONFIG (secret source failed), those of
+ * oauth2_token() for an OAuth login with an oauth2 group, and those of
  * the POP3 commands.
  */
 int	 session_login(const struct account *a, struct pop3 *p,
@@ -78,6 +79,12 @@ int	 session_open(const struct account *a, const struct session_hooks *h,
  * method that would send the secret in clear over a cleartext link is
  * refused unless allow_plaintext_auth is set.  A server that answered no
  * CAPA is assumed to know USER and APOP (if it sent a timestamp) only.
+ *
+ * An account with an oauth2 group: auto tries OAUTHBEARER, then XOAUTH2
+ * (encrypted links only, unless allow_plaintext_auth), then the password
+ * methods if the account also has a password.  session_login gets their
+ * token from oauth2_token() and, when the server refuses a stored token,
+ * refreshes it and tries once more.
  *
  * Errors: E_INSECURE (only plaintext methods on a cleartext link), E_AUTH
  * (the server offers nothing that fits).

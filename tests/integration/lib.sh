@@ -359,6 +359,10 @@ write_dovecot_conf()
 	  }
 	}
 	EOF
+	# A test may change the config (t_oauth2.sh adds an oauth2 passdb).
+	if declare -F dovecot_conf_hook >/dev/null; then
+		dovecot_conf_hook "$DOVECOT_CONF"
+	fi
 }
 
 # start_dovecot: check the config, start the instance, wait until both

@@ -353,6 +353,25 @@ static const struct bad_case bad_cases[] = {
 	    "list of groups, accounts = ( { ... }, { ... } );" },
 	{ "account_not_group.conf", "account_not_group.conf:1: accounts: "
 	    "expected a group { ... } for each account" },
+	{ "oauth2_unknown_key.conf", "oauth2_unknown_key.conf:10: "
+	    "clinet_secret: unknown key in an oauth2 group" },
+	{ "oauth2_bad_provider.conf", "oauth2_bad_provider.conf:8: provider: "
+	    "expected \"google\", \"microsoft\" or \"custom\", got "
+	    "\"yahoo\"" },
+	{ "oauth2_no_client_id.conf", "oauth2_no_client_id.conf:7: oauth2: "
+	    "client_id: missing; provider \"google\" needs one" },
+	{ "oauth2_custom_missing.conf", "oauth2_custom_missing.conf:7: oauth2: "
+	    "device_authorization_endpoint: missing; provider \"custom\" "
+	    "needs one" },
+	{ "oauth2_http.conf", "oauth2_http.conf:7: oauth2: token_endpoint: "
+	    "expected an https:// URL" },
+	{ "oauth2_two_secrets.conf", "oauth2_two_secrets.conf:7: oauth2: only "
+	    "one of client_secret, client_secret_file and "
+	    "client_secret_command may be set" },
+	{ "oauth2_tenant_google.conf", "oauth2_tenant_google.conf:7: oauth2: "
+	    "tenant: only for provider \"microsoft\"" },
+	{ "oauth2_not_group.conf", "oauth2_not_group.conf:7: oauth2: expected "
+	    "a group oauth2 = { provider = \"...\"; client_id = \"...\"; }" },
 };
 
 /* config_load on each malformed fixture: E_CONFIG and the exact message. */
@@ -371,6 +390,40 @@ test_load_bad(void **state)
 			fail_msg("%s:\n  got  %s\n  want %s", bad_cases[i].file,
 			    msg, bad_cases[i].msg);
 	}
+}
+
+/*
+ * An account whose only secret is its oauth2 group: the microsoft preset
+ * under the tenant, the token file beside the state database.
+ */
+static void
+test_load_oauth2(void **state)
+{
+	struct config		*c = NULL;
+	struct account		*a;
+	struct account_oauth2	*o;
+	char			 msg[ERR_MSGLEN];
+
+	assert_int_equal(load("oauth2_microsoft.conf", 0600, &c, msg,
+	    sizeof(msg)), 0);
+	a = TAILQ_FIRST(&c->accounts);
+	assert_int_equal(a->auth, ACCOUNT_AUTH_XOAUTH2);
+	assert_null(a->password);
+	o = a->oauth2;
+	assert_non_null(o);
+	assert_int_equal(o->provider, ACCOUNT_PROVIDER_MICROSOFT);
+	assert_string_equal(o->client_id, "id");
+	assert_null(o->client_secret);
+	assert_string_equal(o->token_endpoint, "https://login.microsoftonline"
+	    ".com/contoso.example/oauth2/v2.0/token");
+	assert_string_equal(o->device_authorization_endpoint,
+	    "https://login.microsoftonline.com/contoso.example/oauth2/v2.0/"
+	    "devicecode");
+	assert_string_equal(o->scope, "https://outlook.office.com/"
+	    "POP.AccessAsUser.All offline_access");
+	assert_string_equal(o->token_file, "/var/lib/popsyncd/a.oauth2");
+	assert_int_equal(o->line, 9);
+	config_free(c);
 }
 
 /* config_load on a file that is not there names the file and errno. */
@@ -1027,6 +1080,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_load_minimal, tmp_setup,
 		    tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_load_bad, tmp_setup,
+		    tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_load_oauth2, tmp_setup,
 		    tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_load_missing_file,
 		    tmp_setup, tmp_teardown),

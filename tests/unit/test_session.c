@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "account.h"
@@ -85,6 +86,37 @@ static const struct choose_case choose_cases[] = {
 	{ ACCOUNT_AUTH_PLAIN, false, "", false, true, "PLAIN", 0 },
 };
 
+/* With an oauth2 group: the rows as above, plus whether the account also
+ * has a password. */
+struct oauth2_case {
+	enum account_auth	 auth;
+	bool			 password;
+	const char		*capa;
+	bool			 tls;
+	const char		*want;
+	int			 want_code;
+};
+
+#define OAUTH_BOTH	"USER|SASL PLAIN XOAUTH2 OAUTHBEARER"
+
+static const struct oauth2_case oauth2_cases[] = {
+	/* auto: OAUTHBEARER, then XOAUTH2, before any password method. */
+	{ ACCOUNT_AUTH_AUTO, false, OAUTH_BOTH, true, "OAUTHBEARER", 0 },
+	{ ACCOUNT_AUTH_AUTO, true, OAUTH_BOTH, true, "OAUTHBEARER", 0 },
+	{ ACCOUNT_AUTH_AUTO, false, "USER|SASL PLAIN XOAUTH2", true,
+	    "XOAUTH2", 0 },
+	/* Neither offered: only a password can stand in. */
+	{ ACCOUNT_AUTH_AUTO, false, "USER|SASL PLAIN", true, NULL, E_AUTH },
+	{ ACCOUNT_AUTH_AUTO, true, "USER|SASL PLAIN", true, "PLAIN", 0 },
+	/* A token is a password to the link: never in clear. */
+	{ ACCOUNT_AUTH_AUTO, false, OAUTH_BOTH, false, NULL, E_INSECURE },
+	{ ACCOUNT_AUTH_OAUTHBEARER, false, OAUTH_BOTH, false, NULL,
+	    E_INSECURE },
+	{ ACCOUNT_AUTH_XOAUTH2, false, OAUTH_BOTH, true, "XOAUTH2", 0 },
+	{ ACCOUNT_AUTH_XOAUTH2, false, "USER|SASL PLAIN", true, NULL,
+	    E_AUTH },
+};
+
 /* Fill caps from '|'-separated CAPA lines. */
 static void
 caps_from(struct pop3_capa *caps, const char *spec)
@@ -96,6 +128,26 @@ caps_from(struct pop3_capa *caps, const char *spec)
 	for (line = strtok_r(buf, "|", &save); line != NULL;
 	    line = strtok_r(NULL, "|", &save))
 		assert_int_equal(pop3_capa_add(caps, line), 0);
+}
+
+/* Row i chose got (or failed with e): the method wanted, or the error
+ * code wanted with a message. */
+static void
+check_choice(size_t i, const char *got, const struct err *e,
+    const char *want, int want_code)
+{
+	if (want != NULL) {
+		if (got == NULL)
+			fail_msg("row %zu: want %s, got error %s: %s", i, want,
+			    err_name(e->code), e->msg);
+		assert_string_equal(got, want);
+	} else {
+		if (got != NULL)
+			fail_msg("row %zu: want %s, got %s", i,
+			    err_name(want_code), got);
+		assert_int_equal(e->code, want_code);
+		assert_true(e->msg[0] != '\0');
+	}
 }
 
 static void
@@ -117,18 +169,35 @@ test_choose_auth(void **state)
 		caps_from(&caps, c->capa);
 		err_clear(&e);
 		got = session_choose_auth(a, &caps, c->has_apop, c->tls, &e);
-		if (c->want != NULL) {
-			if (got == NULL)
-				fail_msg("row %zu: want %s, got error %s: %s",
-				    i, c->want, err_name(e.code), e.msg);
-			assert_string_equal(got, c->want);
-		} else {
-			if (got != NULL)
-				fail_msg("row %zu: want %s, got %s", i,
-				    err_name(c->want_code), got);
-			assert_int_equal(e.code, c->want_code);
-			assert_true(e.msg[0] != '\0');
-		}
+		check_choice(i, got, &e, c->want, c->want_code);
+		account_free(a);
+	}
+}
+
+/* session_choose_auth for accounts with an oauth2 group. */
+static void
+test_choose_auth_oauth2(void **state)
+{
+	const struct oauth2_case	*c;
+	struct account			*a;
+	struct pop3_capa		 caps;
+	struct err			 e;
+	const char			*got;
+	size_t				 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(oauth2_cases) / sizeof(oauth2_cases[0]); i++) {
+		c = &oauth2_cases[i];
+		a = account_new();
+		a->auth = c->auth;
+		a->oauth2 = calloc(1, sizeof(*a->oauth2));
+		assert_non_null(a->oauth2);
+		if (c->password)
+			a->password = strdup("pw");
+		caps_from(&caps, c->capa);
+		err_clear(&e);
+		got = session_choose_auth(a, &caps, false, c->tls, &e);
+		check_choice(i, got, &e, c->want, c->want_code);
 		account_free(a);
 	}
 }
@@ -138,6 +207,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_choose_auth),
+		cmocka_unit_test(test_choose_auth_oauth2),
 	};
 
 	return cmocka_run_group_tests_name("session_choose_auth", tests,
