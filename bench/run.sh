@@ -20,6 +20,9 @@
 #
 # Usage: bench/run.sh [--messages N] [--reps N] [--tools "popsyncd mpop ..."]
 #                     [--builddir DIR | --popsyncd PATH]
+#        bench/run.sh --targets [--quick] [--reps N] [--builddir DIR]
+# --targets measures the table of issue 9 instead (see bench/targets.sh):
+# popsyncd against mpop and the pipelined wire bound, median of 5.
 # Run it as root (dovecot's mail processes switch to the mail user).  The
 # competitors are Debian packages; missing ones are installed with apt-get
 # (as root), else the apt-get line is printed and the script exits 2.
@@ -29,7 +32,9 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 MESSAGES=2000
-REPS=3
+REPS=
+TARGETS=
+QUICK=
 TOOLS="popsyncd fetchmail mpop getmail6"
 builddir=$top/build
 popsyncd_bin=
@@ -37,7 +42,7 @@ popsyncd_bin=
 # usage: [STATUS]: the usage lines, to stderr, then exit STATUS (2).
 usage()
 {
-	sed -n '/^# Usage:/,/--popsyncd PATH]/p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '/^# Usage:/,/--targets \[/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit "${1:-2}"
 }
 
@@ -48,10 +53,18 @@ while [ $# -gt 0 ]; do
 	--tools) TOOLS=${2:?}; shift 2 ;;
 	--builddir) builddir=${2:?}; shift 2 ;;
 	--popsyncd) popsyncd_bin=${2:?}; shift 2 ;;
+	--targets) TARGETS=1; shift ;;
+	--quick) QUICK=1; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage ;;
 	esac
 done
+if [ -z "$REPS" ]; then
+	REPS=3
+	[ -n "$TARGETS" ] && REPS=5
+	[ -n "$QUICK" ] && REPS=1
+fi
+[ -n "$TARGETS" ] && TOOLS="popsyncd mpop"
 case $MESSAGES$REPS in
 *[!0-9]*) echo "run.sh: --messages and --reps take a number" >&2; exit 2 ;;
 esac
@@ -222,6 +235,13 @@ measure()
 	say "$tool $step round $rep: ${wall} s wall, ${st} s CPU, $((rss / 1024)) MiB max RSS"
 }
 
+# median: the middle one of the numbers on stdin (the lower of the two
+# middle ones for an even count).
+median()
+{
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
 # msgids: DIR...: the sorted Message-IDs of the message files under DIRs.
 msgids()
 {
@@ -260,11 +280,13 @@ check_maildir()
 	say "$tool round $round: $got messages, Message-IDs match, $same of $want byte-for-byte"
 }
 
-# fresh_dir: TOOL: an empty $T_DIR/TOOL with an empty Maildir in it
-# (mpop and getmail need it to exist); set D to it.
+# fresh_dir: TOOL: an empty $BASE/TOOL with an empty Maildir in it
+# (mpop and getmail need it to exist); set D to it.  BASE is $T_DIR
+# but while --targets measures on tmpfs.
+BASE=
 fresh_dir()
 {
-	D=$T_DIR/$1
+	D=${BASE:-$T_DIR}/$1
 	rm -rf -- "$D"
 	mkdir -p "$D/Maildir/new" "$D/Maildir/cur" "$D/Maildir/tmp"
 }
@@ -296,7 +318,8 @@ setup_popsyncd()
 }
 poll_popsyncd()
 {
-	measure popsyncd "$@" 0 "$POPSYNCD" -c "$T_DIR/popsyncd/config" --once
+	measure popsyncd "$@" 0 "$POPSYNCD" -c "${BASE:-$T_DIR}/popsyncd/config" \
+	    --once
 }
 
 # fetchmail has no Maildir delivery: it forwards to an SMTP server or pipes
@@ -356,8 +379,8 @@ setup_mpop()
 }
 poll_mpop()
 {
-	HOME=$T_DIR/mpop measure mpop "$@" 0 \
-	    mpop -C "$T_DIR/mpop/mpoprc" -q bench
+	HOME=${BASE:-$T_DIR}/mpop measure mpop "$@" 0 \
+	    mpop -C "${BASE:-$T_DIR}/mpop/mpoprc" -q bench
 }
 
 setup_getmail6()
@@ -418,6 +441,10 @@ versions()
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 start_dovecot
 PATH=$PATH:/usr/sbin
+if [ -n "$TARGETS" ]; then
+	. "$top/bench/targets.sh"
+	exit 0
+fi
 say "seeding $MESSAGES messages"
 bench_seed 1 "$MESSAGES" bench
 NEXT=$((MESSAGES + 1))
@@ -455,13 +482,6 @@ for round in $(seq 1 "$REPS"); do
 		done
 	done
 done
-
-# median: the middle one of the numbers on stdin (the lower of the two
-# middle ones for an even count).
-median()
-{
-	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
 
 echo
 echo "mailbox: $MESSAGES messages, $total bytes ($((total / 1048576)) MiB); $REPS rounds, medians"

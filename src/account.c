@@ -20,6 +20,7 @@
 #include "account.h"
 #include "crypto.h"
 #include "pwcmd.h"
+#include "tls.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -72,6 +73,7 @@ account_new(void)
 	a->keep = true;
 	a->interval = 300;
 	a->timeout = 60;
+	a->tls_cache = tls_cache_new();
 	return a;
 }
 
@@ -91,6 +93,7 @@ account_free(struct account *a)
 	free(a->password_file);
 	free(a->maildir);
 	free(a->file);
+	tls_cache_free(a->tls_cache);
 	free(a);
 }
 

@@ -11,6 +11,8 @@
 #include "err.h"
 #include "waiter.h"
 
+struct tls_cache;
+
 /*
  * One mail account as the config describes it: a transparent plain-data
  * struct (STYLE 2).  config.c fills it; account_check() validates it apart
@@ -67,6 +69,10 @@ struct account {
 	/* Where the account was defined, for messages. */
 	char		*file;
 	int		 line;
+	/* Kept from one connection to the next: the TLS context with its CA
+	 * store, and the session to resume (tls_cache_new in tls.h).  Made
+	 * by account_new, freed by account_free; a reload makes new ones. */
+	struct tls_cache *tls_cache;
 };
 
 TAILQ_HEAD(account_list, account);
@@ -82,7 +88,8 @@ TAILQ_HEAD(account_list, account);
 #define ACCOUNT_DELETE_DAYS_MAX	36500
 
 /* account_new: an account with every default set (tls implicit, port 995,
- * verify on, TLS 1.2, auth auto, keep, interval 300, timeout 60). */
+ * verify on, TLS 1.2, auth auto, keep, interval 300, timeout 60) and an
+ * empty TLS cache. */
 struct account *account_new(void);
 
 /* account_free: free an account and its strings; accepts NULL. */

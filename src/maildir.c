@@ -519,6 +519,74 @@ maildir_sync(struct maildir *m, struct err *e)
 	return 0;
 }
 
+int
+maildir_close(struct maildir_msg *msg, struct err *e)
+{
+	int	fd, rc;
+
+	if (msg->failed)
+		return err_set(e, E_DELIVERY, "maildir %s: close tmp/%s: an "
+		    "earlier write failed", msg->m->path, msg->name);
+	if ((rc = maildir_flush(msg, e)) != 0)
+		return rc;
+	fd = msg->fd;
+	msg->fd = -1;
+	if (close(fd) == -1 && errno != EINTR)
+		return maildir_fail(msg, "close", "tmp", errno, e);
+	snprintf(msg->final, sizeof(msg->final), "%s,S=%llu", msg->name,
+	    msg->size);
+	return 0;
+}
+
+/*
+ * Durability per batch, not per message.  Measured on this project's CI
+ * disk (ext4, 2000 x 4 KiB): an fsync per file took 1.8 s; a syncfs(2) per
+ * batch of 32 took 0.36-0.42 s, as did 32 fsyncs issued concurrently,
+ * which the journal commits together.  syncfs gets that with one call and
+ * no thread pool.  Its cost: it also writes back whatever else is dirty
+ * on the same file system, and it reports write-back errors only since
+ * Linux 5.8; a failed one counts as a failure of the whole batch.
+ */
+int
+maildir_publish_batch(struct maildir *m, struct maildir_msg **msgs,
+    size_t n, size_t *done, struct err *e)
+{
+	size_t	i, k;
+	int	errnum;
+
+	*done = 0;
+	if (syncfs(m->tmpfd) == -1)
+		return err_set(e, E_DELIVERY, "maildir %s: syncfs: %s",
+		    m->path, strerror(errno));
+	/* rename, not link and unlink: the data is durable already, and a
+	 * second name would cost an inode that a full file system (tmpfs
+	 * counts links) may not have. */
+	for (i = 0; i < n; i++) {
+		if (msgs[i] == NULL)
+			continue;
+		if (maildir_rename_noreplace(m, msgs[i]->name,
+		    msgs[i]->final) == -1) {
+			(void)maildir_fail(msgs[i], "rename", "new", errno, e);
+			break;
+		}
+		msgs[i]->intmp = false;
+	}
+	if (fsync(m->newfd) == -1) {
+		/* Not durable means not delivered: take them back, so a
+		 * retry cannot produce second copies. */
+		errnum = errno;
+		for (k = 0; k < i; k++)
+			if (msgs[k] != NULL &&
+			    unlinkat(m->newfd, msgs[k]->final, 0) == -1)
+				log_warn("maildir %s: unlink new/%s", m->path,
+				    msgs[k]->final);
+		return err_set(e, E_DELIVERY, "maildir %s: fsync new/: %s",
+		    m->path, strerror(errnum));
+	}
+	*done = i;
+	return i < n ? E_DELIVERY : 0;
+}
+
 /* Publish the message in new/ with its data on disk, or leave no trace. */
 int
 maildir_link(struct maildir_msg *msg, struct err *e)

@@ -131,6 +131,27 @@ int	 maildir_link(struct maildir_msg *msg, struct err *e);
  */
 int	 maildir_sync(struct maildir *m, struct err *e);
 
+/*
+ * maildir_close: flush and close the file, still in tmp/ and not yet
+ * durable: it waits for maildir_publish_batch (or maildir_abort).
+ * Errors: E_DELIVERY (as maildir_commit's write and close).
+ */
+int	 maildir_close(struct maildir_msg *msg, struct err *e);
+
+/*
+ * maildir_publish_batch: deliver the messages closed by maildir_close in
+ * msgs[0..n) (NULL entries are skipped): one syncfs(2) makes all their data
+ * durable, then each is linked into new/ in order (as maildir_commit
+ * does), then new/ is fsynced once.  *done is the count of entries, from
+ * the front, that are settled: each non-NULL one among them is delivered
+ * and durable.  The others are still in tmp/.  Every msgs[i] still ends
+ * in maildir_abort, which frees it (and removes a tmp/ file left).
+ * Errors: E_DELIVERY (syncfs, link or rename, fsync of new/; when the
+ * fsync of new/ fails, the links made are taken back and *done is 0).
+ */
+int	 maildir_publish_batch(struct maildir *m, struct maildir_msg **msgs,
+	    size_t n, size_t *done, struct err *e);
+
 /* maildir_abort: remove the tmp file and free msg; accepts NULL. */
 void	 maildir_abort(struct maildir_msg *msg);
 

@@ -18,13 +18,16 @@
 #include "account.h"
 #include "check.h"
 #include "config.h"
+#include "dryrun.h"
 #include "err.h"
+#include "import.h"
 #include "log.h"
 #include "once.h"
 #include "probe.h"
 #include "sched.h"
 #include "sdnotify.h"
 #include "status.h"
+#include "store.h"
 #include "xmalloc.h"
 
 enum main_mode {
@@ -32,7 +35,9 @@ enum main_mode {
 	MAIN_CHECK_CONFIG,
 	MAIN_PROBE,
 	MAIN_ONCE,
-	MAIN_STATUS
+	MAIN_STATUS,
+	MAIN_IMPORT,
+	MAIN_MARK_SEEN
 };
 
 /* Set by SIGINT and SIGTERM: the syncs stop after the current message;
@@ -44,6 +49,8 @@ static bool main_tty;		/* stderr is a terminal: say what ^C does */
 static void	main_usage(FILE *);
 static int	main_check_config(const struct config *);
 static int	main_root_check(const struct config *);
+static int	main_import(const struct config *, const char *, char **);
+static int	main_mark_seen(const struct config *, const char *);
 static void	main_on_signal(int);
 
 static const struct option main_options[] = {
@@ -53,6 +60,9 @@ static const struct option main_options[] = {
 	{ "once", no_argument, NULL, 'o' },
 	{ "status", no_argument, NULL, 's' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "import", required_argument, NULL, 'I' },
+	{ "mark-seen", required_argument, NULL, 'M' },
+	{ "dry-run", no_argument, NULL, 'D' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -67,9 +77,13 @@ main_usage(FILE *fp)
 	fprintf(fp,
 	    "usage: popsyncd [-c FILE] [-q | -v[v]]\n"
 	    "       popsyncd [-c FILE] [-q | -v[v]] --once [NAME...]\n"
+	    "       popsyncd [-c FILE] [-v[v]] --once --dry-run [--json] "
+	    "[NAME...]\n"
 	    "       popsyncd [-c FILE] --status [--json]\n"
 	    "       popsyncd [-c FILE] [-v[v]] --check-config\n"
 	    "       popsyncd [-c FILE] [-v[v]] --probe NAME\n"
+	    "       popsyncd [-c FILE] --import FORMAT PATH NAME\n"
+	    "       popsyncd [-c FILE] [-v[v]] --mark-seen NAME\n"
 	    "\n"
 	    "  (no mode)           run as a daemon in the foreground: poll "
 	    "every account\n"
@@ -79,14 +93,28 @@ main_usage(FILE *fp)
 	    "$XDG_CONFIG_HOME/popsyncd/config)\n"
 	    "      --once [NAME...] sync the named accounts (default: all) "
 	    "once\n"
+	    "      --dry-run       with --once: log in, list and print what a "
+	    "sync\n"
+	    "                      would fetch, skip and delete, and why; "
+	    "change nothing\n"
 	    "      --status        what the state database says of each "
 	    "account\n"
-	    "      --json          with --status: as JSON\n"
+	    "      --json          with --status or --dry-run: as JSON\n"
 	    "  -n, --check-config  validate the config and exit (0 ok, 2 "
 	    "errors)\n"
 	    "      --probe NAME    connect to account NAME, show the server, "
 	    "TLS\n"
 	    "                      and capabilities, log in, STAT and QUIT\n"
+	    "      --import FORMAT PATH NAME\n"
+	    "                      take the UIDLs another fetcher (fetchmail, "
+	    "mpop,\n"
+	    "                      getmail, fdm) saw in NAME's mailbox from its "
+	    "state\n"
+	    "                      file PATH: the next sync skips those "
+	    "messages\n"
+	    "      --mark-seen NAME record every message now on NAME's server "
+	    "as\n"
+	    "                      fetched, without fetching or deleting any\n"
 	    "  -q, --quiet         errors only: no summary with --once, no "
 	    "info lines\n"
 	    "  -v, --verbose       one line per POP3 command and reply; "
@@ -110,6 +138,86 @@ main_root_check(const struct config *cfg)
 	    "(systemctl enable --now popsyncd@alice); only if it must run as "
 	    "root, set allow_root = true in %s\n", cfg->path);
 	return 2;
+}
+
+/*
+ * --import FORMAT PATH NAME: the peer's file is read and checked before
+ * the database is opened, so a refused import changes nothing.
+ */
+static int
+main_import(const struct config *cfg, const char *format, char **args)
+{
+	const struct account	*a;
+	struct import_set	 set;
+	enum import_format	 f;
+	struct store		*s = NULL;
+	struct err		 e;
+	char			*host = NULL;
+	size_t			 added = 0;
+	int			 rc;
+
+	memset(&set, 0, sizeof(set));
+	if (import_format_parse(format, &f) < 0) {
+		fprintf(stderr, "popsyncd: --import: unknown format %s (one of "
+		    "fetchmail, mpop, getmail, fdm)\n", format);
+		return 2;
+	}
+	if ((a = config_find(cfg, args[1])) == NULL) {
+		fprintf(stderr, "popsyncd: %s: no account named %s\n",
+		    cfg->path, args[1]);
+		return 2;
+	}
+	if ((rc = import_read(f, args[0], a, &set, &e)) < 0 ||
+	    (rc = store_open(cfg->state_db, &s, &e)) < 0)
+		goto out;
+	host = import_host(a->host);
+	if ((rc = store_import_add(s, host, a->user, format,
+	    (const char *const *)set.uidls, set.n, &added, &e)) < 0)
+		goto out;
+	printf("%s: took %zu %s entr%s for %s@%s from %s (%zu new), left %zu "
+	    "of other mailboxes\n", a->name, set.n, format,
+	    set.n == 1 ? "y" : "ies", a->user, a->host, args[0], added,
+	    set.others);
+out:
+	if (rc < 0)
+		fprintf(stderr, "popsyncd: %s\n", e.msg);
+	store_close(s);
+	import_set_free(&set);
+	free(host);
+	return err_exitcode(rc);
+}
+
+/* --mark-seen NAME: what is on the server now counts as fetched. */
+static int
+main_mark_seen(const struct config *cfg, const char *name)
+{
+	const struct account	*a;
+	struct store		*s = NULL;
+	struct err		 e;
+	char			*identity = NULL;
+	size_t			 listed, added;
+	int			 rc, changed;
+
+	if ((a = config_find(cfg, name)) == NULL) {
+		fprintf(stderr, "popsyncd: %s: no account named %s\n",
+		    cfg->path, name);
+		return 2;
+	}
+	identity = xasprintf("%s@%s:%d", a->user, a->host, a->port);
+	if ((rc = store_open(cfg->state_db, &s, &e)) < 0 ||
+	    (rc = store_account_bind(s, a->name, a->host, a->user, identity,
+	    &changed, &e)) < 0 ||
+	    (rc = import_mark_seen(s, a, &listed, &added, &e)) < 0)
+		goto out;
+	printf("%s: %zu message%s on the server, %zu newly marked as fetched, "
+	    "%zu already known; nothing fetched or deleted\n", a->name,
+	    listed, listed == 1 ? "" : "s", added, listed - added);
+out:
+	if (rc < 0)
+		fprintf(stderr, "popsyncd: %s\n", e.msg);
+	store_close(s);
+	free(identity);
+	return err_exitcode(rc);
 }
 
 /*
@@ -162,9 +270,9 @@ main(int argc, char **argv)
 	struct account	*a;
 	struct err	 e;
 	char		*path = NULL;
-	const char	*probe_name = NULL;
+	const char	*probe_name = NULL, *import_format = NULL;
 	struct sigaction sa;
-	bool		 json = false, quiet = false;
+	bool		 json = false, quiet = false, dry_run = false;
 	int		 ch, verbose = 0, rc;
 
 	/* A server that hangs up must not kill us while we write to it. */
@@ -204,6 +312,17 @@ main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'I':
+			mode = MAIN_IMPORT;
+			import_format = optarg;
+			break;
+		case 'M':
+			mode = MAIN_MARK_SEEN;
+			probe_name = optarg;
+			break;
+		case 'D':
+			dry_run = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -229,13 +348,26 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (json && mode != MAIN_STATUS) {
-		fprintf(stderr, "popsyncd: --json goes with --status\n");
+	if (dry_run && mode != MAIN_ONCE) {
+		fprintf(stderr, "popsyncd: --dry-run goes with --once\n");
 		rc = 2;
 		goto out;
 	}
-	/* Only --once takes operands: the accounts to sync. */
-	if (optind != argc && mode != MAIN_ONCE) {
+	if (json && mode != MAIN_STATUS && !dry_run) {
+		fprintf(stderr, "popsyncd: --json goes with --status or "
+		    "--once --dry-run\n");
+		rc = 2;
+		goto out;
+	}
+	/* --once takes the accounts to sync, --import PATH and NAME. */
+	if (mode == MAIN_IMPORT && argc - optind != 2) {
+		fprintf(stderr, "popsyncd: --import FORMAT takes PATH and "
+		    "NAME\n");
+		main_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (optind != argc && mode != MAIN_ONCE && mode != MAIN_IMPORT) {
 		fprintf(stderr, "popsyncd: unexpected argument: %s\n",
 		    argv[optind]);
 		main_usage(stderr);
@@ -258,7 +390,8 @@ main(int argc, char **argv)
 	else if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
 
-	if ((mode == MAIN_DAEMON || mode == MAIN_ONCE) &&
+	if ((mode == MAIN_DAEMON || mode == MAIN_ONCE || mode == MAIN_IMPORT ||
+	    mode == MAIN_MARK_SEEN) &&
 	    (rc = main_root_check(cfg)) != 0)
 		goto out;
 
@@ -288,6 +421,15 @@ main(int argc, char **argv)
 		rc = err_exitcode(rc);
 		break;
 	case MAIN_ONCE:
+		if (dry_run) {
+			rc = dryrun_run(cfg, argv + optind,
+			    (size_t)(argc - optind), stdout, json, &e);
+			/* An account's failure was printed with it. */
+			if (rc < 0 && e.msg[0] != '\0')
+				fprintf(stderr, "popsyncd: %s\n", e.msg);
+			rc = err_exitcode(rc);
+			break;
+		}
 		main_tty = isatty(STDERR_FILENO);
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = main_on_signal;
@@ -309,6 +451,12 @@ main(int argc, char **argv)
 		if ((rc = status_print(cfg, stdout, json, &e)) < 0)
 			fprintf(stderr, "popsyncd: %s\n", e.msg);
 		rc = err_exitcode(rc);
+		break;
+	case MAIN_IMPORT:
+		rc = main_import(cfg, import_format, argv + optind);
+		break;
+	case MAIN_MARK_SEEN:
+		rc = main_mark_seen(cfg, probe_name);
 		break;
 	default:
 		fatalx("%s: bad mode %d", __func__, (int)mode);

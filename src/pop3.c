@@ -67,10 +67,18 @@ struct pop3 {
 							 * sanitized */
 	char			*body;		/* CONN_CHUNK bytes of decoded
 						 * body, reused */
+	/* RETRs pop3_retr_many sent ahead, replies not read yet.  A command
+	 * line is at least 8 bytes ("RETR 1\r\n"). */
+	unsigned long		 ahead[POP3_PIPE_CMD_BYTES / 8];
+	size_t			 nahead;
 	/* During a login, the secrets (as sent and in base64) to cut out
 	 * of every server reply before it is traced or reported. */
 	char			*hide[POP3_HIDE_MAX];
 };
+
+/* What a reply in flight is counted as besides the message: the status
+ * line, the terminator, dot-stuffing. */
+#define POP3_REPLY_OVERHEAD	64
 
 static void	pop3_set_state(struct pop3 *, enum pop3_state);
 static int	pop3_check(struct pop3 *, const char *, unsigned,
@@ -120,10 +128,16 @@ static int	pop3_retr_reply(struct pop3 *, unsigned long,
 static int	pop3_dele_reply(struct pop3 *, unsigned long,
 		    const struct pop3_sink *, void *, struct err *);
 static int	pop3_pipe(struct pop3 *, const char *, const unsigned long *,
-		    size_t, int (*)(struct pop3 *, unsigned long,
+		    const unsigned long long *, size_t, size_t,
+		    int (*)(struct pop3 *, unsigned long,
 		    const struct pop3_sink *, void *, struct err *),
 		    const struct pop3_sink *, void *, bool, size_t *,
 		    struct err *);
+static int	pop3_pipe_send(struct pop3 *, const char *,
+		    const unsigned long *, size_t, struct err *);
+static size_t	pop3_ahead_take(struct pop3 *, const char *,
+		    const unsigned long *, size_t);
+static int	pop3_ahead_discard(struct pop3 *, struct err *);
 static int	pop3_stopped(struct pop3 *, const char *, size_t,
 		    struct err *);
 
@@ -223,10 +237,11 @@ pop3_set_state(struct pop3 *p, enum pop3_state st)
 static int
 pop3_check(struct pop3 *p, const char *cmd, unsigned states, struct err *e)
 {
-	if (states & ST(p->state))
-		return 0;
-	return err_set(e, E_PROTO, "%s: not allowed in state %s", cmd,
-	    pop3_state_name(p->state));
+	if ((states & ST(p->state)) == 0)
+		return err_set(e, E_PROTO, "%s: not allowed in state %s", cmd,
+		    pop3_state_name(p->state));
+	/* Replies to RETRs sent ahead come first. */
+	return p->nahead > 0 ? pop3_ahead_discard(p, e) : 0;
 }
 
 /*
@@ -1191,11 +1206,19 @@ pop3_dele_reply(struct pop3 *p, unsigned long num,
 }
 
 /*
- * Send "cmd num" for each of nums and read each reply with fn.  With
- * PIPELINING (RFC 2449 section 6.6) up to POP3_PIPE_WINDOW commands are
- * in flight, so the window bounds what the server must buffer; otherwise
- * strictly one at a time.  At the first failure the replies still in
- * flight are read and discarded, unless the link itself failed.
+ * Send "cmd num" for each of nums[0..n) and read each reply with fn;
+ * nums[n..n+ahead) may be sent too, and are left in p->ahead.  With
+ * PIPELINING (RFC 2449 section 6.6) commands go out together in one write
+ * while the replies in flight stay within POP3_PIPE_BYTES (sizes, when
+ * known, estimate them) and the command lines within POP3_PIPE_CMD_BYTES:
+ * a server reads a command line into a small buffer (RFC 2449 allows 255
+ * octets; dovecot's holds 2048), so the queue we build there stays well
+ * under it, and a write of commands can never block while the server is
+ * itself blocked writing replies.  The window is topped up only once half
+ * of it is free, so commands go out in groups, not one per reply.
+ * Without PIPELINING, strictly one at a time.  At the first failure the
+ * replies still in flight are read and discarded, unless the link itself
+ * failed.
  *
  * With stoppable set, a stop request (conn_stop_requested) ends the batch
  * between two replies: no further command is sent, and replies still in
@@ -1205,37 +1228,73 @@ pop3_dele_reply(struct pop3 *p, unsigned long num,
  */
 static int
 pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
-    size_t n, int (*fn)(struct pop3 *, unsigned long,
-    const struct pop3_sink *, void *, struct err *),
+    const unsigned long long *sizes, size_t n, size_t ahead,
+    int (*fn)(struct pop3 *, unsigned long, const struct pop3_sink *,
+    void *, struct err *),
     const struct pop3_sink *sink, void *arg, bool stoppable, size_t *done,
     struct err *e)
 {
-	struct err	e2;
-	char		label[64];
-	size_t		sent = 0, recv = 0, window;
-	int		rc = 0, rc2;
+	struct err		e2;
+	unsigned long long	inflight = 0, max_bytes;
+	size_t			sent, recv = 0, total = n + ahead, cmds = 0;
+	size_t			max_cmds, i, first;
+	char			line[64];
+	int			rc = 0, rc2;
 
 	*done = 0;
+	sent = pop3_ahead_take(p, cmd, nums, total);
 	if ((rc = pop3_check(p, cmd, ST(POP3_ST_TRANSACTION), e)) < 0)
 		return rc;
-	window = p->caps.flags & POP3_CAPA_PIPELINING ? POP3_PIPE_WINDOW : 1;
+	if (p->caps.flags & POP3_CAPA_PIPELINING) {
+		max_bytes = POP3_PIPE_BYTES;
+		max_cmds = POP3_PIPE_CMD_BYTES;
+	} else
+		max_bytes = max_cmds = 0;
+	for (i = 0; i < sent; i++) {
+		inflight += (sizes != NULL ? sizes[i] : 0) +
+		    POP3_REPLY_OVERHEAD;
+		cmds += (size_t)snprintf(line, sizeof(line), "%s %lu\r\n", cmd,
+		    nums[i]);
+	}
 	while (recv < n) {
 		if (stoppable && conn_stop_requested(p->conn))
 			return pop3_stopped(p, cmd, sent - recv, e);
-		while (sent < n && sent - recv < window) {
-			snprintf(label, sizeof(label), "%s %lu", cmd,
-			    nums[sent]);
-			if ((rc = pop3_write_line(p, label, label, NULL,
-			    e)) < 0)
+		if (sent == recv || (sent < total &&
+		    inflight <= max_bytes / 2 && cmds <= max_cmds / 2)) {
+			/* Top up: always one command, then whatever fits. */
+			first = sent;
+			do {
+				inflight += (sizes != NULL ? sizes[sent] : 0) +
+				    POP3_REPLY_OVERHEAD;
+				cmds += (size_t)snprintf(line, sizeof(line),
+				    "%s %lu\r\n", cmd, nums[sent]);
+				sent++;
+			} while (sent < total &&
+			    inflight + (sizes != NULL ? sizes[sent] : 0) +
+			    POP3_REPLY_OVERHEAD <= max_bytes &&
+			    cmds + sizeof("RETR 18446744073709551615\r\n") <=
+			    max_cmds);
+			if ((rc = pop3_pipe_send(p, cmd, nums + first,
+			    sent - first, e)) < 0)
 				return rc;
-			sent++;
 		}
-		if ((rc = fn(p, nums[recv], sink, arg, e)) < 0)
+		rc = fn(p, nums[recv], sink, arg, e);
+		inflight -= (sizes != NULL ? sizes[recv] : 0) +
+		    POP3_REPLY_OVERHEAD;
+		cmds -= (size_t)snprintf(line, sizeof(line), "%s %lu\r\n", cmd,
+		    nums[recv]);
+		if (rc < 0)
 			break;
 		recv++;
 		(*done)++;
 	}
-	if (rc == 0 || p->state == POP3_ST_CLOSED)
+	if (rc == 0) {
+		/* Sent ahead for the next call. */
+		for (i = n; i < sent; i++)
+			p->ahead[p->nahead++] = nums[i];
+		return 0;
+	}
+	if (p->state == POP3_ST_CLOSED)
 		return rc;
 	if (stoppable && conn_stop_requested(p->conn))
 		return pop3_stopped(p, cmd, sent - recv - 1, e);
@@ -1249,6 +1308,68 @@ pop3_pipe(struct pop3 *p, const char *cmd, const unsigned long *nums,
 		}
 	}
 	return rc;
+}
+
+/* Send "cmd num" for each of nums, in one write. */
+static int
+pop3_pipe_send(struct pop3 *p, const char *cmd, const unsigned long *nums,
+    size_t n, struct err *e)
+{
+	char	buf[POP3_PIPE_CMD_BYTES + 64];
+	size_t	i, len = 0;
+	int	k, rc;
+
+	for (i = 0; i < n; i++) {
+		k = snprintf(buf + len, sizeof(buf) - len, "%s %lu\r\n", cmd,
+		    nums[i]);
+		if (k < 0 || (size_t)k >= sizeof(buf) - len)
+			fatalx("%s: %zu commands do not fit", __func__, n);
+		log_debug("%s: > %.*s", p->name, k - 2, buf + len);
+		len += (size_t)k;
+	}
+	if ((rc = conn_write(p->conn, buf, len, e)) < 0) {
+		snprintf(buf, sizeof(buf), "%s %lu", cmd, nums[0]);
+		return pop3_broken(p, buf, rc, e);
+	}
+	return 0;
+}
+
+/*
+ * The RETRs sent ahead that nums (a RETR batch) starts with: they are in
+ * flight already.  Returns their count; any others are left for
+ * pop3_check to discard.
+ */
+static size_t
+pop3_ahead_take(struct pop3 *p, const char *cmd, const unsigned long *nums,
+    size_t n)
+{
+	size_t	k = p->nahead;
+
+	if (k == 0 || strcmp(cmd, "RETR") != 0 || k > n ||
+	    memcmp(p->ahead, nums, k * sizeof(*nums)) != 0)
+		return 0;
+	p->nahead = 0;
+	return k;
+}
+
+/*
+ * Read and discard the replies to the RETRs sent ahead; after a stop
+ * request, close the link instead (pop3_stopped).
+ */
+static int
+pop3_ahead_discard(struct pop3 *p, struct err *e)
+{
+	size_t	i, n = p->nahead;
+	int	rc;
+
+	p->nahead = 0;
+	if (conn_stop_requested(p->conn))
+		return pop3_stopped(p, "RETR", n, e);
+	for (i = 0; i < n; i++)
+		if ((rc = pop3_retr_reply(p, p->ahead[i], NULL, NULL, e)) < 0 &&
+		    p->state == POP3_ST_CLOSED)
+			return rc;
+	return 0;
 }
 
 /*
@@ -1269,11 +1390,12 @@ pop3_stopped(struct pop3 *p, const char *cmd, size_t inflight,
 }
 
 int
-pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
+pop3_retr_many(struct pop3 *p, const unsigned long *nums,
+    const unsigned long long *sizes, size_t n, size_t ahead,
     const struct pop3_sink *sink, void *arg, size_t *done, struct err *e)
 {
-	return pop3_pipe(p, "RETR", nums, n, pop3_retr_reply, sink, arg, true,
-	    done, e);
+	return pop3_pipe(p, "RETR", nums, sizes, n, ahead, pop3_retr_reply,
+	    sink, arg, true, done, e);
 }
 
 int
@@ -1289,8 +1411,8 @@ int
 pop3_dele_many(struct pop3 *p, const unsigned long *nums, size_t n,
     size_t *done, struct err *e)
 {
-	return pop3_pipe(p, "DELE", nums, n, pop3_dele_reply, NULL, NULL,
-	    false, done, e);
+	return pop3_pipe(p, "DELE", nums, NULL, n, 0, pop3_dele_reply, NULL,
+	    NULL, false, done, e);
 }
 
 int

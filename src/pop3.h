@@ -224,17 +224,31 @@ int	 pop3_top(struct pop3 *p, unsigned long num, unsigned long lines,
 	    const struct pop3_sink *sink, void *arg, struct err *e);
 
 /*
- * pop3_retr_many: RETR each of nums in order, into sink.  With PIPELINING
- * advertised, up to POP3_PIPE_WINDOW commands are in flight; without it,
- * one at a time.  Stops at the first failure: replies still in flight are
- * read and discarded, and *done says how many messages were fully
- * delivered through sink.  A stop request (the connection's stop or abort
- * flag) is heard between messages: the message being written is finished,
- * no further RETR is sent, and if replies are still in flight the link is
- * closed (CLOSED: no QUIT, so no deletion) rather than read; E_ABORT.
+ * pop3_retr_many: RETR each of nums[0..n) in order, into sink.  With
+ * PIPELINING advertised the commands go out several in one write (one TLS
+ * record), as long as the replies in flight stay within POP3_PIPE_BYTES
+ * (sizes[i], the LIST size of nums[i], estimates each; sizes may be NULL)
+ * and the command lines in flight within POP3_PIPE_CMD_BYTES; without
+ * PIPELINING, one at a time.
+ *
+ * nums[n..n+ahead) (with their sizes) are what the caller fetches next:
+ * their RETRs may go out now, so the link never idles between two calls
+ * while the caller makes a batch durable.  The next pop3_retr_many must
+ * start with them; any other command first reads and discards their
+ * replies.
+ *
+ * Stops at the first failure: replies still in flight are read and
+ * discarded, and *done says how many messages were fully delivered
+ * through sink.  A stop request (the connection's stop or abort flag) is
+ * heard between messages: the message being written is finished, no
+ * further RETR is sent, and if replies are still in flight (sent ahead
+ * too) the link is closed (CLOSED: no QUIT, so no deletion) rather than
+ * read; E_ABORT.
  */
-#define POP3_PIPE_WINDOW	8
-int	 pop3_retr_many(struct pop3 *p, const unsigned long *nums, size_t n,
+#define POP3_PIPE_BYTES		(256 * 1024)
+#define POP3_PIPE_CMD_BYTES	512
+int	 pop3_retr_many(struct pop3 *p, const unsigned long *nums,
+	    const unsigned long long *sizes, size_t n, size_t ahead,
 	    const struct pop3_sink *sink, void *arg, size_t *done,
 	    struct err *e);
 

@@ -159,6 +159,7 @@ session_tls_params(const struct account *a, struct tls_params *tp)
 	tp->verify = a->tls_verify;
 	tp->fingerprint = a->tls_fingerprint;
 	tp->min_version = a->tls_min_version;
+	tp->cache = a->tls_cache;
 }
 
 int
@@ -168,6 +169,7 @@ session_connect(const struct account *a, const struct session_hooks *h,
 	struct conn_params	 cp;
 	struct pop3_params	 pp;
 	struct tls_params	 tp;
+	struct tls_info		 ti;
 	struct conn		*c = NULL;
 	struct pop3		*p = NULL;
 	int			 rc;
@@ -211,6 +213,9 @@ session_connect(const struct account *a, const struct session_hooks *h,
 		if ((rc = pop3_capa(p, e)) < 0)
 			goto fail;
 	}
+	if (log_enabled(LOG_LVL_DEBUG) && conn_tls_info(pop3_conn(p), &ti))
+		log_debug("%s: %s, %s, %s", a->name, ti.version, ti.cipher,
+		    ti.resumed ? "session resumed" : "full handshake");
 	*out = p;
 	return 0;
 

@@ -4,7 +4,6 @@
 
 #include "autoconf.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +18,11 @@
 #include "err.h"
 #include "status.h"
 #include "store.h"
+#include "util.h"
 
 static const struct store_status *status_find(const struct store_status *,
 		    size_t, const char *);
 static void	status_time(char *, size_t, int64_t);
-static void	status_json_str(FILE *, const char *);
 static void	status_json_time(FILE *, int64_t);
 static void	status_table(FILE *, const struct account *,
 		    const struct store_status *, const struct store_failure *,
@@ -55,28 +54,6 @@ status_time(char *buf, size_t len, int64_t t)
 		snprintf(buf, len, "never");
 	else
 		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-/* A JSON string, or null for NULL. */
-static void
-status_json_str(FILE *out, const char *s)
-{
-	if (s == NULL) {
-		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
 }
 
 /* A unix time as an RFC 3339 UTC string, or null for never. */
@@ -141,14 +118,14 @@ status_json(FILE *out, const struct account *a, const struct store_status *s,
 	size_t	i;
 
 	fprintf(out, "%s\n    {\"name\": ", first ? "" : ",");
-	status_json_str(out, a->name);
+	util_json_str(out, a->name);
 	fputs(", \"last_start\": ", out);
 	status_json_time(out, s != NULL ? s->last_start : 0);
 	fputs(", \"last_end\": ", out);
 	status_json_time(out, s != NULL && s->last_result != NULL ?
 	    s->last_end : 0);
 	fputs(", \"result\": ", out);
-	status_json_str(out, s != NULL ? s->last_result : NULL);
+	util_json_str(out, s != NULL ? s->last_result : NULL);
 	fprintf(out, ", \"known\": %lld, \"delivered_total\": %lld, "
 	    "\"pending_deletions\": %lld",
 	    s != NULL ? (long long)s->known : 0LL,
@@ -159,14 +136,14 @@ status_json(FILE *out, const struct account *a, const struct store_status *s,
 	    s != NULL ? (long long)s->last.new : 0LL,
 	    s != NULL ? (long long)s->last.skipped : 0LL,
 	    s != NULL ? (long long)s->last.deleted : 0LL);
-	status_json_str(out, s != NULL ? s->last_error : NULL);
+	util_json_str(out, s != NULL ? s->last_error : NULL);
 	fputs(", \"failed\": [", out);
 	for (i = 0; i < n; i++) {
 		fputs(i == 0 ? "{\"uidl\": " : ", {\"uidl\": ", out);
-		status_json_str(out, f[i].uidl);
+		util_json_str(out, f[i].uidl);
 		fprintf(out, ", \"failures\": %lld, \"reason\": ",
 		    (long long)f[i].failures);
-		status_json_str(out, f[i].reason);
+		util_json_str(out, f[i].reason);
 		fputc('}', out);
 	}
 	fputs("]}", out);
@@ -180,28 +157,21 @@ status_print(const struct config *cfg, FILE *out, bool json, struct err *e)
 	struct store		*st = NULL;
 	struct store_status	*rows = NULL;
 	struct store_failure	*f = NULL;
-	struct stat		 sb;
 	size_t			 n = 0, nf = 0;
 	bool			 first = true;
 	int			 rc = 0;
 
 	/* No database yet: nothing ever synced, which is no error. */
-	if (stat(cfg->state_db, &sb) == 0) {
-		if ((rc = store_open_readonly(cfg->state_db, &st, e)) < 0 ||
-		    (rc = store_status(st, &rows, &n, e)) < 0)
-			goto out;
-	} else if (errno != ENOENT) {
-		rc = err_set(e, E_STORE, "%s: %s", cfg->state_db,
-		    strerror(errno));
+	if ((rc = store_open_existing(cfg->state_db, &st, e)) < 0 ||
+	    (st != NULL && (rc = store_status(st, &rows, &n, e)) < 0))
 		goto out;
-	}
 
 	/* Say which file was read: a daemon run with another config, or
 	 * under another user, keeps its state elsewhere. */
 	if (json) {
 		fprintf(out, "{\"version\": %d, \"state_db\": ",
 		    STATUS_JSON_VERSION);
-		status_json_str(out, cfg->state_db);
+		util_json_str(out, cfg->state_db);
 		fputs(", \"accounts\": [", out);
 	} else
 		fprintf(out, "state database: %s%s\n", cfg->state_db,

@@ -37,6 +37,14 @@
 /* "PSYD" in PRAGMA application_id marks the file as ours. */
 #define STORE_APP_ID	1347639620
 
+/* SQLite runs this many virtual machine steps between two calls of the
+ * thread's tick (store_set_tick): a few milliseconds of work. */
+#define STORE_TICK_OPS	100000
+
+/* The calling thread's sign of life during long statements. */
+static _Thread_local void	(*store_tick_fn)(void *);
+static _Thread_local void	*store_tick_arg;
+
 /* SQLite waits this long for a reader's lock before giving up. */
 #define STORE_BUSY_MS	5000
 
@@ -129,6 +137,14 @@ static const char *const store_migrations[] = {
 	"  state, size, first_seen, delivered_at, filename, skip_reason"
 	"  FROM messages;"
 	"DROP TABLE messages;",
+	/* 3: UIDLs imported from another fetcher's state (--import). */
+	"CREATE TABLE imported ("
+	"  host TEXT NOT NULL,"			/* lower case */
+	"  user TEXT NOT NULL,"
+	"  format TEXT NOT NULL,"		/* fetchmail, mpop, ... */
+	"  uidl TEXT NOT NULL,"			/* as the peer wrote it */
+	"  PRIMARY KEY (host, user, format, uidl)"
+	") WITHOUT ROWID;",
 };
 
 /* The mailbox of account ?1, in the ledger statements. */
@@ -170,6 +186,10 @@ enum store_stmt {
 	ST_FIRST_SEEN,
 	ST_STATUS,
 	ST_FAILED_LIST,
+	ST_IMPORT_ADD,
+	ST_IMPORT_LOAD,
+	ST_IMPORT_DROP,
+	ST_SEEN,
 	ST_COUNT
 };
 
@@ -288,6 +308,18 @@ static const struct {
 	[ST_FAILED_LIST] = { "read failures",
 	    "SELECT uidl, reason, failures FROM ledger WHERE mailbox = " MB
 	    " AND state = 'failed' ORDER BY uidl" },
+	[ST_IMPORT_ADD] = { "import",
+	    "INSERT OR IGNORE INTO imported (host, user, format, uidl)"
+	    " VALUES (?1, ?2, ?3, ?4)" },
+	[ST_IMPORT_LOAD] = { "load imported",
+	    "SELECT format, uidl FROM imported WHERE host = ?1 AND user = ?2"
+	    " ORDER BY format, uidl" },
+	[ST_IMPORT_DROP] = { "drop imported",
+	    "DELETE FROM imported WHERE host = ?1 AND user = ?2" },
+	[ST_SEEN] = { "mark seen",
+	    "INSERT INTO ledger (mailbox, uidl, state, size, first_seen)"
+	    " VALUES (" MB ", ?2, 'delivered', ?3, ?4)"
+	    " ON CONFLICT (mailbox, uidl) DO NOTHING" },
 };
 
 /* Indexed by enum store_state; the strings the CHECK constraint allows. */
@@ -322,6 +354,7 @@ static int	 store_open_common(const char *path, bool readonly,
 		    struct store **out, struct err *e);
 static int	 store_mkdirs(const char *path, struct err *e);
 static int	 store_lock(struct store *s, struct err *e);
+static int	 store_creating(struct store *s, bool make, struct err *e);
 static int	 store_open_file(struct store *s, bool *created,
 		    struct err *e);
 static int	 store_trust(const char *path, const struct stat *st,
@@ -367,6 +400,7 @@ static void	 store_enter(struct store *s);
 static int	 store_leave(struct store *s, int rc);
 static void	 store_mutex_init(pthread_mutex_t *mu);
 static void	 store_tx_over(struct store *s);
+static int	 store_tick(void *unused);
 
 /* Open path for writing: the lock, the checks, the migrations. */
 int
@@ -382,6 +416,20 @@ store_open_readonly(const char *path, struct store **out, struct err *e)
 	return store_open_common(path, true, out, e);
 }
 
+/* Read-only, when there is a database at all. */
+int
+store_open_existing(const char *path, struct store **out, struct err *e)
+{
+	struct stat	sb;
+
+	*out = NULL;
+	if (stat(path, &sb) == 0)
+		return store_open_readonly(path, out, e);
+	if (errno != ENOENT)
+		return err_set(e, E_STORE, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
 /* The body of both opens; on failure nothing stays open. */
 static int
 store_open_common(const char *path, bool readonly, struct store **out,
@@ -389,6 +437,7 @@ store_open_common(const char *path, bool readonly, struct store **out,
 {
 	struct store	*s;
 	struct stat	 st;
+	char		*marker;
 	int		 rc, flags;
 
 	*out = NULL;
@@ -420,8 +469,15 @@ store_open_common(const char *path, bool readonly, struct store **out,
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_progress_handler(s->db, STORE_TICK_OPS, store_tick, NULL);
 	if ((rc = store_check(s, readonly, e)) != 0)
 		goto out;
+	/* The schema is committed: a creation is over. */
+	if (!readonly) {
+		marker = xasprintf("%s%s", path, STORE_CREATING_SUFFIX);
+		unlink(marker);
+		free(marker);
+	}
 	/* The scratch table store_prune fills; per connection, never on disk. */
 	if (sqlite3_exec(s->db, "CREATE TEMP TABLE live (uidl TEXT PRIMARY KEY)"
 	    " WITHOUT ROWID", NULL, NULL, NULL) != SQLITE_OK) {
@@ -505,14 +561,39 @@ store_lock(struct store *s, struct err *e)
 		goto out;
 	}
 	/* SQLite would take an empty file for a new database, and the
-	 * ledger's loss for "nothing fetched yet". */
-	if (!created && st.st_size == 0 && !wal_data)
+	 * ledger's loss for "nothing fetched yet", unless our own creation
+	 * was cut short (its marker is still there). */
+	if (!created && st.st_size == 0 && !wal_data &&
+	    store_creating(s, false, NULL) == 0)
 		rc = err_set(e, E_STORE, "%s: is empty (0 bytes), not a new "
 		    "database: its record of fetched mail is gone, so every "
 		    "message on the server would be fetched again; to start "
 		    "afresh, remove it (rm %s)", s->path, s->path);
 out:
 	free(real);
+	return rc;
+}
+
+/*
+ * The marker "<path>.creating" of a database being created: made (make)
+ * before the file, removed once the schema is committed (store_open).
+ * Without make: 1 when it exists, else 0.
+ */
+static int
+store_creating(struct store *s, bool make, struct err *e)
+{
+	char	*marker;
+	int	 fd, rc = 0;
+
+	marker = xasprintf("%s%s", s->path, STORE_CREATING_SUFFIX);
+	if (!make)
+		rc = access(marker, F_OK) == 0;
+	else if ((fd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		rc = err_set(e, E_STORE, "%s: %s", marker, strerror(errno));
+	else
+		close(fd);
+	free(marker);
 	return rc;
 }
 
@@ -524,13 +605,17 @@ out:
 static int
 store_open_file(struct store *s, bool *created, struct err *e)
 {
-	int	tries;
+	int	tries, rc;
 
 	for (tries = 0; tries < 2; tries++) {
 		s->lockfd = open(s->path, O_RDWR | O_NONBLOCK | O_NOCTTY |
 		    O_CLOEXEC);
 		if (s->lockfd != -1 || errno != ENOENT)
 			break;
+		/* The marker first: a kill before the schema is written
+		 * leaves an empty file that is ours, not a lost ledger. */
+		if ((rc = store_creating(s, true, e)) != 0)
+			return rc;
 		s->lockfd = open(s->path, O_RDWR | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (s->lockfd != -1) {
@@ -895,6 +980,23 @@ store_sqlerr(struct store *s, const char *what, struct err *e)
 {
 	return err_set(e, E_STORE, "%s: %s: %s", s->path, what,
 	    sqlite3_errmsg(s->db));
+}
+
+void
+store_set_tick(void (*fn)(void *), void *arg)
+{
+	store_tick_fn = fn;
+	store_tick_arg = arg;
+}
+
+/* sqlite3_progress_handler's callback: show life; never interrupt. */
+static int
+store_tick(void *unused)
+{
+	(void)unused;
+	if (store_tick_fn != NULL)
+		store_tick_fn(store_tick_arg);
+	return 0;
 }
 
 /* A recursive mutex; failing to make one is an impossible state. */
@@ -1350,6 +1452,8 @@ store_load(struct store *s, const char *account,
 	if ((st = store_stmt(s, ST_LOAD, e, "s", account)) == NULL)
 		return store_leave(s, E_STORE);
 	while ((rc = store_step(s, st, ST_LOAD, e)) == 1) {
+		if (len % 4096 == 4095)
+			store_tick(NULL);
 		if (len == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -1534,8 +1638,11 @@ store_prune(struct store *s, const char *account, const char *const *uidls,
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
 		return store_leave(s, rc);
 	rc = store_run(s, ST_LIVE_CLEAR, e, "");
-	for (i = 0; i < n && rc >= 0; i++)
+	for (i = 0; i < n && rc >= 0; i++) {
 		rc = store_run(s, ST_LIVE_ADD, e, "s", uidls[i]);
+		if (i % 4096 == 4095)
+			store_tick(NULL);
+	}
 	if (rc >= 0)
 		rc = store_run(s, ST_POLLED, e, "s", account);
 	if (rc >= 0)
@@ -1683,4 +1790,94 @@ store_state_name(enum store_state st)
 	if ((size_t)st >= NITEMS(store_state_names))
 		return "unknown";
 	return store_state_names[st];
+}
+
+/* Record a peer's UIDLs for one mailbox, all or none. */
+int
+store_import_add(struct store *s, const char *host, const char *user,
+    const char *format, const char *const *uidls, size_t n, size_t *added,
+    struct err *e)
+{
+	size_t	i;
+	int	rc;
+
+	*added = 0;
+	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
+		return rc;
+	for (i = 0; i < n && rc >= 0; i++)
+		if ((rc = store_run(s, ST_IMPORT_ADD, e, "ssss", host, user,
+		    format, uidls[i])) > 0)
+			(*added)++;
+	if ((rc = store_tx_end(s, rc < 0 ? rc : 0, e)) < 0)
+		*added = 0;
+	return rc;
+}
+
+/* The imported UIDLs of one mailbox, ordered by format, then UIDL. */
+int
+store_import_load(struct store *s, const char *host, const char *user,
+    struct store_import **entries, size_t *n, struct err *e)
+{
+	sqlite3_stmt		*st;
+	struct store_import	*v = NULL;
+	size_t			 len = 0, cap = 0;
+	int			 rc;
+
+	*entries = NULL;
+	*n = 0;
+	if ((st = store_stmt(s, ST_IMPORT_LOAD, e, "ss", host, user)) == NULL)
+		return E_STORE;
+	while ((rc = store_step(s, st, ST_IMPORT_LOAD, e)) == 1) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[len].format = store_col_str(st, 0);
+		v[len].uidl = store_col_str(st, 1);
+		len++;
+	}
+	if (rc < 0) {
+		store_import_free(v, len);
+		return rc;
+	}
+	*entries = v;
+	*n = len;
+	return 0;
+}
+
+/* Free a store_import_load result. */
+void
+store_import_free(struct store_import *entries, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(entries[i].format);
+		free(entries[i].uidl);
+	}
+	free(entries);
+}
+
+/* Forget every imported UIDL of one mailbox. */
+int
+store_import_drop(struct store *s, const char *host, const char *user,
+    struct err *e)
+{
+	return store_run(s, ST_IMPORT_DROP, e, "ss", host, user) < 0 ?
+	    E_STORE : 0;
+}
+
+/* A message fetched by other means: delivered, with no file. */
+int
+store_mark_seen(struct store *s, const char *account, const char *uidl,
+    int64_t size, int64_t now, int *added, struct err *e)
+{
+	int	n;
+
+	if ((n = store_run(s, ST_SEEN, e, "ssii", account, uidl, size,
+	    now)) < 0)
+		return n;
+	if (added != NULL)
+		*added = n > 0;
+	return 0;
 }

@@ -93,6 +93,9 @@
  * STORE_FORGET_DAYS days (getmail keeps 30 days): one empty or glitched
  * listing must not make the next one fetch the whole mailbox again.
  */
+/* Beside a database being created, until its schema is committed. */
+#define STORE_CREATING_SUFFIX	".creating"
+
 #define STORE_FORGET_POLLS	3
 #define STORE_FORGET_DAYS	30
 
@@ -170,7 +173,10 @@ struct store;
  * umask (and so are its -wal and -shm, which SQLite gives the database's
  * mode).  An existing database of 0 bytes (with no -wal holding its pages)
  * is refused, not taken for a new one: its record of fetched mail is gone.
- * Removing the file is how a user starts afresh.
+ * Removing the file is how a user starts afresh.  The one exception is a
+ * creation cut short: "<path>.creating" is made before the file and
+ * removed once the schema is committed, so an empty file beside it is ours
+ * and is taken as new.
  *
  * The writer lock is an exclusive, non-blocking flock(2) of the database
  * file itself, so the same file reached through another name (a symbolic
@@ -210,6 +216,15 @@ int	 store_open(const char *path, struct store **out, struct err *e);
  * Errors: E_STORE (also when path does not exist).
  */
 int	 store_open_readonly(const char *path, struct store **out,
+	    struct err *e);
+
+/*
+ * store_open_existing: store_open_readonly, except that no file at path is
+ * no error: *out is then NULL (nothing was ever synced, so every ledger is
+ * empty).
+ * Errors: E_STORE.
+ */
+int	 store_open_existing(const char *path, struct store **out,
 	    struct err *e);
 
 /*
@@ -402,6 +417,67 @@ int	 store_failures(struct store *s, const char *account,
 
 /* store_failures_free: free a store_failures result; accepts NULL. */
 void	 store_failures_free(struct store_failure *rows, size_t n);
+
+/*
+ * Imported state (--import): the UIDLs another fetcher (fetchmail, mpop,
+ * getmail, fdm) had seen in one mailbox, as that fetcher wrote them, kept
+ * apart from the ledger until a sync matches them against a listing
+ * (import.h).  A mailbox is its host in lower case and its user, so that
+ * every account on it shares them; format is the fetcher's name.
+ */
+struct store_import {
+	char		*format;
+	char		*uidl;
+};
+
+/*
+ * store_import_add: record the n UIDLs of format for the mailbox host
+ * (lower case) and user; *added says how many were not there already, so
+ * importing the same file twice adds nothing.  All or nothing.
+ * Errors: E_STORE.
+ */
+int	 store_import_add(struct store *s, const char *host, const char *user,
+	    const char *format, const char *const *uidls, size_t n,
+	    size_t *added, struct err *e);
+
+/*
+ * store_import_load: the imported UIDLs of the mailbox, sorted by format,
+ * then by UIDL in strcmp() order.  Free with store_import_free.
+ * Errors: E_STORE.
+ */
+int	 store_import_load(struct store *s, const char *host,
+	    const char *user, struct store_import **entries, size_t *n,
+	    struct err *e);
+
+/* store_import_free: free a store_import_load result; accepts NULL. */
+void	 store_import_free(struct store_import *entries, size_t n);
+
+/*
+ * store_import_drop: forget every imported UIDL of the mailbox.
+ * Errors: E_STORE.
+ */
+int	 store_import_drop(struct store *s, const char *host,
+	    const char *user, struct err *e);
+
+/*
+ * store_mark_seen: uidl (size octets, -1 if unknown) was fetched by other
+ * means (an imported peer state, --mark-seen): create it as delivered with
+ * no file and first_seen = now, without counting a delivery.  A UIDL
+ * already in the ledger keeps its row, whatever its state; *added (when
+ * not NULL) is 1 if a row was created, else 0.
+ * Errors: E_STORE.
+ */
+int	 store_mark_seen(struct store *s, const char *account,
+	    const char *uidl, int64_t size, int64_t now, int *added,
+	    struct err *e);
+
+/*
+ * store_set_tick: fn(arg) is called from the calling thread every few
+ * milliseconds while a store call of that thread works (loading or noting
+ * a listing of 200,000 UIDLs takes seconds), so a watchdog sees life; NULL
+ * turns it off.  Per thread: each sync sets its own.
+ */
+void	 store_set_tick(void (*fn)(void *), void *arg);
 
 /* store_state_name: "fetching", "delivered", ... as stored in the file. */
 const char *store_state_name(enum store_state st);

@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "err.h"
+#include "import.h"
 #include "log.h"
 #include "maildir.h"
 #include "pop3.h"
@@ -47,6 +48,8 @@ struct sync_run {
 	size_t				 nitems;
 	size_t				 cur;
 	struct maildir_msg		*msg;
+	/* Received whole, waiting in tmp/ for sync_settle; by index. */
+	struct maildir_msg		**closed;
 	unsigned long long		 msgbytes; /* of msg so far */
 	bool				 cut;	/* a message was cut off */
 	bool				 listed; /* a listing was noted */
@@ -98,7 +101,7 @@ static int	sync_no_uidl(struct sync_run *, const struct pop3_listing *,
 		    struct sync_plan *, struct err *);
 static int	sync_end_session(struct sync_run *, int, struct sync_plan *,
 		    struct err *);
-static int	sync_session(struct sync_run *, struct store_entry *, size_t,
+static int	sync_session(struct sync_run *, struct store_entry **, size_t *,
 		    struct err *);
 static int	sync_prepare(struct sync_run *, struct store_entry **,
 		    size_t *, struct err *);
@@ -277,8 +280,10 @@ sync_plan_free(struct sync_plan *plan)
 {
 	size_t	i;
 
-	for (i = 0; i < plan->nfetch; i++)
+	for (i = 0; i < plan->nfetch; i++) {
 		free(plan->fetch[i].key);
+		free(plan->fetch[i].refused);
+	}
 	for (i = 0; i < plan->nskip; i++)
 		free(plan->skip[i].key);
 	for (i = 0; i < plan->ndele; i++)
@@ -461,20 +466,21 @@ sync_sink_end(void *arg, struct err *e)
 	char			 show[128];
 	int			 rc;
 
-	/* Durable and recorded for the whole batch in sync_settle. */
-	rc = maildir_link(run->msg, e);
-	run->msg = NULL;
+	/* Published, made durable and recorded with its whole batch in
+	 * sync_settle. */
+	rc = maildir_close(run->msg, e);
 	if (rc < 0) {
+		maildir_abort(run->msg);
+		run->msg = NULL;
 		log_set_context(run->a->name, NULL);
 		return sync_delivery_error(run, rc, e);
 	}
-	log_debug("%s: message %lu (%s) delivered as %s", run->a->name,
+	log_debug("%s: message %lu (%s) received into tmp/%s", run->a->name,
 	    it->num, sync_key_show(it->key, show, sizeof(show)),
 	    run->names[run->cur]);
 	log_set_context(run->a->name, NULL);
-	it->delivered = true;
-	run->fetched[run->nfetched++] = it;
-	run->r->fetched++;
+	run->closed[run->cur] = run->msg;
+	run->msg = NULL;
 	run->cur++;
 	sync_report(run);
 	return 0;
@@ -492,8 +498,8 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 	struct sync_run		*run = arg;
 	struct sync_item	*it;
 	char			 show[128];
-	int			 rc;
 
+	(void)e;
 	if (run->cur >= run->nitems || run->items[run->cur].num != num)
 		fatalx("%s: RETR %lu out of order", __func__, num);
 	it = &run->items[run->cur];
@@ -501,62 +507,96 @@ sync_sink_refused(void *arg, unsigned long num, const struct err *reply,
 	log_warnx("%s: message %lu (%s) not fetched: %s", run->a->name, num,
 	    sync_key_show(it->key, show, sizeof(show)), reply->msg);
 	log_set_context(run->a->name, NULL);
-	if (it->key != NULL && (rc = store_mark_failed(run->sh->store,
-	    run->a->name, it->key, reply->msg, e)) < 0)
-		return rc;
+	/* Recorded with the batch's deliveries, in its one commit. */
+	it->refused = xstrdup(reply->msg);
 	run->r->failed++;
 	run->cur++;
 	return 0;
 }
 
 /*
- * Make the messages this batch delivered durable, then record them: one
- * fsync of new/ and one transaction per batch, not one each per message.
+ * Deliver the messages this batch received into tmp/, then record them
+ * (and the ones the server refused): one syncfs, one fsync of new/ and one
+ * transaction per batch (maildir_publish_batch), not an fsync per message.
  * Until then their rows stay "fetching" with the planned names, which
- * sync_resolve finds in new/ or cur/ after a crash, so no message is lost
- * or fetched twice; and nothing is deleted before it is recorded.
+ * sync_resolve finds in new/ or cur/ after a crash (or not, and they are
+ * fetched again), so no message is lost or fetched twice; and nothing is
+ * deleted before it is recorded.
  */
 static int
 sync_settle(struct sync_run *run, struct err *e)
 {
-	int64_t	now = sync_now(run);
-	size_t	i, n = 0;
-	int	rc;
+	struct sync_item	*it;
+	struct err		 pe;
+	int64_t			 now = sync_now(run);
+	size_t			 i, n = 0, nref = 0, done = 0;
+	char			 show[128];
+	int			 rc, prc = 0;
 
-	for (i = 0; i < run->cur; i++)
-		if (run->items[i].delivered)
-			n++;
-	if (n == 0)
+	for (i = 0; i < run->cur; i++) {
+		n += run->closed[i] != NULL;
+		nref += run->items[i].refused != NULL;
+	}
+	if (n + nref == 0)
 		return 0;
-	if ((rc = maildir_sync(run->md, e)) < 0)
-		return rc;
+	if (n > 0)
+		prc = maildir_publish_batch(run->md, run->closed, run->cur,
+		    &done, &pe);
+	for (i = 0; i < run->cur; i++) {
+		if (i < done && run->closed[i] != NULL) {
+			it = &run->items[i];
+			log_debug("%s: message %lu (%s) delivered as %s",
+			    run->a->name, it->num, sync_key_show(it->key, show,
+			    sizeof(show)), run->names[i]);
+			it->delivered = true;
+			run->fetched[run->nfetched++] = it;
+			run->r->fetched++;
+		}
+		maildir_abort(run->closed[i]);
+		run->closed[i] = NULL;
+	}
+	/* Record what reached new/, even when the rest failed. */
 	rc = store_begin(run->sh->store, e);
-	for (i = 0; rc == 0 && i < run->cur; i++)
-		if (run->items[i].delivered && run->items[i].key != NULL)
+	for (i = 0; rc == 0 && i < run->cur; i++) {
+		it = &run->items[i];
+		if (it->key == NULL)
+			continue;
+		if (it->delivered)
 			rc = store_mark_delivered(run->sh->store,
-			    run->a->name, run->items[i].key, run->names[i],
-			    now, e);
+			    run->a->name, it->key, run->names[i], now, e);
+		else if (it->refused != NULL)
+			rc = store_mark_failed(run->sh->store, run->a->name,
+			    it->key, it->refused, e);
+	}
 	if (rc == 0)
 		rc = store_commit(run->sh->store, e);
 	else
 		store_rollback(run->sh->store, NULL);
+	if (rc == 0 && prc < 0) {
+		*e = pe;
+		rc = prc;
+	}
 	return rc;
 }
 
 /*
  * Fetch items in batches: mark a batch "fetching" with planned names and
  * commit, then RETR it (pipelined when the server allows), then settle it.
- * Returns SYNC_AGAIN when a message was cut off (the link is gone).
+ * The next batch's RETRs go out with this one's (pop3_retr_many's ahead),
+ * so its messages arrive while this one is settled; they reach the disk
+ * only once they are marked.  Returns SYNC_AGAIN when a message was cut
+ * off (the link is gone).
  */
 static int
 sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
     struct err *e)
 {
-	unsigned long	*nums = NULL;
-	struct err	 se;
-	size_t		 off, i, cnt, done;
-	int64_t		 now = sync_now(run);
-	int		 rc = 0;
+	unsigned long		*nums = NULL;
+	unsigned long long	*sizes = NULL;
+	struct err		 se;
+	size_t			 off, i, cnt, ahead, done;
+	int64_t			 now = sync_now(run);
+	int			 rc = 0;
 
 	/* Like total: what this sync wrote so far plus what is planned. */
 	run->total_bytes = run->r->bytes;
@@ -564,14 +604,15 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		run->total_bytes += items[i].size;
 
 	run->names = xcalloc(SYNC_BATCH, sizeof(*run->names));
-	nums = xcalloc(SYNC_BATCH, sizeof(*nums));
+	run->closed = xcalloc(SYNC_BATCH, sizeof(*run->closed));
+	nums = xcalloc(2 * SYNC_BATCH, sizeof(*nums));
+	sizes = xcalloc(2 * SYNC_BATCH, sizeof(*sizes));
 	for (off = 0; off < n; off += cnt) {
 		cnt = n - off < SYNC_BATCH ? n - off : SYNC_BATCH;
 		rc = store_begin(run->sh->store, e);
 		for (i = 0; rc == 0 && i < cnt; i++) {
 			maildir_plan_name(run->md, run->names[i],
 			    sizeof(run->names[i]));
-			nums[i] = items[off + i].num;
 			if (items[off + i].key != NULL)
 				rc = store_mark_fetching(run->sh->store,
 				    run->a->name, items[off + i].key,
@@ -588,8 +629,13 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 		run->items = items + off;
 		run->nitems = cnt;
 		run->cur = 0;
-		rc = pop3_retr_many(run->p, nums, cnt, &sync_sink, run, &done,
-		    e);
+		ahead = n - off - cnt < SYNC_BATCH ? n - off - cnt : SYNC_BATCH;
+		for (i = 0; i < cnt + ahead; i++) {
+			nums[i] = items[off + i].num;
+			sizes[i] = items[off + i].size;
+		}
+		rc = pop3_retr_many(run->p, nums, sizes, cnt, ahead, &sync_sink,
+		    run, &done, e);
 		/* A failed sink or a dropped link leaves a tmp/ file open. */
 		maildir_abort(run->msg);
 		run->msg = NULL;
@@ -602,37 +648,48 @@ sync_fetch(struct sync_run *run, struct sync_item *items, size_t n,
 			break;
 	}
 	free(nums);
+	free(sizes);
 	free(run->names);
 	run->names = NULL;
+	free(run->closed);
+	run->closed = NULL;
 	return rc == E_ABORT && run->cut ? SYNC_AGAIN : rc;
 }
 
-/* Record the messages too large to fetch, logging each once. */
+/* Record the messages too large to fetch, logging each once; one commit
+ * for all of them. */
 static int
 sync_skip(struct sync_run *run, const struct sync_item *items, size_t n,
     struct err *e)
 {
 	char	reason[96], show[128];
 	size_t	i;
-	int	rc = 0;
+	int	rc;
 
+	if (n == 0)
+		return 0;
+	if ((rc = store_begin(run->sh->store, e)) < 0)
+		return rc;
 	for (i = 0; rc == 0 && i < n; i++) {
 		snprintf(reason, sizeof(reason), "larger than max_message_size "
 		    "(%llu > %llu octets)", items[i].size,
 		    (unsigned long long)run->a->max_message_size);
-		log_set_context(run->a->name, items[i].key);
 		log_warnx("%s: skipping message %lu (%s): %s", run->a->name,
 		    items[i].num, sync_key_show(items[i].key, show,
 		    sizeof(show)), reason);
-		log_set_context(run->a->name, NULL);
 		if (items[i].key != NULL)
 			rc = store_mark_skipped(run->sh->store, run->a->name,
 			    items[i].key, (int64_t)items[i].size, reason,
 			    sync_now(run), e);
-		if (rc == 0)
-			run->r->skipped++;
 	}
-	return rc;
+	if (rc == 0)
+		rc = store_commit(run->sh->store, e);
+	if (rc < 0) {
+		store_rollback(run->sh->store, NULL);
+		return rc;
+	}
+	run->r->skipped += n;
+	return 0;
 }
 
 /*
@@ -816,7 +873,7 @@ sync_end_session(struct sync_run *run, int rc, struct sync_plan *plan,
  * session, or an error.
  */
 static int
-sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
+sync_session(struct sync_run *run, struct store_entry **ents, size_t *nents,
     struct err *e)
 {
 	const struct account	*a = run->a;
@@ -852,10 +909,13 @@ sync_session(struct sync_run *run, struct store_entry *ents, size_t nents,
 	run->r->listed = l.count;
 	run->fetched = xreallocarray(run->fetched, l.count + 1,
 	    sizeof(*run->fetched));
+	/* Another fetcher's imported state (import.h), before the plan. */
+	if (rc == 0 && !run->listed)
+		rc = import_apply(run->sh->store, a, &l, ents, nents, NULL, e);
 	if (rc == E_SERVER)
 		rc = sync_no_uidl(run, &l, &plan, e);
 	else if (rc == 0)
-		rc = sync_uidl_plan(run, &l, ents, nents, &plan, e);
+		rc = sync_uidl_plan(run, &l, *ents, *nents, &plan, e);
 	if (rc != SYNC_AGAIN)
 		rc = sync_end_session(run, rc, &plan, e);
 out:
@@ -939,12 +999,14 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	run.sh = sh;
 	run.r = r;
 	log_set_context(a->name, NULL);
+	/* Long ledger work (a listing of 200,000) shows life too. */
+	store_set_tick(sh->idle, sh->idle_arg);
 
 	rc = sync_prepare(&run, &ents, &nents, e);
 	/* A cut-off message was recorded skipped: a new session with a
 	 * fresh ledger goes on with the rest. */
 	for (n = 1; rc == 0; n++) {
-		if ((rc = sync_session(&run, ents, nents, e)) != SYNC_AGAIN)
+		if ((rc = sync_session(&run, &ents, &nents, e)) != SYNC_AGAIN)
 			break;
 		rc = 0;
 		if (n == SYNC_SESSIONS || sync_aborted(&run))
@@ -957,6 +1019,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	maildir_free(run.md);
 	free(run.fetched);
 	store_entries_free(ents, nents);
+	store_set_tick(NULL, NULL);
 	log_set_context(NULL, NULL);
 	return rc;
 }

@@ -134,6 +134,8 @@ struct sync_item {
 	bool			 dup;		/* its UIDL is listed twice: never
 						 * deleted */
 	bool			 delivered;	/* in new/ (this session) */
+	char			*refused;	/* the server's -ERR to its
+						 * RETR, until recorded */
 };
 
 /*

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@
 #include "waiter.h"
 #include "xmalloc.h"
 
+/* The read-ahead buffer: four records of the largest size. */
+#define TLS_READ_BUFFER	(4 * 16384)
+
 /* How the messages tls_failure_kind recognizes start (or contain). */
 #define TLS_MSG_CHAIN	"certificate verify failed: "
 #define TLS_MSG_HOST	"hostname mismatch: "
@@ -36,12 +40,40 @@
 #define TLS_MSG_NOT_TLS	"the server does not speak TLS on this port"
 
 struct tls {
-	SSL	*ssl;
-	int	 fd;
-	bool	 established;	/* handshake done: close_notify is due */
-	char	*host;		/* for messages */
+	SSL		 *ssl;
+	int		  fd;
+	bool		  established;	/* handshake done: close_notify is due */
+	bool		  checked;	/* the peer passed every check */
+	struct tls_cache *cache;	/* where its sessions go, or NULL */
+	SSL_SESSION	 *unchecked;	/* a session that came before the
+					 * checks ended: cached after them */
+	char		 *host;		/* for messages */
 };
 
+/*
+ * One account's context and newest session.  The lock guards ctx's
+ * creation and sess; the context itself is thread-safe.
+ */
+struct tls_cache {
+	pthread_mutex_t	 lock;
+	SSL_CTX		*ctx;
+	SSL_SESSION	*sess;
+	/* What ctx was built for: other settings get a context of their
+	 * own (--probe looks again with verification off). */
+	bool		 verify;
+	int		 version;
+	char		*ca_file;
+};
+
+static int	tls_ctx_build(const struct tls_params *p, int version,
+		    SSL_CTX **out, struct err *e);
+static int	tls_new_session(SSL *ssl, SSL_SESSION *sess);
+static void	tls_cache_put(struct tls_cache *c, SSL_SESSION *sess);
+static bool	tls_cache_fits(const struct tls_cache *c,
+		    const struct tls_params *p, int version);
+static int	tls_cache_get(struct tls_cache *c, const struct tls_params *p,
+		    int version, SSL_CTX **ctx, SSL_SESSION **sess,
+		    struct err *e);
 static void	tls_format_fp(const unsigned char *md, size_t len, char *dst,
 		    size_t dstlen);
 static int	tls_leaf_sha256(const SSL *ssl,
@@ -72,6 +104,8 @@ tls_start(int fd, const struct tls_params *p, struct waiter *w,
     struct tls **out, struct err *e)
 {
 	SSL_CTX		*ctx = NULL;
+	SSL_SESSION	*sess = NULL;
+	struct tls_cache *c = p->cache;
 	struct tls	*t = NULL;
 	unsigned char	 pin[CRYPTO_SHA256_LEN];
 	const char	*host = p->host != NULL ? p->host : "";
@@ -106,48 +140,31 @@ tls_start(int fd, const struct tls_params *p, struct waiter *w,
 		goto out;
 	}
 
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		tls_errstr(why, sizeof(why));
-		rc = err_set(e, E_TLS, "SSL_CTX_new: %s", why);
+	/* The account's context and session; a context of its own when
+	 * there is no cache or it was built for other settings. */
+	if (c != NULL && (rc = tls_cache_get(c, p, version, &ctx, &sess,
+	    e)) < 0)
 		goto out;
-	}
-	if (!SSL_CTX_set_min_proto_version(ctx, version)) {
-		tls_errstr(why, sizeof(why));
-		rc = err_set(e, E_TLS, "cannot set minimum TLS version: %s",
-		    why);
-		goto out;
-	}
-	/* A write that timed out is resumed by calling tls_write again with
-	 * the same bytes; they need not sit at the same address. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (p->verify) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		if (p->ca_file != NULL) {
-			if (!SSL_CTX_load_verify_locations(ctx, p->ca_file,
-			    NULL)) {
-				tls_errstr(why, sizeof(why));
-				rc = err_set(e, E_TLS, "cannot load CA file "
-				    "%s: %s%s", p->ca_file, why,
-				    util_private_tmp_hint(p->ca_file));
-				goto out;
-			}
-		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
-			tls_errstr(why, sizeof(why));
-			rc = err_set(e, E_TLS, "cannot load the system CA "
-			    "store: %s", why);
+	if (ctx == NULL) {
+		c = NULL;
+		if ((rc = tls_ctx_build(p, version, &ctx, e)) < 0)
 			goto out;
-		}
-	} else
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
 
 	t = xcalloc(1, sizeof(*t));
 	t->fd = fd;
 	t->host = xstrdup(host);
-	if ((t->ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(t->ssl, fd)) {
+	t->cache = c;
+	if ((t->ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(t->ssl, fd) ||
+	    !SSL_set_app_data(t->ssl, t)) {
 		tls_errstr(why, sizeof(why));
 		rc = err_set(e, E_TLS, "SSL_new: %s", why);
 		goto out;
 	}
+	/* A session OpenSSL will not offer (expired, other version) just
+	 * means a full handshake. */
+	if (sess != NULL && !SSL_set_session(t->ssl, sess))
+		ERR_clear_error();
 	ip = tls_is_ip(host);
 	if (p->verify) {
 		if (ip)
@@ -179,15 +196,184 @@ tls_start(int fd, const struct tls_params *p, struct waiter *w,
 		goto out;
 	if (p->fingerprint != NULL && (rc = tls_check_pin(t, pin, e)) < 0)
 		goto out;
+	t->checked = true;
+	if (t->unchecked != NULL) {
+		tls_cache_put(c, t->unchecked);
+		t->unchecked = NULL;
+	}
 	*out = t;
 	t = NULL;
 	rc = 0;
 out:
+	/* After a failure nothing of this server is offered again. */
+	if (rc < 0 && c != NULL)
+		tls_cache_put(c, NULL);
 	tls_free(t);
 	/* The session holds its own reference to the context. */
 	SSL_CTX_free(ctx);
+	SSL_SESSION_free(sess);
 	ERR_clear_error();
 	return rc;
+}
+
+/*
+ * A client context for p: minimum version, verification, CA store, and,
+ * with a cache, client session caching through tls_new_session.
+ */
+static int
+tls_ctx_build(const struct tls_params *p, int version, SSL_CTX **out,
+    struct err *e)
+{
+	SSL_CTX	*ctx = NULL;
+	char	 why[256];
+	int	 rc;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_errstr(why, sizeof(why));
+		rc = err_set(e, E_TLS, "SSL_CTX_new: %s", why);
+		goto fail;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, version)) {
+		tls_errstr(why, sizeof(why));
+		rc = err_set(e, E_TLS, "cannot set minimum TLS version: %s",
+		    why);
+		goto fail;
+	}
+	/* A write that timed out is resumed by calling tls_write again with
+	 * the same bytes; they need not sit at the same address. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Read what the socket holds, several records at once, instead of
+	 * a header and then a body per record: a RETR stream of 4 KiB
+	 * messages took two read(2)s per message. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
+	if (p->verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		if (p->ca_file != NULL) {
+			if (!SSL_CTX_load_verify_locations(ctx, p->ca_file,
+			    NULL)) {
+				tls_errstr(why, sizeof(why));
+				rc = err_set(e, E_TLS, "cannot load CA file "
+				    "%s: %s%s", p->ca_file, why,
+				    util_private_tmp_hint(p->ca_file));
+				goto fail;
+			}
+		} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+			tls_errstr(why, sizeof(why));
+			rc = err_set(e, E_TLS, "cannot load the system CA "
+			    "store: %s", why);
+			goto fail;
+		}
+	} else
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+
+	if (p->cache != NULL) {
+		/* Sessions go to tls_new_session, not to OpenSSL's own
+		 * store, which a client cannot look up anyway. */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+		    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, tls_new_session);
+	}
+	*out = ctx;
+	return 0;
+
+fail:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * OpenSSL's new-session callback: keep the server's newest session.  One
+ * that comes during the handshake (TLS 1.2) waits until the peer passed
+ * every check; TLS 1.3 tickets come later, with the first read.  Returns
+ * 1: the reference is ours now.
+ */
+static int
+tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls	*t = SSL_get_app_data(ssl);
+
+	if (t == NULL || t->cache == NULL)
+		return 0;
+	if (!t->checked) {
+		SSL_SESSION_free(t->unchecked);
+		t->unchecked = sess;
+	} else
+		tls_cache_put(t->cache, sess);
+	return 1;
+}
+
+/* Whether c's context was built for p's settings. */
+static bool
+tls_cache_fits(const struct tls_cache *c, const struct tls_params *p,
+    int version)
+{
+	if (c->verify != p->verify || c->version != version)
+		return false;
+	if (c->ca_file == NULL || p->ca_file == NULL)
+		return c->ca_file == p->ca_file;
+	return strcmp(c->ca_file, p->ca_file) == 0;
+}
+
+/*
+ * References to c's context, built now if c has none, and to its session
+ * (or NULL); *ctx stays NULL when the context was built for other
+ * settings.  Returns 0, or the error of building it.
+ */
+static int
+tls_cache_get(struct tls_cache *c, const struct tls_params *p, int version,
+    SSL_CTX **ctx, SSL_SESSION **sess, struct err *e)
+{
+	int	rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ctx == NULL) {
+		if ((rc = tls_ctx_build(p, version, &c->ctx, e)) < 0)
+			goto out;
+		c->verify = p->verify;
+		c->version = version;
+		c->ca_file = p->ca_file != NULL ? xstrdup(p->ca_file) : NULL;
+	} else if (!tls_cache_fits(c, p, version))
+		goto out;
+	*ctx = c->ctx;
+	SSL_CTX_up_ref(*ctx);
+	if ((*sess = c->sess) != NULL)
+		SSL_SESSION_up_ref(*sess);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Make sess (owned; may be NULL) the session the cache offers next. */
+static void
+tls_cache_put(struct tls_cache *c, SSL_SESSION *sess)
+{
+	pthread_mutex_lock(&c->lock);
+	SSL_SESSION_free(c->sess);
+	c->sess = sess;
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct tls_cache *
+tls_cache_new(void)
+{
+	struct tls_cache	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void
+tls_cache_free(struct tls_cache *c)
+{
+	if (c == NULL)
+		return;
+	SSL_SESSION_free(c->sess);
+	SSL_CTX_free(c->ctx);
+	free(c->ca_file);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
 /*
@@ -627,6 +813,7 @@ tls_get_info(const struct tls *t, struct tls_info *info)
 	    SSL_get_version(t->ssl));
 	snprintf(info->cipher, sizeof(info->cipher), "%s",
 	    SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl)));
+	info->resumed = SSL_session_reused(t->ssl) == 1;
 	/* On a client the chain starts with the server's own certificate;
 	 * without a chain (none kept) show that one alone. */
 	if ((chain = SSL_get_peer_cert_chain(t->ssl)) != NULL &&
@@ -680,6 +867,7 @@ tls_free(struct tls *t)
 			SSL_shutdown(t->ssl);
 		SSL_free(t->ssl);
 	}
+	SSL_SESSION_free(t->unchecked);
 	ERR_clear_error();
 	free(t->host);
 	free(t);

@@ -21,12 +21,18 @@
  * verify = false, instead of) the chain check.
  */
 
+struct tls_cache;
+
 struct tls_params {
 	const char	*host;		/* for SNI and the hostname check */
 	const char	*ca_file;	/* NULL: the system store */
 	bool		 verify;	/* chain + hostname (default true) */
 	const char	*fingerprint;	/* "sha256:HEX" (colons allowed) or NULL */
 	int		 min_version;	/* 12 for TLS 1.2 (default), 13 */
+	/* What one account keeps between its connections (tls_cache_new),
+	 * or NULL for a one-off context.  A cache whose context was built
+	 * for another verify, ca_file or min_version is not used. */
+	struct tls_cache *cache;
 };
 
 /* The certificates of a chain --probe shows; a longer chain is cut. */
@@ -50,6 +56,7 @@ struct tls_info {
 	char	 issuer[256];
 	char	 not_after[64];		/* "Nov 23 09:00:00 2027 GMT" */
 	char	 fingerprint[7 + 95 + 1]; /* "sha256:AB:CD:..." */
+	bool	 resumed;		/* a cached session was resumed */
 	/* The chain as the server sent it, leaf first. */
 	size_t		 nchain;	/* in chain[] */
 	size_t		 chain_len;	/* sent; more than nchain if cut */
@@ -68,10 +75,27 @@ enum tls_failure {
 struct tls;
 
 /*
- * tls_start: run the client handshake on fd and verify the peer.  The
- * handshake waits through w (waiter.h): bounded by its timeout from the
- * start, feeding its idle hook, ended by its flags.  On success *out owns
- * the session (not the fd).
+ * tls_cache_new: an empty cache for one account's connections.  The first
+ * tls_start that uses it builds the OpenSSL context (the CA store read
+ * once, not at every poll) and keeps it; each handshake stores the
+ * server's newest session (TLS 1.2 session or TLS 1.3 ticket), which the
+ * next tls_start offers to resume: a resumed handshake skips the
+ * certificate exchange and its verification, so a re-poll costs one round
+ * trip less and no public-key operation on either side.  Only a session
+ * that passed every check here (chain, host name, pin) is kept.  Safe to
+ * use from several threads; allocation only, it cannot fail.
+ */
+struct tls_cache *tls_cache_new(void);
+
+/* tls_cache_free: free the cache, its context and session; accepts NULL. */
+void	 tls_cache_free(struct tls_cache *c);
+
+/*
+ * tls_start: run the client handshake on fd and verify the peer,
+ * resuming params->cache's session when there is one.  The handshake
+ * waits through w (waiter.h): bounded by its timeout from the start,
+ * feeding its idle hook, ended by its flags.  On success *out owns the
+ * session (not the fd).
  *
  * Errors: E_TLS (handshake failed, untrusted chain, hostname mismatch,
  * fingerprint mismatch: the message says which), E_TIMEOUT, E_IO, E_ABORT.

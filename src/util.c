@@ -69,3 +69,25 @@ util_private_tmp_hint(const char *path)
 	    "PrivateTmp=yes, as popsyncd@.service, has a /tmp of its own: "
 	    "move it out of /tmp)";
 }
+
+/* A JSON string, or null for NULL. */
+void
+util_json_str(FILE *out, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}

@@ -4,6 +4,7 @@
 #define POPSYNC_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * util_strtonum: parse a decimal integer in [min, max] from all of s.
@@ -31,5 +32,11 @@ char	*util_expand_home(const char *path);
  * /tmp of its own), starting with a space; else "".  Static text.
  */
 const char *util_private_tmp_hint(const char *path);
+
+/*
+ * util_json_str: write s to out as a JSON string (quotes, backslashes and
+ * control characters escaped; other octets as they are), or null for NULL.
+ */
+void	 util_json_str(FILE *out, const char *s);
 
 #endif

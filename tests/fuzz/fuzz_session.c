@@ -297,7 +297,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_err(rc, &e, secret_sent);
 	check_listing(&l, listed && rc == 0);
 	pop3_listing_free(&l);
-	rc = pop3_retr_many(p, nums, 3, &fuzz_sink, &sink, &done, &e);
+	rc = pop3_retr_many(p, nums, NULL, 3, 0, &fuzz_sink, &sink, &done, &e);
 	check_err(rc, &e, secret_sent);
 	FUZZ_CHECK(done <= 3, "%zu of 3 delivered", done);
 	FUZZ_CHECK(rc != 0 || !sink.open, "a reply left open");

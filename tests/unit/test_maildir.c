@@ -143,6 +143,7 @@ static void	 test_write_fails(void **);
 static void	 test_commit_flush_fails(void **);
 static void	 test_commit_fsync_fails(void **);
 static void	 test_link_then_sync(void **);
+static void	 test_publish_batch(void **);
 static void	 test_commit_link_refused(void **);
 static void	 test_commit_link_fails(void **);
 static void	 test_commit_no_replace(void **);
@@ -926,6 +927,83 @@ test_link_then_sync(void **state)
 	assert_error(&e, E_DELIVERY, "fsync new/", "Input/output error");
 }
 
+/*
+ * maildir_close leaves each message in tmp/ without an fsync; one
+ * maildir_publish_batch moves the batch into new/ (NULL entries skipped)
+ * with one fsync, of new/.  A message that cannot be moved stops the
+ * batch: those before it are delivered, those after it stay in tmp/ for
+ * maildir_abort; a failed fsync of new/ takes back what was moved.
+ */
+static void
+test_publish_batch(void **state)
+{
+	struct fixture		*f = *state;
+	struct maildir_msg	*msgs[4] = { NULL, NULL, NULL, NULL };
+	struct err		 e;
+	const char		*names[] = { "P1", NULL, "P3", "P4" };
+	char			*got, final[32], path[256];
+	size_t			 i, glen, done;
+
+	memset(&fault, 0, sizeof(fault));
+	for (i = 0; i < 4; i++) {
+		if (names[i] == NULL)
+			continue;
+		assert_int_equal(maildir_begin(f->m, names[i], &msgs[i], &e),
+		    0);
+		assert_int_equal(maildir_write(msgs[i], "batched\n", 8, &e), 0);
+		assert_int_equal(maildir_close(msgs[i], &e), 0);
+	}
+	assert_int_equal(fault.fsyncs, 0);
+	assert_int_equal(count(f->md, "tmp"), 3);
+	assert_int_equal(count(f->md, "new"), 0);
+	assert_int_equal(maildir_publish_batch(f->m, msgs, 4, &done, &e), 0);
+	assert_int_equal(done, 4);
+	assert_int_equal(fault.fsyncs, 1);
+	assert_int_equal(fault.links, 0);
+	for (i = 0; i < 4; i++) {
+		maildir_abort(msgs[i]);
+		msgs[i] = NULL;
+		if (names[i] == NULL)
+			continue;
+		snprintf(final, sizeof(final), "%s,S=8", names[i]);
+		got = slurp(f->md, "new", final, &glen);
+		assert_non_null(got);
+		assert_memory_equal(got, "batched\n", 8);
+		free(got);
+	}
+	assert_int_equal(count(f->md, "tmp"), 0);
+
+	/* Q2's file is gone: Q1 is delivered, Q3 stays in tmp/. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(maildir_begin(f->m, i == 0 ? "Q1" : i == 1 ?
+		    "Q2" : "Q3", &msgs[i], &e), 0);
+		assert_int_equal(maildir_close(msgs[i], &e), 0);
+	}
+	snprintf(path, sizeof(path), "%s/tmp/Q2", f->md);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(maildir_publish_batch(f->m, msgs, 3, &done, &e),
+	    E_DELIVERY);
+	assert_error(&e, E_DELIVERY, "rename new/Q2", "No such file");
+	assert_int_equal(done, 1);
+	assert_int_equal(count(f->md, "new"), 4);
+	assert_int_equal(count(f->md, "tmp"), 1);
+	for (i = 0; i < 3; i++)
+		maildir_abort(msgs[i]);
+	assert_int_equal(count(f->md, "tmp"), 0);
+
+	/* The fsync of new/ fails: nothing of the batch stays in new/. */
+	assert_int_equal(maildir_begin(f->m, "R1", &msgs[0], &e), 0);
+	assert_int_equal(maildir_close(msgs[0], &e), 0);
+	fault.fsync_errno = EIO;
+	assert_int_equal(maildir_publish_batch(f->m, msgs, 1, &done, &e),
+	    E_DELIVERY);
+	assert_error(&e, E_DELIVERY, "fsync new/", "Input/output error");
+	assert_int_equal(done, 0);
+	assert_int_equal(count(f->md, "new"), 4);
+	maildir_abort(msgs[0]);
+	assert_int_equal(count(f->md, "tmp"), 0);
+}
+
 /* File systems that refuse hard links: rename publishes the message. */
 static const int link_refused[] = { EPERM, EXDEV, EMLINK, EOPNOTSUPP };
 
@@ -1156,6 +1234,8 @@ main(void)
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_fsync_fails,
 		    setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_publish_batch, setup_open,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_link_then_sync,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_link_refused,

@@ -664,7 +664,8 @@ test_stls(void **state)
 		C("STLS"), S("-ERR [SYS/TEMP] not now\r\n"),
 		C("STLS"), S("+OK Begin TLS negotiation\r\n"),
 	};
-	struct tls_params	 tp = { "pop.example.org", NULL, true, NULL, 12 };
+	struct tls_params	 tp = { "pop.example.org", NULL, true, NULL, 12,
+	    NULL };
 	struct script		 s;
 	struct pop3		*p;
 	struct err		 e;
@@ -1116,7 +1117,8 @@ test_phase_checks(void **state)
 	assert_int_equal(pop3_dele(p, 1, &e), E_PROTO);
 	assert_int_equal(pop3_rset(p, &e), E_PROTO);
 	assert_int_equal(pop3_noop(p, &e), E_PROTO);
-	assert_int_equal(pop3_retr_many(p, nums, 2, &collect_sink, &c, &done,
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 2, 0, &collect_sink, &c,
+	    &done,
 	    &e), E_PROTO);
 	assert_int_equal(done, 0);
 	assert_int_equal(pop3_dele_many(p, nums, 2, &done, &e), E_PROTO);
@@ -1283,13 +1285,14 @@ pipe_login(struct pop3 *p)
 static void
 test_pipelined(void **state)
 {
-	/* With PIPELINING, all three go out before the first reply. */
+	/* With PIPELINING, all three go out in one write, before the first
+	 * reply. */
 	static const struct step pipe[] = {
 		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
 		C("PASS secret"), S("+OK\r\n"),
-		C("RETR 1"), C("RETR 2"), C("RETR 3"),
+		C("RETR 1\r\nRETR 2\r\nRETR 3"),
 		S(BODY(1)), S(BODY(2)), S(BODY(3)),
-		C("DELE 1"), C("DELE 2"), C("DELE 3"),
+		C("DELE 1\r\nDELE 2\r\nDELE 3"),
 		S("+OK\r\n+OK\r\n+OK\r\n"),
 	};
 	/* Without, strictly one at a time. */
@@ -1316,8 +1319,8 @@ test_pipelined(void **state)
 		p = i % 2 == 0 ? START(&s, pipe, chunks[i / 2]) :
 		    START(&s, nopipe, chunks[i / 2]);
 		pipe_login(p);
-		assert_int_equal(pop3_retr_many(p, nums, 3, &collect_sink, &c,
-		    &done, &e), 0);
+		assert_int_equal(pop3_retr_many(p, nums, NULL, 3, 0,
+		    &collect_sink, &c, &done, &e), 0);
 		assert_int_equal(done, 3);
 		assert_string_equal(c.data, "message 1\nmessage 2\nmessage 3\n");
 		assert_int_equal(c.begins, 3);
@@ -1330,30 +1333,103 @@ test_pipelined(void **state)
 	}
 }
 
-/* More than POP3_PIPE_WINDOW: the window slides one reply at a time. */
+/*
+ * The window in bytes: replies of 100 KiB, so two fit in POP3_PIPE_BYTES;
+ * it is topped up once half of it is free.  The next batch's first RETR
+ * goes out ahead, and the next call starts with it in flight; a command
+ * other than RETR reads a reply sent ahead first.
+ */
 static void
 test_pipe_window(void **state)
 {
 	static const struct step steps[] = {
 		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
 		C("PASS secret"), S("+OK\r\n"),
-		C("DELE 1"), C("DELE 2"), C("DELE 3"), C("DELE 4"),
-		C("DELE 5"), C("DELE 6"), C("DELE 7"), C("DELE 8"),
-		S("+OK\r\n"), C("DELE 9"),
-		S("+OK\r\n"), C("DELE 10"),
-		S("+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n"),
+		C("RETR 1\r\nRETR 2"), S(BODY(1)),
+		C("RETR 3"), S(BODY(2)),
+		/* The second call: 3 is in flight already; 5 goes ahead. */
+		C("RETR 4"), S(BODY(3)),
+		C("RETR 5"), S(BODY(4)),
+		/* NOOP reads the reply to 5 first. */
+		S(BODY(5)), C("NOOP"), S("+OK\r\n"),
 	};
-	static const unsigned long nums[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	static const unsigned long nums[] = { 1, 2, 3, 4, 5 };
+	static const unsigned long long sizes[] = {
+		100 * 1024, 100 * 1024, 100 * 1024, 100 * 1024, 100 * 1024
+	};
 	struct script	 s;
 	struct pop3	*p;
 	struct err	 e;
+	struct collect	 c;
 	size_t		 done;
 
-	assert_int_equal(POP3_PIPE_WINDOW, 8);
+	assert_int_equal(POP3_PIPE_BYTES, 256 * 1024);
+	memset(&c, 0, sizeof(c));
 	p = START(&s, steps, 0);
 	pipe_login(p);
-	assert_int_equal(pop3_dele_many(p, nums, 10, &done, &e), 0);
-	assert_int_equal(done, 10);
+	assert_int_equal(pop3_retr_many(p, nums, sizes, 2, 2, &collect_sink,
+	    &c, &done, &e), 0);
+	assert_int_equal(done, 2);
+	assert_int_equal(pop3_retr_many(p, nums + 2, sizes + 2, 2, 1,
+	    &collect_sink, &c, &done, &e), 0);
+	assert_int_equal(done, 2);
+	assert_string_equal(c.data,
+	    "message 1\nmessage 2\nmessage 3\nmessage 4\n");
+	/* 5 went ahead of a batch that never came. */
+	assert_int_equal(pop3_noop(p, &e), 0);
+	assert_int_equal(c.begins, 4);
+	finish(&s, p);
+	free(c.data);
+}
+
+/*
+ * The command lines in flight stay within POP3_PIPE_CMD_BYTES: of 60 DELEs
+ * (8 and 9 bytes), 1-55 go out (486 bytes: one more of the longest kind
+ * would pass 512), then, once 27 are answered and half of the 512 bytes
+ * is free, 56-60.
+ */
+static void
+test_pipe_cmd_bytes(void **state)
+{
+	struct step	 steps[7 + 4];
+	struct script	 s;
+	struct pop3	*p;
+	struct err	 e;
+	unsigned long	 nums[60];
+	char		 first[600], second[100], ok1[200], ok2[240];
+	size_t		 i, n, off, done;
+
+	assert_int_equal(POP3_PIPE_CMD_BYTES, 512);
+	for (i = 0; i < 60; i++)
+		nums[i] = i + 1;
+	off = 0;
+	for (i = 1; i <= 55; i++)
+		off += (size_t)sprintf(first + off, "DELE %zu\r\n", i);
+	off = 0;
+	for (i = 56; i <= 60; i++)
+		off += (size_t)sprintf(second + off, "DELE %zu\r\n", i);
+	ok1[0] = ok2[0] = '\0';
+	for (i = 0; i < 27; i++)
+		strcat(ok1, "+OK\r\n");
+	for (i = 27; i < 60; i++)
+		strcat(ok2, "+OK\r\n");
+	n = 0;
+	steps[n++] = (struct step)S(GREETING);
+	steps[n++] = (struct step){ STEP_C, "CAPA\r\n", 0 };
+	steps[n++] = (struct step)S("+OK\r\nPIPELINING\r\nUIDL\r\n.\r\n");
+	steps[n++] = (struct step)C("USER bob");
+	steps[n++] = (struct step)S("+OK\r\n");
+	steps[n++] = (struct step)C("PASS secret");
+	steps[n++] = (struct step)S("+OK\r\n");
+	steps[n++] = (struct step){ STEP_C, first, 0 };
+	steps[n++] = (struct step){ STEP_S, ok1, 0 };
+	steps[n++] = (struct step){ STEP_C, second, 0 };
+	steps[n++] = (struct step){ STEP_S, ok2, 0 };
+	assert_true(n <= NELEM(steps));
+	p = start(&s, steps, n, 0);
+	pipe_login(p);
+	assert_int_equal(pop3_dele_many(p, nums, 60, &done, &e), 0);
+	assert_int_equal(done, 60);
 	finish(&s, p);
 }
 
@@ -1382,8 +1458,8 @@ test_pipe_stop(void **state)
 	static const struct step inflight[] = {
 		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
 		C("PASS secret"), S("+OK\r\n"),
-		C("RETR 1"), C("RETR 2"), C("RETR 3"), C("RETR 4"),
-		C("RETR 5"), C("RETR 6"), C("RETR 7"), C("RETR 8"),
+		C("RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nRETR 5\r\n"
+		    "RETR 6\r\nRETR 7\r\nRETR 8\r\nRETR 9\r\nRETR 10"),
 		S("+OK\r\nmessage 1\r\n"), S("more of 1\r\n.\r\n"),
 		S(BODY(2)),
 	};
@@ -1402,12 +1478,12 @@ test_pipe_stop(void **state)
 	memset(&c, 0, sizeof(c));
 	p = START(&s, inflight, 0);
 	pipe_login(p);
-	assert_int_equal(pop3_retr_many(p, nums, 10, &stop_sink, &c, &done,
-	    &e), E_ABORT);
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 10, 0, &stop_sink, &c,
+	    &done, &e), E_ABORT);
 	assert_int_equal(done, 1);
 	assert_int_equal(c.ends, 1);
 	assert_string_equal(c.data, "message 1\nmore of 1\n");
-	assert_non_null(strstr(e.msg, "7 replies in flight"));
+	assert_non_null(strstr(e.msg, "9 replies in flight"));
 	assert_int_equal(pop3_state(p), POP3_ST_CLOSED);
 	/* Message 2's reply was never read. */
 	assert_int_equal(s.pos, NELEM(inflight) - 1);
@@ -1418,8 +1494,8 @@ test_pipe_stop(void **state)
 	p = START(&s, before, 0);
 	pipe_login(p);
 	stop_flag = 1;
-	assert_int_equal(pop3_retr_many(p, nums, 10, &collect_sink, &c,
-	    &done, &e), E_ABORT);
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 10, 0, &collect_sink,
+	    &c, &done, &e), E_ABORT);
 	assert_int_equal(done, 0);
 	assert_int_equal(c.begins, 0);
 	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
@@ -1434,7 +1510,7 @@ test_pipe_failure(void **state)
 	static const struct step retr[] = {
 		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
 		C("PASS secret"), S("+OK\r\n"),
-		C("RETR 1"), C("RETR 2"), C("RETR 3"), C("RETR 4"),
+		C("RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4"),
 		S(BODY(1)), S("-ERR [SYS/TEMP] disk trouble\r\n"), S(BODY(3)),
 		S(BODY(4)),
 		C("NOOP"), S("+OK\r\n"),
@@ -1442,7 +1518,7 @@ test_pipe_failure(void **state)
 	static const struct step sink[] = {
 		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
 		C("PASS secret"), S("+OK\r\n"),
-		C("RETR 1"), C("RETR 2"), C("RETR 3"),
+		C("RETR 1\r\nRETR 2\r\nRETR 3"),
 		S(BODY(1)), S(BODY(2)), S(BODY(3)),
 		C("NOOP"), S("+OK\r\n"),
 	};
@@ -1456,7 +1532,7 @@ test_pipe_failure(void **state)
 	static const struct step cut[] = {
 		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
 		C("PASS secret"), S("+OK\r\n"),
-		C("RETR 1"), C("RETR 2"), C("RETR 3"),
+		C("RETR 1\r\nRETR 2\r\nRETR 3"),
 		S(BODY(1)), S("-ERR no\r\n+OK\r\nmess"),
 	};
 	static const unsigned long nums[] = { 1, 2, 3, 4 };
@@ -1469,8 +1545,8 @@ test_pipe_failure(void **state)
 	memset(&c, 0, sizeof(c));
 	p = START(&s, retr, 3);
 	pipe_login(p);
-	assert_int_equal(pop3_retr_many(p, nums, 4, &collect_sink, &c, &done,
-	    &e), E_SERVER);
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 4, 0, &collect_sink, &c,
+	    &done, &e), E_SERVER);
 	assert_int_equal(done, 1);
 	assert_true(e.temporary);
 	assert_string_equal(e.msg, "RETR 2: -ERR [SYS/TEMP] disk trouble");
@@ -1485,8 +1561,8 @@ test_pipe_failure(void **state)
 	c.fail_write = 2;
 	p = START(&s, sink, 0);
 	pipe_login(p);
-	assert_int_equal(pop3_retr_many(p, nums, 3, &collect_sink, &c, &done,
-	    &e), E_DELIVERY);
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 3, 0, &collect_sink, &c,
+	    &done, &e), E_DELIVERY);
 	assert_int_equal(done, 1);
 	assert_string_equal(e.msg, "disk full");
 	assert_int_equal(c.begins, 2);
@@ -1506,8 +1582,8 @@ test_pipe_failure(void **state)
 	memset(&c, 0, sizeof(c));
 	p = START(&s, cut, 0);
 	pipe_login(p);
-	assert_int_equal(pop3_retr_many(p, nums, 3, &collect_sink, &c, &done,
-	    &e), E_IO);
+	assert_int_equal(pop3_retr_many(p, nums, NULL, 3, 0, &collect_sink, &c,
+	    &done, &e), E_IO);
 	assert_int_equal(done, 1);
 	assert_int_equal(pop3_state(p), POP3_ST_CLOSED);
 	finish(&s, p);
@@ -1695,6 +1771,7 @@ main(void)
 		cmocka_unit_test(test_broken_link),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_pipe_window),
+		cmocka_unit_test(test_pipe_cmd_bytes),
 		cmocka_unit_test(test_pipe_failure),
 		cmocka_unit_test(test_pipe_stop),
 		cmocka_unit_test(test_trace_secrets),

@@ -79,6 +79,7 @@ static struct store_entry *load_one(struct store *, const char *,
 static void	 make_state(struct store *, const char *, const char *, int);
 static int	 bind_ident(struct store *, const char *, const char *, int *,
 		    struct err *);
+static void	 spit_suffix(const char *, const char *);
 static void	 test_open_creates(void **);
 static void	 test_open_reopen(void **);
 static void	 test_open_bad_file(void **);
@@ -98,6 +99,8 @@ static void	 test_transactions(void **);
 static void	 test_tx_failed_call_keeps_rest(void **);
 static void	 test_account_bind(void **);
 static void	 test_legacy(void **);
+static void	 test_tick(void **);
+static void	 count_tick(void *);
 static void	 test_failed(void **);
 static void	 test_unbound_account(void **);
 static void	 test_transitions(void **);
@@ -143,6 +146,17 @@ static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(path);
+}
+
+/* An empty file named path + suffix. */
+static void
+spit_suffix(const char *path, const char *suffix)
+{
+	char	*p;
+
+	p = xasprintf("%s%s", path, suffix);
+	spit(p, "", 0);
+	free(p);
 }
 
 /* store_account_bind with the mailbox taken from "user@host:port". */
@@ -338,7 +352,7 @@ test_open_creates(void **state)
 	fx->s = NULL;
 	/* Closed cleanly, the WAL is checkpointed into the file. */
 	assert_false(exists(path, "-wal"));
-	assert_int_equal(store_schema_version(), 2);
+	assert_int_equal(store_schema_version(), 3);
 	assert_int_equal(hdr_get(path, HDR_USER_VER, 4),
 	    store_schema_version());
 	assert_int_equal(hdr_get(path, HDR_APP_ID, 4), 0x50535944);
@@ -445,7 +459,7 @@ static const struct {
 	uint32_t	 value;
 	const char	*want;
 } bad_headers[] = {
-	{ HDR_USER_VER, 3, "schema version 3 is newer" },
+	{ HDR_USER_VER, 4, "schema version 4 is newer" },
 	{ HDR_USER_VER, 0x7fffffff, "is newer than this popsyncd" },
 	{ HDR_APP_ID, 0x12345678, "not a popsyncd state database" },
 	{ HDR_APP_ID, 0, "not a popsyncd state database" },
@@ -788,6 +802,17 @@ test_open_empty(void **state)
 	assert_false(exists(fx->path, "-wal"));
 	assert_int_equal(unlink(fx->path), 0);
 	open_bound(fx);
+	assert_false(exists(fx->path, STORE_CREATING_SUFFIX));
+	store_close(fx->s);
+	fx->s = NULL;
+
+	/* A creation killed before the schema was written left an empty
+	 * file and its marker: that file is ours, and new. */
+	assert_int_equal(unlink(fx->path), 0);
+	spit(fx->path, "", 0);
+	spit_suffix(fx->path, STORE_CREATING_SUFFIX);
+	open_bound(fx);
+	assert_false(exists(fx->path, STORE_CREATING_SUFFIX));
 }
 
 /* A reader works beside the writer, sees commits, and cannot write. */
@@ -1392,6 +1417,42 @@ test_prune(void **state)
 	store_entries_free(v, n);
 }
 
+/* The calling thread's tick runs while a long listing is noted. */
+static size_t ticks;
+
+static void
+count_tick(void *arg)
+{
+	(void)arg;
+	ticks++;
+}
+
+static void
+test_tick(void **state)
+{
+	struct fx	 *fx = *state;
+	struct err	  e;
+	char		**live;
+	size_t		  i, n = 20000;
+
+	open_bound(fx);
+	live = xcalloc(n, sizeof(*live));
+	for (i = 0; i < n; i++)
+		live[i] = xasprintf("uidl-%zu", i);
+	store_set_tick(count_tick, NULL);
+	OK(store_prune(fx->s, ACCT, (const char *const *)live, n, NOW, NULL,
+	    &e));
+	store_set_tick(NULL, NULL);
+	assert_true(ticks >= n / 4096);
+	ticks = 0;
+	OK(store_prune(fx->s, ACCT, (const char *const *)live, n, NOW, NULL,
+	    &e));
+	assert_int_equal(ticks, 0);
+	for (i = 0; i < n; i++)
+		free(live[i]);
+	free(live);
+}
+
 /* Aging a message for tests; an unknown one is an error. */
 static void
 test_set_first_seen(void **state)
@@ -1547,6 +1608,7 @@ main(void)
 	const struct CMUnitTest bind_tests[] = {
 		T(test_account_bind),
 		T(test_legacy),
+		T(test_tick),
 		T(test_failed),
 		T(test_unbound_account),
 	};

@@ -1,0 +1,295 @@
+# SPDX-License-Identifier: ISC
+# Copyright (c) 2026 The popsyncd authors
+#
+# bench/run.sh --targets: the table of issue 9 ("the fastest POP3
+# fetcher"), sourced by run.sh once dovecot runs and its functions
+# (measure, setup_*, poll_*, bench_seed, median) are defined.
+#
+# Every row is measured in this run, REPS times (default 5; the median
+# counts), and printed with its ratio and its target:
+#
+#   wire       bench/wire.c: login, LIST, every RETR pipelined with a
+#              256 KiB window of replies in flight, bytes thrown away: the
+#              least a client can do over the same TLS link
+#   small      2000 x 4 KiB, first sync, Maildir and state on ext4 (the
+#              temp dir) and on tmpfs (/dev/shm): popsyncd, mpop, wire
+#   mixed      the 84 MiB mailbox of run.sh (2000 x 2-200 KiB), first
+#              sync on ext4 and tmpfs, then a poll with nothing new
+#   rss        max RSS of a first sync and an empty poll of 10 and of
+#              100,000 messages (tmpfs), and of one 200 MiB message
+#   big-none   a poll with nothing new of the 100,000-message mailbox
+#   listing    bench/listing.c: popsyncd's own LIST+UIDL parser over a
+#              1,000,000-message listing served from memory
+#
+# --quick divides the mailboxes by 10 (the 200 MiB message by 10 too) and
+# runs each step once: a check that the script works, not a measurement.
+
+TMPFS=$(mktemp -d /dev/shm/popsyncd-bench.XXXXXX) ||
+    fail "mktemp in /dev/shm failed"
+chmod 755 "$TMPFS"
+[ "$(stat -f -c %T "$TMPFS")" = tmpfs ] || fail "/dev/shm is not a tmpfs"
+[ "$(stat -f -c %T "$T_DIR")" = ext2/ext3 ] ||
+    say "note: $T_DIR is on $(stat -f -c %T "$T_DIR"), not ext4"
+# targets_cleanup: the EXIT trap: remove the tmpfs dir, then lib.sh's.
+targets_cleanup()
+{
+	local rc=$?
+	rm -rf -- "$TMPFS"
+	(exit "$rc")
+	cleanup
+}
+trap targets_cleanup EXIT
+
+if [ -n "$QUICK" ]; then
+	N_SMALL=200 N_MIXED=200 N_BIG=10000 BIG_MIB=20 N_LISTING=100000
+else
+	N_SMALL=2000 N_MIXED=2000 N_BIG=100000 BIG_MIB=200 N_LISTING=1000000
+fi
+ROUND_RESULTS=$T_DIR/targets.results
+: >"$ROUND_RESULTS"
+
+# The two bench programs, built here against the OpenSSL (and, for
+# listing, the libpopsync.a) that popsyncd uses.
+WIRE=$T_DIR/wire
+cc -O2 -o "$WIRE" "$top/bench/wire.c" -lssl -lcrypto ||
+    fail "cannot build bench/wire.c"
+LISTING=
+if [ -f "$builddir/src/libpopsync.a" ]; then
+	LISTING=$T_DIR/listing
+	cc -O2 -I"$builddir" -I"$top/src" -o "$LISTING" \
+	    "$top/bench/listing.c" "$builddir/src/libpopsync.a" \
+	    -lssl -lcrypto -lconfig -lsqlite3 -lsystemd -lpthread ||
+	    fail "cannot build bench/listing.c"
+fi
+
+# seed_fixed: N SIZE: N messages of SIZE bytes (LF endings) into alice's
+# empty Maildir, each with its own Message-ID; one awk, no fork each.
+seed_fixed()
+{
+	local n=$1 size=$2
+	mkdir -p "$SERVER_MD/new" "$SERVER_MD/cur" "$SERVER_MD/tmp"
+	LC_ALL=C awk -v n="$n" -v size="$size" -v md="$SERVER_MD" '
+	BEGIN {
+		pad = sprintf("%075d", 0)
+		for (k = 1; k <= n; k++) {
+			h = "From: sender" k "@example.org\nTo: alice@example.org\n" \
+			    "Subject: message " k "\nMessage-ID: <fixed-" k \
+			    "@popsyncd.test>\n\n"
+			body = ""
+			while (length(h) + length(body) + 76 <= size)
+				body = body pad "\n"
+			rest = size - length(h) - length(body)
+			if (rest > 0)
+				body = body substr(pad, 1, rest - 1) "\n"
+			msg = h body
+			lines = gsub(/\n/, "\n", msg)
+			f = sprintf("%s/new/%d.M%d.fixed,S=%d,W=%d", md,
+			    1700000000 + k, k, length(msg), length(msg) + lines)
+			printf "%s", msg > f
+			close(f)
+		}
+	}' || fail "seed_fixed: awk failed"
+	chown -R "$MAIL_UID:$MAIL_GID" "$SERVER_MD"
+}
+
+# seed_huge: MIB: one message of MIB MiB of 69-byte lines.
+seed_huge()
+{
+	local mib=$1 f
+	mkdir -p "$SERVER_MD/new" "$SERVER_MD/cur" "$SERVER_MD/tmp"
+	f=$SERVER_MD/new/1700000001.M1.huge
+	{
+		printf 'From: sender@example.org\nTo: alice@example.org\n'
+		printf 'Subject: huge\nMessage-ID: <huge-1@popsyncd.test>\n\n'
+		yes 'line of a huge message: the quick brown fox jumps over the lazy dog' |
+		    head -n $((mib * 1048576 / 69)) || :	# yes dies of SIGPIPE
+	} >"$f"
+	chown -R "$MAIL_UID:$MAIL_GID" "$SERVER_MD"
+}
+
+# new_mailbox: empty alice's mailbox, dovecot's index files too.  Every
+# session of the previous step has ended (each tool waits for QUIT's
+# +OK), so no pop3 process holds the old one.
+new_mailbox()
+{
+	rm -rf -- "$SERVER_MD"
+}
+
+# run_tool: TOOL FS STEP REP: a fresh Maildir and state for TOOL on FS
+# (ext4: the temp dir; tmpfs), its first sync ("STEP"), then a poll with
+# nothing new ("STEP-none"), then the check against the server.
+run_tool()
+{
+	local tool=$1 fs=$2 step=$3 rep=$4
+	BASE=$T_DIR
+	[ "$fs" = tmpfs ] && BASE=$TMPFS
+	"setup_$tool"
+	"poll_$tool" "$step-$fs" "$rep"
+	"poll_$tool" "$step-$fs-none" "$rep"
+	check_maildir "$tool" "$BASE/$tool/Maildir" "$step-$fs-$rep" \
+	    >/dev/null
+	rm -rf -- "${BASE:?}/$tool"
+	BASE=$T_DIR
+}
+
+# run_wire: STEP REP: the wire bound over the mailbox as it is.
+run_wire()
+{
+	local out
+	measure wire "$1" "$2" 0 "$WIRE" localhost "$POP3S_PORT" \
+	    "$T_DIR/ca.crt" alice "$ALICE_PASS"
+	out=$(grep -c . "$T_DIR/wire.log")
+	[ "$out" -gt 0 ] || fail "wire: no output"
+}
+
+# col: TOOL STEP FIELD (4 wall, 5 cpu, 6 rss KiB): the median.
+col()
+{
+	awk -v t="$1" -v s="$2" -v f="$3" '$1 == t && $2 == s { print $f }' \
+	    "$ROUND_RESULTS" | median
+}
+
+# colmax: TOOL STEP-PATTERN: the largest RSS (KiB) of matching steps.
+colmax()
+{
+	awk -v t="$1" -v p="$2" '$1 == t && $2 ~ p && $6 > m { m = $6 }
+	    END { print m + 0 }' "$ROUND_RESULTS"
+}
+
+# ratio: A B: A / B to two places.
+ratio()
+{
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+# verdict: VALUE OP LIMIT: "met" or "NOT met".
+verdict()
+{
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+		ok = (op == "<=") ? v <= l : (op == "<") ? v < l : 0
+		print ok ? "met" : "NOT met"
+	}'
+}
+
+say "targets: ${QUICK:+quick mode, }$REPS rounds per row"
+
+# --- 2000 x 4 KiB --------------------------------------------------------------
+new_mailbox
+seed_fixed "$N_SMALL" 4096
+say "small: $N_SMALL x 4 KiB"
+for rep in $(seq 1 "$REPS"); do
+	run_wire small "$rep"
+	for fs in ext4 tmpfs; do
+		run_tool popsyncd "$fs" small "$rep"
+		run_tool mpop "$fs" small "$rep"
+	done
+done
+
+# --- the 84 MiB mixed mailbox -------------------------------------------------
+new_mailbox
+bench_seed 1 "$N_MIXED" bench
+say "mixed: $N_MIXED x 2-200 KiB, $(server_files | xargs -d '\n' cat | wc -c) bytes"
+for rep in $(seq 1 "$REPS"); do
+	run_wire mixed "$rep"
+	for fs in ext4 tmpfs; do
+		run_tool popsyncd "$fs" mixed "$rep"
+		run_tool mpop "$fs" mixed "$rep"
+	done
+done
+
+# --- memory: 10 messages, N_BIG messages, one huge one -----------------------
+new_mailbox
+seed_fixed 10 4096
+for rep in $(seq 1 "$REPS"); do
+	run_tool popsyncd tmpfs ten "$rep"
+done
+new_mailbox
+seed_huge "$BIG_MIB"
+say "huge: one message of $BIG_MIB MiB"
+run_tool popsyncd tmpfs huge 1
+new_mailbox
+seed_fixed "$N_BIG" 1024
+say "big: $N_BIG x 1 KiB"
+# One first sync (it takes a while), then REPS polls with nothing new.
+BASE=$TMPFS
+setup_popsyncd
+poll_popsyncd big-tmpfs 1
+for rep in $(seq 1 "$REPS"); do
+	poll_popsyncd big-tmpfs-none "$rep"
+done
+setup_mpop
+poll_mpop big-tmpfs 1
+for rep in $(seq 1 "$REPS"); do
+	poll_mpop big-tmpfs-none "$rep"
+done
+rm -rf -- "${TMPFS:?}/popsyncd" "${TMPFS:?}/mpop"
+BASE=$T_DIR
+
+# --- the listing parser ---------------------------------------------------------
+listing_out="not built (no $builddir/src/libpopsync.a)"
+if [ -n "$LISTING" ]; then
+	for rep in $(seq 1 "$REPS"); do
+		measure listing parse "$rep" 0 "$LISTING" "$N_LISTING"
+	done
+	listing_out=$(grep -o 'parsed in [0-9.]* s' "$T_DIR/listing.log" |
+	    awk '{ print $3 }' | median)
+fi
+
+# --- the table --------------------------------------------------------------------
+w_small=$(col wire small 4)
+w_mixed=$(col wire mixed 4)
+row()
+{
+	# row: WHAT VALUE RATIO-TEXT TARGET VERDICT
+	printf '| %s | %s | %s | %s | %s |\n' "$@"
+}
+echo
+echo "issue 9 targets: medians of $REPS; wall seconds; load average at the start $LOAD_START, now $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| what | popsyncd | ratio | target | verdict |"
+echo "| --- | ---: | --- | --- | --- |"
+p=$(col popsyncd small-ext4 4)
+m=$(col mpop small-ext4 4)
+r=$(ratio "$p" "$m")
+row "first sync, $N_SMALL x 4 KiB, ext4" "$p s" "$r x mpop ($m s)" \
+    "<= 0.5 x mpop" "$(verdict "$r" '<=' 0.5)"
+p=$(col popsyncd small-tmpfs 4)
+m=$(col mpop small-tmpfs 4)
+r=$(ratio "$p" "$m")
+rw=$(ratio "$p" "$w_small")
+row "first sync, $N_SMALL x 4 KiB, tmpfs" "$p s" \
+    "$rw x wire ($w_small s); $r x mpop ($m s)" "<= 1.5 x wire, < mpop" \
+    "$(verdict "$rw" '<=' 1.5) / $(verdict "$r" '<' 1)"
+for fs in ext4 tmpfs; do
+	p=$(col popsyncd "mixed-$fs" 4)
+	m=$(col mpop "mixed-$fs" 4)
+	r=$(ratio "$p" "$m")
+	row "first sync, mixed $N_MIXED, $fs" "$p s" \
+	    "$r x mpop ($m s); $(ratio "$p" "$w_mixed") x wire ($w_mixed s)" \
+	    "<= 0.7 x mpop" "$(verdict "$r" '<=' 0.7)"
+done
+p=$(col popsyncd mixed-ext4-none 4)
+m=$(col mpop mixed-ext4-none 4)
+r=$(ratio "$p" "$m")
+row "poll, nothing new ($N_MIXED)" "$p s" "$r x mpop ($m s)" "<= mpop" \
+    "$(verdict "$r" '<=' 1)"
+rss=$(colmax popsyncd .)
+row "max RSS, every popsyncd run" "$(ratio "$rss" 1024) MiB" \
+    "mpop $(ratio "$(colmax mpop .)" 1024) MiB" "<= 8 MiB" \
+    "$(verdict "$rss" '<=' 8192)"
+r10=$(colmax popsyncd '^ten')
+rbig=$(colmax popsyncd '^big')
+row "max RSS, 10 vs $N_BIG messages" \
+    "$(ratio "$r10" 1024) / $(ratio "$rbig" 1024) MiB" \
+    "$(ratio "$rbig" "$r10") x" "the same, <= 8 MiB" \
+    "$(verdict "$rbig" '<=' 8192)"
+rh=$(colmax popsyncd '^huge')
+row "max RSS, one $BIG_MIB MiB message" "$(ratio "$rh" 1024) MiB" "-" \
+    "<= 8 MiB" "$(verdict "$rh" '<=' 8192)"
+p=$(col popsyncd big-tmpfs-none 4)
+row "poll, nothing new, $N_BIG messages" "$p s" \
+    "mpop $(col mpop big-tmpfs-none 4) s" "< 0.5 s" "$(verdict "$p" '<' 0.5)"
+row "LIST+UIDL parse, $N_LISTING messages" "$listing_out s" "-" "(reported)" "-"
+echo
+echo "every run (tool step round wall_s cpu_s maxrss_KiB):"
+cat "$ROUND_RESULTS"
