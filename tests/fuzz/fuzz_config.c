@@ -79,7 +79,8 @@ check_config(const struct config *c)
 
 	FUZZ_CHECK(c->state_db != NULL && c->state_db[0] != '\0',
 	    "no state_db");
-	FUZZ_CHECK(c->interval >= 1, "interval %d", c->interval);
+	FUZZ_CHECK(c->interval >= 1 && c->interval <= ACCOUNT_INTERVAL_MAX,
+	    "interval %d", c->interval);
 	FUZZ_CHECK(c->max_parallel >= 1 && c->max_parallel <= 64,
 	    "max_parallel %d", c->max_parallel);
 	TAILQ_FOREACH(a, &c->accounts, entry) {
@@ -88,16 +89,22 @@ check_config(const struct config *c)
 		    "%s: no host", a->name);
 		FUZZ_CHECK(a->port >= 1 && a->port <= 65535, "%s: port %d",
 		    a->name, a->port);
-		FUZZ_CHECK(a->interval >= 1, "%s: interval %d", a->name,
-		    a->interval);
-		FUZZ_CHECK(a->timeout >= 1, "%s: timeout %d", a->name,
-		    a->timeout);
-		FUZZ_CHECK(a->delete_after_days >= 0, "%s: days %d", a->name,
-		    a->delete_after_days);
+		/* The bounds that keep later arithmetic (timeout * 1000,
+		 * days * 86400) from overflowing. */
+		FUZZ_CHECK(a->interval >= 1 &&
+		    a->interval <= ACCOUNT_INTERVAL_MAX, "%s: interval %d",
+		    a->name, a->interval);
+		FUZZ_CHECK(a->timeout >= 1 && a->timeout <= ACCOUNT_TIMEOUT_MAX,
+		    "%s: timeout %d", a->name, a->timeout);
+		FUZZ_CHECK(a->delete_after_days >= 0 &&
+		    a->delete_after_days <= ACCOUNT_DELETE_DAYS_MAX,
+		    "%s: days %d", a->name, a->delete_after_days);
 		FUZZ_CHECK(a->tls_min_version == 0 ||
 		    a->tls_min_version == 12 || a->tls_min_version == 13,
 		    "%s: TLS version %d", a->name, a->tls_min_version);
-		FUZZ_CHECK(a->maildir != NULL && a->maildir[0] != '~',
+		/* "~" and "~/..." are expanded; "~x" is a name like any. */
+		FUZZ_CHECK(a->maildir != NULL && strcmp(a->maildir, "~") != 0 &&
+		    strncmp(a->maildir, "~/", 2) != 0,
 		    "%s: maildir not expanded", a->name);
 		FUZZ_CHECK(config_find(c, a->name) == a, "%s: not found",
 		    a->name);
