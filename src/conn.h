@@ -3,6 +3,7 @@
 #ifndef POPSYNC_CONN_H
 #define POPSYNC_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -61,10 +62,10 @@ struct conn_params {
 	/* Set by a signal handler to give up now: a wait returns E_ABORT
 	 * after its next empty slice, and any read or write once the flag
 	 * has been seen for a slice (a trickling server cannot hold us). */
-	const volatile sig_atomic_t *abort_flag;
+	const atomic_int *abort_flag;
 	/* Set by a signal handler to stop after the current message: the
 	 * same as abort_flag, except while conn_hold is on. */
-	const volatile sig_atomic_t *stop_flag;
+	const atomic_int *stop_flag;
 };
 
 struct conn;

@@ -4,6 +4,7 @@
 #define POPSYNC_HTTP_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -27,7 +28,7 @@ struct http_params {
 	 * *abort_flag is set the request ends with E_ABORT. */
 	void		(*idle)(void *arg);
 	void		 *idle_arg;
-	const volatile sig_atomic_t *abort_flag;
+	const atomic_int *abort_flag;
 };
 
 /*

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -44,8 +45,8 @@ enum main_mode {
 
 /* Set by SIGINT and SIGTERM: the syncs stop after the current message;
  * by a second one: at once. */
-static volatile sig_atomic_t main_stop;
-static volatile sig_atomic_t main_hard_stop;
+static atomic_int main_stop;
+static atomic_int main_hard_stop;
 static bool main_tty;		/* stderr is a terminal: say what ^C does */
 
 static void	main_usage(FILE *);

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,8 +104,8 @@ once_worker(void *arg)
 
 int
 once_run(const struct config *cfg, char *const *names, size_t n,
-    FILE *out, FILE *progress, const volatile sig_atomic_t *abort_flag,
-    const volatile sig_atomic_t *hard_abort, struct err *e)
+    FILE *out, FILE *progress, const atomic_int *abort_flag,
+    const atomic_int *hard_abort, struct err *e)
 {
 	struct once_pool	 o;
 	const struct account	*a;

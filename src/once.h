@@ -4,6 +4,7 @@
 #define POPSYNC_ONCE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -36,7 +37,7 @@
  */
 int	 once_run(const struct config *cfg, char *const *names, size_t n,
 	    FILE *out, FILE *progress,
-	    const volatile sig_atomic_t *abort_flag,
-	    const volatile sig_atomic_t *hard_abort, struct err *e);
+	    const atomic_int *abort_flag,
+	    const atomic_int *hard_abort, struct err *e);
 
 #endif

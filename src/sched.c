@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,11 +93,14 @@ struct sched_daemon {
 	char			 reload_err[ERR_MSGLEN]; /* until a reload works */
 };
 
-static volatile sig_atomic_t	 sched_sig_term;
-static volatile sig_atomic_t	 sched_sig_hup;
-static volatile sig_atomic_t	 sched_sig_usr1;
+/* Set by the signal handler, read by the sync threads: C11 lets a handler
+ * store a lock-free atomic, and makes the threads' reads race-free. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+static atomic_int	 sched_sig_term;
+static atomic_int	 sched_sig_hup;
+static atomic_int	 sched_sig_usr1;
 /* Stopping took longer than the accounts' timeout: cut every wait. */
-static volatile sig_atomic_t	 sched_hard_stop;
+static atomic_int	 sched_hard_stop;
 static int			 sched_pipe[2] = { -1, -1 };
 
 static void	 sched_on_signal(int);

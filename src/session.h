@@ -4,6 +4,7 @@
 #define POPSYNC_SESSION_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include <stdbool.h>
 
@@ -32,8 +33,8 @@
 struct session_hooks {
 	void			(*idle)(void *arg);
 	void			 *idle_arg;
-	const volatile sig_atomic_t *abort_flag;
-	const volatile sig_atomic_t *stop_flag;
+	const atomic_int *abort_flag;
+	const atomic_int *stop_flag;
 };
 
 /*

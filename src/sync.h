@@ -4,6 +4,7 @@
 #define POPSYNC_SYNC_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,7 +80,7 @@ struct sync_progress {
 struct sync_shared {
 	struct store		*store;		/* one writable handle, which
 						 * threads may share */
-	const volatile sig_atomic_t *abort_flag; /* stop after this message */
+	const atomic_int *abort_flag; /* stop after this message */
 	void			(*progress)(void *arg,
 				    const struct sync_progress *p);
 	void			*progress_arg;
@@ -88,7 +89,7 @@ struct sync_shared {
 	/* Set when stopping takes too long: every wait ends within a
 	 * second, and a message being written is given up (it is fetched
 	 * again next time). */
-	const volatile sig_atomic_t *hard_abort;
+	const atomic_int *hard_abort;
 	/* The clock a sync reads (first_seen, delete_after_days, the
 	 * absence of UIDLs); NULL: time(NULL).  Tests set the time here
 	 * instead of sleeping or editing the ledger. */

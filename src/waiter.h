@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,8 +46,8 @@ struct waiter {
 	int				 timeout_ms; /* without progress */
 	void				(*idle)(void *arg);
 	void				*idle_arg;
-	const volatile sig_atomic_t	*stop;
-	const volatile sig_atomic_t	*abort;
+	const atomic_int	*stop;
+	const atomic_int	*abort;
 	bool				 hold;	/* stop waits for the message */
 	/* State, zero at the start. */
 	int64_t				 idle_ms;	/* last idle call */

@@ -10,6 +10,7 @@
  */
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "util.h"
@@ -17,7 +18,7 @@
 
 static int			 hook_calls;
 static int			 hook_abort_at;
-static volatile sig_atomic_t	 hook_stop, hook_abort;
+static atomic_int	 hook_stop, hook_abort;
 
 static inline void
 hook_idle(void *arg)

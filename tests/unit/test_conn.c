@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -87,7 +88,7 @@ struct script {
 
 static int				 idle_calls;
 static int				 abort_at; /* idle call to set it */
-static volatile sig_atomic_t		 abort_flag;
+static atomic_int		 abort_flag;
 
 static void
 sleep_ms(int ms)

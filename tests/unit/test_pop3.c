@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ trace_end(FILE *log)
 }
 
 /* The connection's stop flag ("stop after this message"), clear at start. */
-static volatile sig_atomic_t	stop_flag;
+static atomic_int	stop_flag;
 
 /* A client over steps, served in reads of at most chunk bytes. */
 static struct pop3 *
