@@ -106,7 +106,10 @@ run_fetchmail()
 	local rc=$T_DIR/fetchmailrc
 	printf '%s\n' "$2" >"$rc"
 	chmod 600 "$rc"
-	HOME=$T_DIR timeout -k 5 60 fetchmail -f "$rc" --idfile "$1" \
+	# FETCHMAILHOME: as root fetchmail would lock /var/run/fetchmail.pid,
+	# which another test run on the machine may hold.
+	HOME=$T_DIR FETCHMAILHOME=$T_DIR timeout -k 5 60 fetchmail -f "$rc" \
+	    --idfile "$1" \
 	    --nodetach >"$T_DIR/peer.out" 2>&1
 	case $? in
 	0|1) ;;	# 1: no mail for some account
