@@ -11,7 +11,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "account.h"
 #include "config.h"
@@ -207,8 +206,8 @@ status_mailbox_changes(const struct config *cfg, FILE *out)
 	char			*host, *user;
 	int			 n = 0;
 
-	if (access(cfg->state_db, F_OK) == -1 ||
-	    store_open_readonly(cfg->state_db, &st, &e) < 0)
+	/* No database (or an unreadable one): nothing was seen before. */
+	if (store_open_existing(cfg->state_db, &st, &e) < 0 || st == NULL)
 		return 0;
 	TAILQ_FOREACH(a, &cfg->accounts, entry) {
 		if (store_account_mailbox(st, a->name, &host, &user, &e) != 1)
