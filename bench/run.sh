@@ -21,8 +21,10 @@
 # Usage: bench/run.sh [--messages N] [--reps N] [--tools "popsyncd mpop ..."]
 #                     [--builddir DIR | --popsyncd PATH]
 #        bench/run.sh --targets [--quick] [--reps N] [--builddir DIR]
+#                     [--only "small mixed rss big listing"]
 # --targets measures the table of issue 9 instead (see bench/targets.sh):
-# popsyncd against mpop and the pipelined wire bound, median of 5.
+# popsyncd against mpop and the pipelined wire bound, median of 5; --only
+# limits it to some of its sections (and the table to their rows).
 # Run it as root (dovecot's mail processes switch to the mail user).  The
 # competitors are Debian packages; missing ones are installed with apt-get
 # (as root), else the apt-get line is printed and the script exits 2.
@@ -35,6 +37,7 @@ MESSAGES=2000
 REPS=
 TARGETS=
 QUICK=
+ONLY="small mixed rss big listing"
 TOOLS="popsyncd fetchmail mpop getmail6"
 builddir=$top/build
 popsyncd_bin=
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--popsyncd) popsyncd_bin=${2:?}; shift 2 ;;
 	--targets) TARGETS=1; shift ;;
 	--quick) QUICK=1; shift ;;
+	--only) ONLY=${2:?}; shift 2 ;;
 	-h|--help) usage 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage ;;
 	esac

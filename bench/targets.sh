@@ -171,9 +171,17 @@ verdict()
 	}'
 }
 
-say "targets: ${QUICK:+quick mode, }$REPS rounds per row"
+# want: SECTION: is it one --only asked for?
+want()
+{
+	case " $ONLY " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
+say "targets: ${QUICK:+quick mode, }$REPS rounds per row; sections: $ONLY"
 
 # --- 2000 x 4 KiB --------------------------------------------------------------
+if want small; then
 new_mailbox
 seed_fixed "$N_SMALL" 4096
 say "small: $N_SMALL x 4 KiB"
@@ -184,8 +192,10 @@ for rep in $(seq 1 "$REPS"); do
 		run_tool mpop "$fs" small "$rep"
 	done
 done
+fi
 
 # --- the 84 MiB mixed mailbox -------------------------------------------------
+if want mixed; then
 new_mailbox
 bench_seed 1 "$N_MIXED" bench
 say "mixed: $N_MIXED x 2-200 KiB, $(server_files | xargs -d '\n' cat | wc -c) bytes"
@@ -196,8 +206,10 @@ for rep in $(seq 1 "$REPS"); do
 		run_tool mpop "$fs" mixed "$rep"
 	done
 done
+fi
 
 # --- memory: 10 messages, N_BIG messages, one huge one -----------------------
+if want rss; then
 new_mailbox
 seed_fixed 10 4096
 for rep in $(seq 1 "$REPS"); do
@@ -207,6 +219,8 @@ new_mailbox
 seed_huge "$BIG_MIB"
 say "huge: one message of $BIG_MIB MiB"
 run_tool popsyncd tmpfs huge 1
+fi
+if want big; then
 new_mailbox
 seed_fixed "$N_BIG" 1024
 say "big: $N_BIG x 1 KiB"
@@ -224,10 +238,11 @@ for rep in $(seq 1 "$REPS"); do
 done
 rm -rf -- "${TMPFS:?}/popsyncd" "${TMPFS:?}/mpop"
 BASE=$T_DIR
+fi
 
 # --- the listing parser ---------------------------------------------------------
 listing_out="not built (no $builddir/src/libpopsync.a)"
-if [ -n "$LISTING" ]; then
+if [ -n "$LISTING" ] && want listing; then
 	for rep in $(seq 1 "$REPS"); do
 		measure listing parse "$rep" 0 "$LISTING" "$N_LISTING"
 	done
@@ -248,6 +263,7 @@ echo "issue 9 targets: medians of $REPS; wall seconds; load average at the start
 echo
 echo "| what | popsyncd | ratio | target | verdict |"
 echo "| --- | ---: | --- | --- | --- |"
+if want small; then
 p=$(col popsyncd small-ext4 4)
 m=$(col mpop small-ext4 4)
 r=$(ratio "$p" "$m")
@@ -260,6 +276,8 @@ rw=$(ratio "$p" "$w_small")
 row "first sync, $N_SMALL x 4 KiB, tmpfs" "$p s" \
     "$rw x wire ($w_small s); $r x mpop ($m s)" "<= 1.5 x wire, < mpop" \
     "$(verdict "$rw" '<=' 1.5) / $(verdict "$r" '<' 1)"
+fi
+if want mixed; then
 for fs in ext4 tmpfs; do
 	p=$(col popsyncd "mixed-$fs" 4)
 	m=$(col mpop "mixed-$fs" 4)
@@ -273,23 +291,30 @@ m=$(col mpop mixed-ext4-none 4)
 r=$(ratio "$p" "$m")
 row "poll, nothing new ($N_MIXED)" "$p s" "$r x mpop ($m s)" "<= mpop" \
     "$(verdict "$r" '<=' 1)"
+fi
 rss=$(colmax popsyncd .)
 row "max RSS, every popsyncd run" "$(ratio "$rss" 1024) MiB" \
     "mpop $(ratio "$(colmax mpop .)" 1024) MiB" "<= 8 MiB" \
     "$(verdict "$rss" '<=' 8192)"
+if want rss; then
 r10=$(colmax popsyncd '^ten')
 rbig=$(colmax popsyncd '^big')
-row "max RSS, 10 vs $N_BIG messages" \
+want big &&
+    row "max RSS, 10 vs $N_BIG messages" \
     "$(ratio "$r10" 1024) / $(ratio "$rbig" 1024) MiB" \
     "$(ratio "$rbig" "$r10") x" "the same, <= 8 MiB" \
     "$(verdict "$rbig" '<=' 8192)"
 rh=$(colmax popsyncd '^huge')
 row "max RSS, one $BIG_MIB MiB message" "$(ratio "$rh" 1024) MiB" "-" \
     "<= 8 MiB" "$(verdict "$rh" '<=' 8192)"
+fi
+if want big; then
 p=$(col popsyncd big-tmpfs-none 4)
 row "poll, nothing new, $N_BIG messages" "$p s" \
     "mpop $(col mpop big-tmpfs-none 4) s" "< 0.5 s" "$(verdict "$p" '<' 0.5)"
-row "LIST+UIDL parse, $N_LISTING messages" "$listing_out s" "-" "(reported)" "-"
+fi
+want listing &&
+    row "LIST+UIDL parse, $N_LISTING messages" "$listing_out s" "-" "(reported)" "-"
 echo
 echo "every run (tool step round wall_s cpu_s maxrss_KiB):"
 cat "$ROUND_RESULTS"

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -287,6 +288,18 @@ main(int argc, char **argv)
 	/* A server that hangs up must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(LOG_LVL_INFO);
+#ifdef M_MMAP_THRESHOLD
+	/*
+	 * glibc raises its mmap threshold to the largest block freed so far,
+	 * up to 32 MiB: after the first big listing of a sync, every later
+	 * one came from the heap, where calloc clears (touches) all of it and
+	 * a free does not give it back.  A fixed threshold keeps the arrays
+	 * of a long listing in their own mappings: zero pages until used, and
+	 * returned whole (issue 9: RSS the same for 10 messages as for
+	 * 100,000).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	/*
 	 * Before any secret is read: no core dump holding a password or
 	 * token, and no ptrace or /proc/PID/mem for other processes of the

@@ -115,8 +115,11 @@ struct store_entry {
 	int64_t		 size;		/* octets as last recorded; -1: unknown */
 	int64_t		 first_seen;	/* when the row was created */
 	int64_t		 delivered_at;	/* 0 unless delivered at some point */
-	char		*filename;	/* Maildir file name; NULL if none */
-	char		*reason;	/* why skipped or failed; else NULL */
+	/* Only what a sync needs, so a ledger of 100,000 rows stays small:
+	 * the planned name of a fetching row, the reason of a skipped or
+	 * failed one; NULL otherwise. */
+	char		*filename;
+	char		*reason;
 	int64_t		 failures;	/* failed fetches in a row */
 	bool		 waiting;	/* failed, and its retry is not due
 					 * at the next listing */
