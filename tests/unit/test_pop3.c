@@ -1335,6 +1335,69 @@ test_pipelined(void **state)
 }
 
 /*
+ * With PIPELINING, LIST and UIDL go out in one write; pop3_uidl reads the
+ * second reply.  A UIDL nobody reads (LIST refused, or the caller moves
+ * on) is read and dropped before the next command, -ERR or +OK.
+ */
+static void
+test_list_uidl_pipelined(void **state)
+{
+	static const struct step both[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("LIST\r\nUIDL"),
+		S("+OK 2 messages\r\n1 10\r\n2 20\r\n.\r\n"
+		    "+OK\r\n1 u1\r\n2 u2\r\n.\r\n"),
+		C("NOOP"), S("+OK\r\n"),
+	};
+	static const struct step refused[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("LIST\r\nUIDL"), S("-ERR [SYS/TEMP] busy\r\n-ERR busy\r\n"),
+		C("NOOP"), S("+OK\r\n"),
+	};
+	static const struct step unread[] = {
+		S(GREETING), CAPA_PIPE, C("USER bob"), S("+OK\r\n"),
+		C("PASS secret"), S("+OK\r\n"),
+		C("LIST\r\nUIDL"),
+		S("+OK\r\n1 10\r\n.\r\n+OK\r\n1 u1\r\n.\r\n"),
+		C("NOOP"), S("+OK\r\n"),
+	};
+	struct pop3_listing	 l;
+	struct script		 s;
+	struct pop3		*p;
+	struct err		 e;
+
+	memset(&l, 0, sizeof(l));
+	p = START(&s, both, 5);
+	pipe_login(p);
+	assert_int_equal(pop3_list(p, &l, &e), 0);
+	assert_int_equal(pop3_uidl(p, &l, &e), 0);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.msgs[1].size, 20);
+	assert_string_equal(pop3_msg_uidl(&l, &l.msgs[1]), "u2");
+	assert_int_equal(pop3_noop(p, &e), 0);
+	finish(&s, p);
+	pop3_listing_free(&l);
+
+	p = START(&s, refused, 0);
+	pipe_login(p);
+	assert_int_equal(pop3_list(p, &l, &e), E_SERVER);
+	assert_non_null(strstr(e.msg, "busy"));
+	assert_int_equal(pop3_noop(p, &e), 0);
+	finish(&s, p);
+	pop3_listing_free(&l);
+
+	p = START(&s, unread, 1);
+	pipe_login(p);
+	assert_int_equal(pop3_list(p, &l, &e), 0);
+	assert_int_equal(pop3_noop(p, &e), 0);
+	assert_int_equal(pop3_state(p), POP3_ST_TRANSACTION);
+	finish(&s, p);
+	pop3_listing_free(&l);
+}
+
+/*
  * The window in bytes: replies of 100 KiB, so two fit in POP3_PIPE_BYTES;
  * it is topped up once half of it is free.  The next batch's first RETR
  * goes out ahead, and the next call starts with it in flight; a command
@@ -1771,6 +1834,7 @@ main(void)
 		cmocka_unit_test(test_error_sanitized),
 		cmocka_unit_test(test_broken_link),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_list_uidl_pipelined),
 		cmocka_unit_test(test_pipe_window),
 		cmocka_unit_test(test_pipe_cmd_bytes),
 		cmocka_unit_test(test_pipe_failure),
