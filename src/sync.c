@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,24 @@
 /* sync_session's result when a message was cut off and the link closed. */
 #define SYNC_AGAIN	1
 
+/*
+ * The ledger, read by a thread of its own while the session connects,
+ * logs in and lists: at 100,000 messages both take about 0.1 s, and an
+ * empty poll needs both before it can plan (issue 9).
+ */
+struct sync_loader {
+	pthread_t		 thread;
+	bool			 running;	/* started, not joined yet */
+	struct store		*store;
+	const char		*account;
+	void			(*idle)(void *);
+	void			*idle_arg;
+	struct store_entry	*ents;
+	size_t			 nents;
+	int			 rc;
+	struct err		 e;
+};
+
 /* Everything one sync works with. */
 struct sync_run {
 	const struct account		*a;
@@ -59,6 +78,7 @@ struct sync_run {
 	/* Items delivered in this session, for keep = false. */
 	struct sync_item		**fetched;
 	size_t				 nfetched;
+	struct sync_loader		 loader;
 };
 
 static char	**sync_keys(const struct pop3_listing *, bool *);
@@ -97,8 +117,10 @@ static int	sync_end_session(struct sync_run *, int, struct sync_plan *,
 		    struct err *);
 static int	sync_session(struct sync_run *, struct store_entry **, size_t *,
 		    struct err *);
-static int	sync_prepare(struct sync_run *, struct store_entry **,
-		    size_t *, struct err *);
+static int	sync_prepare(struct sync_run *, struct err *);
+static void	*sync_load_thread(void *);
+static int	sync_ledger(struct sync_run *, struct store_entry **, size_t *,
+		    struct err *);
 static int	sync_finish(struct sync_run *, int, struct err *);
 
 static const struct pop3_sink sync_sink = {
@@ -863,7 +885,7 @@ sync_session(struct sync_run *run, struct store_entry **ents, size_t *nents,
 	struct pop3_listing	 l;
 	struct sync_plan	 plan;
 	struct err		 qe;
-	int			 rc;
+	int			 rc, rc2;
 
 	memset(&l, 0, sizeof(l));
 	memset(&plan, 0, sizeof(plan));
@@ -891,6 +913,12 @@ sync_session(struct sync_run *run, struct store_entry **ents, size_t *nents,
 	run->r->listed = l.count;
 	run->fetched = xreallocarray(run->fetched, l.count + 1,
 	    sizeof(*run->fetched));
+	/* The ledger the loader read meanwhile, resolved. */
+	if ((rc == 0 || rc == E_SERVER) &&
+	    (rc2 = sync_ledger(run, ents, nents, e)) < 0) {
+		rc = rc2;
+		goto out;
+	}
 	/* Another fetcher's imported state (import.h), before the plan. */
 	if (rc == 0 && !run->listed)
 		rc = import_apply(run->sh->store, a, &l, ents, nents, NULL, e);
@@ -908,13 +936,26 @@ out:
 	return rc;
 }
 
-/* Bind the account to its mailbox, load the ledger, open the Maildir and
- * resolve what a killed run left. */
+/* The loader: store_load, showing life as the sync's own thread would. */
+static void *
+sync_load_thread(void *arg)
+{
+	struct sync_loader	*ld = arg;
+
+	store_set_tick(ld->idle, ld->idle_arg);
+	ld->rc = store_load(ld->store, ld->account, &ld->ents, &ld->nents,
+	    &ld->e);
+	store_set_tick(NULL, NULL);
+	return NULL;
+}
+
+/* Bind the account to its mailbox, open the Maildir and start reading the
+ * ledger (sync_ledger takes it). */
 static int
-sync_prepare(struct sync_run *run, struct store_entry **ents, size_t *nents,
-    struct err *e)
+sync_prepare(struct sync_run *run, struct err *e)
 {
 	const struct account	*a = run->a;
+	struct sync_loader	*ld = &run->loader;
 	char			*identity;
 	int			 rc, changed = 0;
 
@@ -924,8 +965,6 @@ sync_prepare(struct sync_run *run, struct store_entry **ents, size_t *nents,
 	if (rc == 0)
 		rc = store_sync_start(run->sh->store, a->name,
 		    sync_now(run), e);
-	if (rc == 0)
-		rc = store_load(run->sh->store, a->name, ents, nents, e);
 	if (rc == 0 && changed)
 		log_warnx("%s: the account now names the mailbox %s@%s, not "
 		    "the one it named before, so mail left on this server "
@@ -936,6 +975,45 @@ sync_prepare(struct sync_run *run, struct store_entry **ents, size_t *nents,
 		return rc;
 	if ((rc = maildir_open(a->maildir, &run->md, e)) < 0)
 		return rc;
+	ld->store = run->sh->store;
+	ld->account = a->name;
+	ld->idle = run->sh->idle;
+	ld->idle_arg = run->sh->idle_arg;
+	/* No thread to be had: read it when it is needed. */
+	ld->running = pthread_create(&ld->thread, NULL, sync_load_thread,
+	    ld) == 0;
+	return 0;
+}
+
+/*
+ * The ledger for the first session: the loader's (waited for), or read
+ * here; then resolve what a killed run left.  Later sessions have theirs.
+ */
+static int
+sync_ledger(struct sync_run *run, struct store_entry **ents, size_t *nents,
+    struct err *e)
+{
+	struct sync_loader	*ld = &run->loader;
+	int			 rc;
+
+	if (ld->store == NULL)
+		return 0;
+	if (ld->running) {
+		if ((rc = pthread_join(ld->thread, NULL)) != 0)
+			fatalx("%s: pthread_join: %s", __func__,
+			    strerror(rc));
+		ld->running = false;
+	} else
+		ld->rc = store_load(ld->store, ld->account, &ld->ents,
+		    &ld->nents, &ld->e);
+	ld->store = NULL;
+	*ents = ld->ents;
+	*nents = ld->nents;
+	ld->ents = NULL;
+	if (ld->rc < 0) {
+		*e = ld->e;
+		return ld->rc;
+	}
 	return sync_resolve(run, *ents, *nents, e);
 }
 
@@ -984,7 +1062,7 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 	/* Long ledger work (a listing of 200,000) shows life too. */
 	store_set_tick(sh->idle, sh->idle_arg);
 
-	rc = sync_prepare(&run, &ents, &nents, e);
+	rc = sync_prepare(&run, e);
 	/* A cut-off message was recorded skipped: a new session with a
 	 * fresh ledger goes on with the rest. */
 	for (n = 1; rc == 0; n++) {
@@ -997,6 +1075,11 @@ sync_account(const struct account *a, const struct sync_shared *sh,
 		ents = NULL;
 		rc = store_load(sh->store, a->name, &ents, &nents, e);
 	}
+	/* A session that failed before its listing left the ledger unread
+	 * or unclaimed. */
+	if (run.loader.running)
+		pthread_join(run.loader.thread, NULL);
+	store_entries_free(run.loader.ents, run.loader.nents);
 	rc = sync_finish(&run, rc, e);
 	maildir_free(run.md);
 	free(run.fetched);
