@@ -178,7 +178,6 @@ enum store_stmt {
 	ST_DELE_SENT,
 	ST_EXPUNGED,
 	ST_POLLED,
-	ST_SCAN,
 	ST_ABSENT,
 	ST_PRESENT,
 	ST_FORGET,
@@ -234,7 +233,7 @@ static const struct {
 	    "SELECT l.uidl, l.state, l.size, l.first_seen, l.delivered_at,"
 	    " CASE l.state WHEN 'fetching' THEN l.filename END,"
 	    " CASE WHEN l.state IN ('skipped', 'failed') THEN l.reason END,"
-	    " l.failures, l.retry_poll > m.polls"
+	    " l.failures, l.retry_poll > m.polls, l.absent_polls > 0"
 	    " FROM ledger l JOIN mailboxes m ON m.id = l.mailbox"
 	    " WHERE l.mailbox = " MB " ORDER BY l.uidl" },
 	[ST_STATE_GET] = { "read state",
@@ -275,8 +274,6 @@ static const struct {
 	    " AND state = 'dele_sent'" },
 	[ST_POLLED] = { "count listing",
 	    "UPDATE mailboxes SET polls = polls + 1 WHERE id = " MB },
-	[ST_SCAN] = { "prune",
-	    "SELECT uidl, absent_polls FROM ledger WHERE mailbox = " MB },
 	/* A dele_sent row the server no longer lists was deleted by a QUIT
 	 * whose +OK never came: it is expunged. */
 	[ST_ABSENT] = { "prune",
@@ -1482,6 +1479,8 @@ store_load(struct store *s, const char *account,
 		en->reason = store_col_str(st, 6);
 		en->failures = store_col_int(st, 7, 0);
 		en->waiting = store_col_int(st, 8, 0) != 0;
+		en->absent = store_col_int(st, 9, 0) != 0;
+		en->listed = false;
 		/* The CHECK constraint keeps other strings out. */
 		state = (const char *)sqlite3_column_text(st, 1);
 		for (i = 0; i < NITEMS(store_state_names); i++)
@@ -1638,76 +1637,42 @@ store_mark_expunged(struct store *s, const char *account, struct err *e)
 /*
  * Note a complete listing: count it, mark the rows it lacks absent (from
  * now, if not already), clear the mark of those it has, and forget the
- * rows absent long enough.  The rows are read once and matched against a
- * map of the listing; only the rows whose mark changes are written, so a
- * poll of 100,000 messages with nothing gone writes nothing here.
+ * rows absent long enough.  The caller matched the rows against the
+ * listing (listed); only the rows whose mark changes are written, so a
+ * poll of 100,000 messages with nothing gone writes one row here.
  */
 int
-store_prune(struct store *s, const char *account, const char *const *uidls,
-    size_t n, int64_t now, size_t *pruned, struct err *e)
+store_prune(struct store *s, const char *account,
+    const struct store_entry *ents, size_t n, int64_t now, size_t *pruned,
+    struct err *e)
 {
-	struct util_strmap	  live;
-	sqlite3_stmt		 *st;
-	char			**gone = NULL, **back = NULL;
-	size_t			  i, ngone = 0, nback = 0, cgone = 0, cback = 0;
-	size_t			  rows = 0;
-	int			  rc, forgot = 0;
-	bool			  listed;
+	size_t	i;
+	int	rc, forgot = 0;
 
 	if (pruned != NULL)
 		*pruned = 0;
-	util_strmap_init(&live, n);
-	for (i = 0; i < n; i++) {
-		util_strmap_put(&live, uidls[i], NULL);
-		if (i % 4096 == 4095)
-			store_tick(NULL);
-	}
 	store_enter(s);
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
-		goto out;
+		return store_leave(s, rc);
 	rc = store_run(s, ST_POLLED, e, "s", account);
-	if (rc >= 0 && (st = store_stmt(s, ST_SCAN, e, "s", account)) == NULL)
-		rc = E_STORE;
-	while (rc >= 0 && (rc = store_step(s, st, ST_SCAN, e)) == 1) {
-		if (++rows % 4096 == 0)
+	for (i = 0; rc >= 0 && i < n; i++) {
+		if (i % 4096 == 4095)
 			store_tick(NULL);
-		listed = util_strmap_get(&live,
-		    (const char *)sqlite3_column_text(st, 0)) != NULL;
-		if (!listed) {
-			if (ngone == cgone) {
-				cgone = cgone == 0 ? 16 : cgone * 2;
-				gone = xreallocarray(gone, cgone,
-				    sizeof(*gone));
-			}
-			gone[ngone++] = store_col_str(st, 0);
-		} else if (store_col_int(st, 1, 0) > 0) {
-			if (nback == cback) {
-				cback = cback == 0 ? 16 : cback * 2;
-				back = xreallocarray(back, cback,
-				    sizeof(*back));
-			}
-			back[nback++] = store_col_str(st, 0);
+		if (ents[i].listed) {
+			if (ents[i].absent)
+				rc = store_run(s, ST_PRESENT, e, "ss", account,
+				    ents[i].uidl);
+			continue;
 		}
-	}
-	for (i = 0; rc >= 0 && i < nback; i++)
-		rc = store_run(s, ST_PRESENT, e, "ss", account, back[i]);
-	for (i = 0; rc >= 0 && i < ngone; i++) {
-		if ((rc = store_run(s, ST_ABSENT, e, "ssi", account, gone[i],
-		    now)) >= 0 && (rc = store_run(s, ST_FORGET, e, "ssii",
-		    account, gone[i], (int64_t)STORE_FORGET_POLLS,
+		if ((rc = store_run(s, ST_ABSENT, e, "ssi", account,
+		    ents[i].uidl, now)) >= 0 && (rc = store_run(s, ST_FORGET,
+		    e, "ssii", account, ents[i].uidl,
+		    (int64_t)STORE_FORGET_POLLS,
 		    now - (int64_t)STORE_FORGET_DAYS * 86400)) > 0)
 			forgot += rc;
 	}
 	if ((rc = store_tx_end(s, rc < 0 ? rc : 0, e)) == 0 && pruned != NULL)
 		*pruned = (size_t)forgot;
-out:
-	for (i = 0; i < ngone; i++)
-		free(gone[i]);
-	for (i = 0; i < nback; i++)
-		free(back[i]);
-	free(gone);
-	free(back);
-	util_strmap_free(&live);
 	return store_leave(s, rc);
 }
 

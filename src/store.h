@@ -123,6 +123,9 @@ struct store_entry {
 	int64_t		 failures;	/* failed fetches in a row */
 	bool		 waiting;	/* failed, and its retry is not due
 					 * at the next listing */
+	bool		 absent;	/* marked absent by an earlier listing */
+	bool		 listed;	/* the caller's: this listing has it
+					 * (store_prune) */
 };
 
 /* A message whose fetch failed, for --status; strings are the caller's. */
@@ -376,20 +379,22 @@ int	 store_mark_expunged(struct store *s, const char *account,
 	    struct err *e);
 
 /*
- * store_prune: note one complete UIDL listing of account's mailbox, of
- * which uidls are the n keys, at time now.  Rows the listing lacks are
- * marked absent (since now, if not already), and a dele_sent one among
- * them becomes expunged (a QUIT whose +OK never came did delete it); rows
- * it has lose the mark; a row absent from STORE_FORGET_POLLS listings in a
- * row and for at least STORE_FORGET_DAYS days is forgotten, whatever its
- * state, and *pruned (if not NULL) counts those.  The listing also counts
- * as a poll for the retry delays of store_mark_failed.  Pass only a
- * complete listing from a successful command.  All or nothing.
+ * store_prune: note one complete UIDL listing of account's mailbox at time
+ * now.  ents are the mailbox's rows as store_load returned them at the
+ * start of this sync, each with listed set when the listing has its key.
+ * Rows the listing lacks are marked absent (since now, if not already),
+ * and a dele_sent one among them becomes expunged (a QUIT whose +OK never
+ * came did delete it); rows it has lose the mark; a row absent from
+ * STORE_FORGET_POLLS listings in a row and for at least STORE_FORGET_DAYS
+ * days is forgotten, whatever its state, and *pruned (if not NULL) counts
+ * those.  Only rows whose mark changes are written.  The listing also
+ * counts as a poll for the retry delays of store_mark_failed.  Pass only
+ * a complete listing from a successful command.  All or nothing.
  * Errors: E_STORE.
  */
 int	 store_prune(struct store *s, const char *account,
-	    const char *const *uidls, size_t n, int64_t now, size_t *pruned,
-	    struct err *e);
+	    const struct store_entry *ents, size_t n, int64_t now,
+	    size_t *pruned, struct err *e);
 
 /*
  * store_set_first_seen: set when uidl was first seen, so tests can age a

@@ -223,9 +223,10 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 	plan->fetch = xcalloc(l->count, sizeof(*plan->fetch));
 	plan->skip = xcalloc(l->count, sizeof(*plan->skip));
 	plan->dele = xcalloc(l->count, sizeof(*plan->dele));
-	plan->live = xcalloc(l->count, sizeof(*plan->live));
 	dup = xcalloc(l->count, sizeof(*dup));
 	plan->keys = sync_keys(l, dup);
+	for (i = 0; i < nents; i++)
+		ents[i].listed = false;
 	plan->nkeys = l->count;
 	plan->uidl_only = l->uidl_only;
 
@@ -243,11 +244,12 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 			plan->list_only++;
 			continue;
 		}
-		plan->live[plan->nlive++] = plan->keys[i];
 		/* Only the second and later copies count. */
 		if (dup[i] && strchr(plan->keys[i], '\n') != NULL)
 			plan->dup++;
 		se = store_entry_find(ents, nents, plan->keys[i]);
+		if (se != NULL)
+			se->listed = true;
 		big = sync_too_big(a, m->size, se);
 		if (se != NULL && se->state == STORE_FAILED && se->waiting &&
 		    !big) {
@@ -298,7 +300,6 @@ sync_plan_free(struct sync_plan *plan)
 	free(plan->skip);
 	free(plan->dele);
 	free(plan->keys);
-	free(plan->live);
 	memset(plan, 0, sizeof(*plan));
 }
 
@@ -778,9 +779,8 @@ sync_uidl_plan(struct sync_run *run, const struct pop3_listing *l,
 	sync_plan_make(run->a, l, ents, nents, sync_now(run), plan);
 	if (!run->listed) {
 		sync_warn_plan(run, plan);
-		if ((rc = store_prune(run->sh->store, run->a->name,
-		    (const char *const *)plan->live, plan->nlive,
-		    sync_now(run), &pruned, e)) < 0)
+		if ((rc = store_prune(run->sh->store, run->a->name, ents,
+		    nents, sync_now(run), &pruned, e)) < 0)
 			return rc;
 		run->r->pruned += pruned;
 		run->listed = true;

@@ -145,8 +145,8 @@ struct sync_item {
  * retry is due); skip: new messages over max_message_size; dele: delivered
  * messages the policy deletes (keep = false: all; delete_after_days: first
  * seen that long ago) and those with a deletion pending.  keys[i] is the
- * ledger key of listing entry i (NULL when it has none); live points at
- * every key the server lists, for store_prune.  The counts say what is left
+ * ledger key of listing entry i (NULL when it has none): the listing "has"
+ * exactly these keys (store_prune).  The counts say what is left
  * alone: dup, entries whose UIDL was already listed (fetched, never
  * deleted); list_only and uidl_only, messages in one listing only;
  * bad_uidl, unusable UIDLs; waiting, failed messages not due yet.
@@ -160,8 +160,6 @@ struct sync_plan {
 	size_t			 ndele;
 	char			**keys;
 	size_t			 nkeys;
-	char			**live;
-	size_t			 nlive;
 	size_t			 dup;
 	size_t			 list_only;
 	size_t			 uidl_only;
@@ -173,7 +171,9 @@ struct sync_plan {
  * sync_plan_make: the plan for account a (keep, delete_after_days,
  * max_message_size) from listing l (with UIDLs) and the ledger entries (as
  * store_load returns them, fetching rows already resolved) at time now.
- * Pure: no I/O; n log n in the listing's length.  Free with sync_plan_free.
+ * It sets listed on each entry whose key the listing has, for store_prune,
+ * and changes nothing else.  No I/O; n log n in the listing's length.  Free
+ * with sync_plan_free.
  */
 void	 sync_plan_make(const struct account *a, const struct pop3_listing *l,
 	    struct store_entry *ents, size_t nents, int64_t now,

@@ -74,6 +74,8 @@ static void	 spit(const char *, const void *, size_t);
 static uint32_t	 hdr_get(const char *, off_t, size_t);
 static void	 hdr_set32(const char *, off_t, uint32_t);
 static int	 exists(const char *, const char *);
+static int	 prune_listing(struct store *, const char *,
+	    const char *const *, size_t, int64_t, size_t *, struct err *);
 static struct store_entry *load_one(struct store *, const char *,
 		    const char *, struct store_entry **, size_t *);
 static void	 make_state(struct store *, const char *, const char *, int);
@@ -272,6 +274,29 @@ exists(const char *path, const char *suffix)
 	p = xasprintf("%s%s", path, suffix);
 	rc = stat(p, &sb) == 0;
 	free(p);
+	return rc;
+}
+
+/*
+ * Note a listing that has the keys live (n of them), as a sync does: load
+ * the rows, mark those listed, prune.
+ */
+static int
+prune_listing(struct store *s, const char *account, const char *const *live,
+    size_t n, int64_t now, size_t *pruned, struct err *e)
+{
+	struct store_entry	*v;
+	size_t			 nv, i, j;
+	int			 rc;
+
+	if ((rc = store_load(s, account, &v, &nv, e)) < 0)
+		return rc;
+	for (i = 0; i < nv; i++)
+		for (j = 0; j < n; j++)
+			if (strcmp(v[i].uidl, live[j]) == 0)
+				v[i].listed = true;
+	rc = store_prune(s, account, v, nv, now, pruned, e);
+	store_entries_free(v, nv);
 	return rc;
 }
 
@@ -1123,12 +1148,12 @@ test_failed(void **state)
 			store_entries_free(v, n);
 			if (!i)
 				break;
-			OK(store_prune(fx->s, ACCT, live, 1, NOW, NULL, &e));
+			OK(prune_listing(fx->s, ACCT, live, 1, NOW, NULL, &e));
 		}
 		if (polls != ((size_t)1 << (fail - 1)) - 1)
 			fail_msg("failure %d: due after %zu listings", fail,
 			    polls);
-		OK(store_prune(fx->s, ACCT, live, 1, NOW, NULL, &e));
+		OK(prune_listing(fx->s, ACCT, live, 1, NOW, NULL, &e));
 	}
 	OK(store_failures(fx->s, ACCT, &f, &n, &e));
 	assert_int_equal(n, 1);
@@ -1411,23 +1436,23 @@ test_prune(void **state)
 	/* Empty listings, many, within the days: nothing goes. */
 	for (i = 0; i < 10; i++) {
 		pruned = 99;
-		OK(store_prune(fx->s, ACCT, NULL, 0, NOW + (int64_t)i, &pruned,
+		OK(prune_listing(fx->s, ACCT, NULL, 0, NOW + (int64_t)i, &pruned,
 		    &e));
 		assert_int_equal(pruned, 0);
 	}
 	/* Days later, but A and B are back: the count starts over. */
-	OK(store_prune(fx->s, ACCT, some, 2, later, &pruned, &e));
+	OK(prune_listing(fx->s, ACCT, some, 2, later, &pruned, &e));
 	assert_int_equal(pruned, 4);
 	OK(store_load(fx->s, ACCT, &v, &n, &e));
 	assert_int_equal(n, 2);
 	store_entries_free(v, n);
 	for (i = 0; i + 1 < STORE_FORGET_POLLS; i++) {
-		OK(store_prune(fx->s, ACCT, NULL, 0, later * 2, &pruned, &e));
+		OK(prune_listing(fx->s, ACCT, NULL, 0, later * 2, &pruned, &e));
 		assert_int_equal(pruned, 0);
 	}
-	OK(store_prune(fx->s, ACCT, NULL, 0, later * 2, &pruned, &e));
+	OK(prune_listing(fx->s, ACCT, NULL, 0, later * 2, &pruned, &e));
 	assert_int_equal(pruned, 0);	/* absent since later * 2 only */
-	OK(store_prune(fx->s, ACCT, NULL, 0, later * 3, &pruned, &e));
+	OK(prune_listing(fx->s, ACCT, NULL, 0, later * 3, &pruned, &e));
 	assert_int_equal(pruned, 2);
 	/* Another account's rows are not touched. */
 	OK(store_load(fx->s, "home", &v, &n, &e));
@@ -1453,19 +1478,32 @@ test_tick(void **state)
 	char		**live;
 	size_t		  i, n = 20000;
 
+	struct store_entry	 *v;
+	size_t			  nv;
+
 	open_bound(fx);
 	live = xcalloc(n, sizeof(*live));
-	for (i = 0; i < n; i++)
+	OK(store_begin(fx->s, &e));
+	for (i = 0; i < n; i++) {
 		live[i] = xasprintf("uidl-%zu", i);
+		OK(store_mark_seen(fx->s, ACCT, live[i], 10, NOW, NULL, &e));
+	}
+	OK(store_commit(fx->s, &e));
+	/* Loading them shows life, and so does noting the listing. */
 	store_set_tick(count_tick, NULL);
-	OK(store_prune(fx->s, ACCT, (const char *const *)live, n, NOW, NULL,
-	    &e));
+	OK(store_load(fx->s, ACCT, &v, &nv, &e));
+	assert_int_equal(nv, n);
+	assert_true(ticks >= n / 4096);
+	ticks = 0;
+	for (i = 0; i < nv; i++)
+		v[i].listed = true;
+	OK(store_prune(fx->s, ACCT, v, nv, NOW, NULL, &e));
 	store_set_tick(NULL, NULL);
 	assert_true(ticks >= n / 4096);
 	ticks = 0;
-	OK(store_prune(fx->s, ACCT, (const char *const *)live, n, NOW, NULL,
-	    &e));
+	OK(store_prune(fx->s, ACCT, v, nv, NOW, NULL, &e));
 	assert_int_equal(ticks, 0);
+	store_entries_free(v, nv);
 	for (i = 0; i < n; i++)
 		free(live[i]);
 	free(live);
@@ -1550,10 +1588,10 @@ test_status(void **state)
 	OK(store_sync_end(fx->s, ACCT, NOW + 7, "error", "work: RETR: -ERR x",
 	    &c, &e));
 	/* Pruning forgets rows but not how many were delivered. */
-	OK(store_prune(fx->s, ACCT, (const char *[]){ "B", "C", "D" }, 3,
+	OK(prune_listing(fx->s, ACCT, (const char *[]){ "B", "C", "D" }, 3,
 	    NOW, NULL, &e));
 	for (i = 0; i < STORE_FORGET_POLLS; i++)
-		OK(store_prune(fx->s, ACCT, (const char *[]){ "B", "C", "D" },
+		OK(prune_listing(fx->s, ACCT, (const char *[]){ "B", "C", "D" },
 		    3, NOW + STORE_FORGET_DAYS * 86400, NULL, &e));
 	OK(store_status(fx->s, &rows, &n, &e));
 	r = &rows[1];
