@@ -30,6 +30,8 @@ chmod 755 "$TMPFS"
 [ "$(stat -f -c %T "$TMPFS")" = tmpfs ] || fail "/dev/shm is not a tmpfs"
 [ "$(stat -f -c %T "$T_DIR")" = ext2/ext3 ] ||
     say "note: $T_DIR is on $(stat -f -c %T "$T_DIR"), not ext4"
+TRASH=$T_DIR/trash
+mkdir -p "$TRASH"
 # targets_cleanup: the EXIT trap: remove the tmpfs dir, then lib.sh's.
 targets_cleanup()
 {
@@ -128,7 +130,15 @@ run_tool()
 	"poll_$tool" "$step-$fs-none" "$rep"
 	check_maildir "$tool" "$BASE/$tool/Maildir" "$step-$fs-$rep" \
 	    >/dev/null
-	rm -rf -- "${BASE:?}/$tool"
+	# On ext4 the files are kept until the end: ext4 skips inodes freed
+	# in the last seconds when it allocates new ones, so a tool that ran
+	# just after the previous one's 2000 files were removed paid for
+	# that removal (its first syncs 0.4 s, later ones 1.6 s, mpop alike).
+	if [ "$fs" = ext4 ]; then
+		mv -- "$BASE/$tool" "$TRASH/$tool.$step.$rep"
+	else
+		rm -rf -- "${BASE:?}/$tool"
+	fi
 	BASE=$T_DIR
 }
 
