@@ -145,6 +145,34 @@ static const char *const store_migrations[] = {
 	"  uidl TEXT NOT NULL,"			/* as the peer wrote it */
 	"  PRIMARY KEY (host, user, format, uidl)"
 	") WITHOUT ROWID;",
+	/*
+	 * 4: the ledger's CHECK without IN: SQLite builds a temporary
+	 * b-tree for a list of six constants at every row it checks, which
+	 * was a third of the instructions of a first sync (issue 9).  A
+	 * CHECK cannot be altered: the table is copied.
+	 */
+	"CREATE TABLE ledger4 ("
+	"  mailbox INTEGER NOT NULL REFERENCES mailboxes(id),"
+	"  uidl TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state = 'fetching' OR"
+	"    state = 'delivered' OR state = 'skipped' OR state = 'failed' OR"
+	"    state = 'dele_sent' OR state = 'expunged'),"
+	"  size INTEGER,"
+	"  first_seen INTEGER NOT NULL,"
+	"  delivered_at INTEGER,"
+	"  filename TEXT,"
+	"  reason TEXT,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  retry_poll INTEGER NOT NULL DEFAULT 0,"
+	"  absent_since INTEGER,"
+	"  absent_polls INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (mailbox, uidl)"
+	") WITHOUT ROWID;"
+	"INSERT INTO ledger4 SELECT mailbox, uidl, state, size, first_seen,"
+	"  delivered_at, filename, reason, failures, retry_poll, absent_since,"
+	"  absent_polls FROM ledger;"
+	"DROP TABLE ledger;"
+	"ALTER TABLE ledger4 RENAME TO ledger;",
 };
 
 /* The mailbox of account ?1, in the ledger statements. */
@@ -232,7 +260,8 @@ static const struct {
 	[ST_LOAD] = { "load ledger",
 	    "SELECT l.uidl, l.state, l.size, l.first_seen, l.delivered_at,"
 	    " CASE l.state WHEN 'fetching' THEN l.filename END,"
-	    " CASE WHEN l.state IN ('skipped', 'failed') THEN l.reason END,"
+	    " CASE l.state WHEN 'skipped' THEN l.reason"
+	    " WHEN 'failed' THEN l.reason END,"
 	    " l.failures, l.retry_poll > m.polls, l.absent_polls > 0"
 	    " FROM ledger l JOIN mailboxes m ON m.id = l.mailbox"
 	    " WHERE l.mailbox = " MB " ORDER BY l.uidl" },
@@ -243,7 +272,7 @@ static const struct {
 	    " filename) VALUES (" MB ", ?2, 'fetching', ?3, ?4, ?5)"
 	    " ON CONFLICT (mailbox, uidl) DO UPDATE SET state = 'fetching',"
 	    " size = excluded.size, filename = excluded.filename"
-	    " WHERE state IN ('fetching', 'skipped', 'failed')" },
+	    " WHERE state = 'fetching' OR state = 'skipped' OR state = 'failed'" },
 	[ST_DELIVERED] = { "mark delivered",
 	    "UPDATE ledger SET state = 'delivered', filename = ?3,"
 	    " delivered_at = ?4, reason = NULL WHERE mailbox = " MB
@@ -257,7 +286,7 @@ static const struct {
 	    " ON CONFLICT (mailbox, uidl) DO UPDATE SET state = 'skipped',"
 	    " size = excluded.size, filename = NULL,"
 	    " reason = excluded.reason"
-	    " WHERE state IN ('fetching', 'skipped', 'failed')" },
+	    " WHERE state = 'fetching' OR state = 'skipped' OR state = 'failed'" },
 	/* The n-th failure in a row waits 2^(n-1) - 1 polls, at most 63. */
 	[ST_FAILED] = { "mark failed",
 	    "UPDATE ledger SET state = 'failed', filename = NULL,"
@@ -267,8 +296,8 @@ static const struct {
 	    " WHERE mailbox = " MB " AND uidl = ?2 AND state = 'fetching'" },
 	[ST_DELE_SENT] = { "mark dele_sent",
 	    "UPDATE ledger SET state = 'dele_sent' WHERE mailbox = " MB
-	    " AND uidl = ?2 AND state IN ('delivered', 'dele_sent',"
-	    " 'expunged')" },
+	    " AND uidl = ?2 AND (state = 'delivered' OR state = 'dele_sent'"
+	    " OR state = 'expunged')" },
 	[ST_EXPUNGED] = { "mark expunged",
 	    "UPDATE ledger SET state = 'expunged' WHERE mailbox = " MB
 	    " AND state = 'dele_sent'" },

@@ -101,6 +101,7 @@ static void	 test_transactions(void **);
 static void	 test_tx_failed_call_keeps_rest(void **);
 static void	 test_account_bind(void **);
 static void	 test_legacy(void **);
+static void	 test_migrate_v4(void **);
 static void	 test_tick(void **);
 static void	 count_tick(void *);
 static void	 test_failed(void **);
@@ -377,7 +378,7 @@ test_open_creates(void **state)
 	fx->s = NULL;
 	/* Closed cleanly, the WAL is checkpointed into the file. */
 	assert_false(exists(path, "-wal"));
-	assert_int_equal(store_schema_version(), 3);
+	assert_int_equal(store_schema_version(), 4);
 	assert_int_equal(hdr_get(path, HDR_USER_VER, 4),
 	    store_schema_version());
 	assert_int_equal(hdr_get(path, HDR_APP_ID, 4), 0x50535944);
@@ -502,7 +503,7 @@ static const struct {
 	uint32_t	 value;
 	const char	*want;
 } bad_headers[] = {
-	{ HDR_USER_VER, 4, "schema version 4 is newer" },
+	{ HDR_USER_VER, 5, "schema version 5 is newer" },
 	{ HDR_USER_VER, 0x7fffffff, "is newer than this popsyncd" },
 	{ HDR_APP_ID, 0x12345678, "not a popsyncd state database" },
 	{ HDR_APP_ID, 0, "not a popsyncd state database" },
@@ -1116,6 +1117,70 @@ test_legacy(void **state)
 }
 
 /*
+ * Schema 4 copies the ledger into a table whose CHECK has no IN list: a
+ * version 3 file keeps every row and column, and the new CHECK still
+ * refuses a state it does not know.
+ */
+static void
+test_migrate_v4(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_entry	*v, *en;
+	struct err		 e;
+	sqlite3			*db;
+	size_t			 n;
+
+	open_bound(fx);
+	make_state(fx->s, ACCT, "A", STORE_DELIVERED);
+	make_state(fx->s, ACCT, "B", STORE_FETCHING);
+	OK(store_mark_skipped(fx->s, ACCT, "C", 99, "too big", NOW, &e));
+	store_close(fx->s);
+	fx->s = NULL;
+	/* Back to schema 3: the ledger as version 2 made it. */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	    "BEGIN;"
+	    "CREATE TABLE old (mailbox INTEGER NOT NULL REFERENCES"
+	    " mailboxes(id), uidl TEXT NOT NULL, state TEXT NOT NULL CHECK"
+	    " (state IN ('fetching', 'delivered', 'skipped', 'failed',"
+	    " 'dele_sent', 'expunged')), size INTEGER, first_seen INTEGER"
+	    " NOT NULL, delivered_at INTEGER, filename TEXT, reason TEXT,"
+	    " failures INTEGER NOT NULL DEFAULT 0, retry_poll INTEGER NOT"
+	    " NULL DEFAULT 0, absent_since INTEGER, absent_polls INTEGER NOT"
+	    " NULL DEFAULT 0, PRIMARY KEY (mailbox, uidl)) WITHOUT ROWID;"
+	    "INSERT INTO old SELECT * FROM ledger;"
+	    "UPDATE old SET absent_polls = 2, absent_since = 7"
+	    " WHERE uidl = 'A';"
+	    "DROP TABLE ledger; ALTER TABLE old RENAME TO ledger;"
+	    "PRAGMA user_version = 3; COMMIT;", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	OK(store_open(fx->path, &fx->s, &e));
+	OK(store_load(fx->s, ACCT, &v, &n, &e));
+	assert_int_equal(n, 3);
+	en = store_entry_find(v, n, "A");
+	assert_int_equal(en->state, STORE_DELIVERED);
+	assert_true(en->absent);
+	en = store_entry_find(v, n, "B");
+	assert_int_equal(en->state, STORE_FETCHING);
+	assert_non_null(en->filename);
+	en = store_entry_find(v, n, "C");
+	assert_int_equal(en->state, STORE_SKIPPED);
+	assert_int_equal(en->size, 99);
+	assert_string_equal(en->reason, "too big");
+	store_entries_free(v, n);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(hdr_get(fx->path, HDR_USER_VER, 4), 4);
+	/* The CHECK is still there. */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE ledger SET state = 'lost'",
+	    NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	sqlite3_close(db);
+}
+
+/*
  * A failed fetch: the reason and count are kept, and the n-th failure in a
  * row waits 2^(n-1) - 1 listings before it is due again.
  */
@@ -1664,6 +1729,7 @@ main(void)
 	const struct CMUnitTest bind_tests[] = {
 		T(test_account_bind),
 		T(test_legacy),
+		T(test_migrate_v4),
 		T(test_tick),
 		T(test_failed),
 		T(test_unbound_account),
