@@ -1849,15 +1849,16 @@ store_import_add(struct store *s, const char *host, const char *user,
 	int	rc;
 
 	*added = 0;
+	store_enter(s);
 	if ((rc = store_run(s, ST_SAVEPOINT, e, "")) < 0)
-		return rc;
+		return store_leave(s, rc);
 	for (i = 0; i < n && rc >= 0; i++)
 		if ((rc = store_run(s, ST_IMPORT_ADD, e, "ssss", host, user,
 		    format, uidls[i])) > 0)
 			(*added)++;
 	if ((rc = store_tx_end(s, rc < 0 ? rc : 0, e)) < 0)
 		*added = 0;
-	return rc;
+	return store_leave(s, rc);
 }
 
 /* The imported UIDLs of one mailbox, ordered by format, then UIDL. */
@@ -1872,8 +1873,9 @@ store_import_load(struct store *s, const char *host, const char *user,
 
 	*entries = NULL;
 	*n = 0;
+	store_enter(s);
 	if ((st = store_stmt(s, ST_IMPORT_LOAD, e, "ss", host, user)) == NULL)
-		return E_STORE;
+		return store_leave(s, E_STORE);
 	while ((rc = store_step(s, st, ST_IMPORT_LOAD, e)) == 1) {
 		if (len == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
@@ -1885,11 +1887,11 @@ store_import_load(struct store *s, const char *host, const char *user,
 	}
 	if (rc < 0) {
 		store_import_free(v, len);
-		return rc;
+		return store_leave(s, rc);
 	}
 	*entries = v;
 	*n = len;
-	return 0;
+	return store_leave(s, 0);
 }
 
 /* Free a store_import_load result. */
@@ -1910,8 +1912,11 @@ int
 store_import_drop(struct store *s, const char *host, const char *user,
     struct err *e)
 {
-	return store_run(s, ST_IMPORT_DROP, e, "ss", host, user) < 0 ?
-	    E_STORE : 0;
+	int	rc;
+
+	store_enter(s);
+	rc = store_run(s, ST_IMPORT_DROP, e, "ss", host, user);
+	return store_leave(s, rc < 0 ? E_STORE : 0);
 }
 
 /* A message fetched by other means: delivered, with no file. */
@@ -1921,10 +1926,11 @@ store_mark_seen(struct store *s, const char *account, const char *uidl,
 {
 	int	n;
 
+	store_enter(s);
 	if ((n = store_run(s, ST_SEEN, e, "ssii", account, uidl, size,
 	    now)) < 0)
-		return n;
+		return store_leave(s, n);
 	if (added != NULL)
 		*added = n > 0;
-	return 0;
+	return store_leave(s, 0);
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -103,6 +104,7 @@ static void	 test_account_bind(void **);
 static void	 test_legacy(void **);
 static void	 test_migrate_v4(void **);
 static void	 test_tick(void **);
+static void	 test_threads(void **);
 static void	 count_tick(void *);
 static void	 test_failed(void **);
 static void	 test_unbound_account(void **);
@@ -1700,6 +1702,93 @@ test_state_name(void **state)
 	    "unknown");
 }
 
+/* One thread of test_threads: what a sync of its own mailbox does. */
+struct worker {
+	pthread_t	 thread;
+	struct store	*s;
+	int		 id;
+	int		 failures;
+	struct err	 e;
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker		*w = arg;
+	struct store_import	*imp;
+	struct store_entry	*v;
+	struct err		 e;
+	char			 host[32], acct[32], uidl[32];
+	const char		*uidls[3];
+	size_t			 added, n, i;
+	int			 changed, rc = 0;
+
+	snprintf(host, sizeof(host), "h%d.example.org", w->id);
+	snprintf(acct, sizeof(acct), "acct%d", w->id);
+	rc = store_account_bind(w->s, acct, host, "me", "me@h:995", &changed,
+	    &e);
+	for (i = 0; rc == 0 && i < 100; i++) {
+		snprintf(uidl, sizeof(uidl), "U%zu", i);
+		uidls[0] = uidl;
+		uidls[1] = "shared";
+		uidls[2] = acct;
+		if ((rc = store_import_add(w->s, host, "me", "mpop", uidls, 3,
+		    &added, &e)) != 0 ||
+		    (rc = store_import_load(w->s, host, "me", &imp, &n,
+		    &e)) != 0)
+			break;
+		store_import_free(imp, n);
+		if ((rc = store_mark_seen(w->s, acct, uidl, 10, NOW, NULL,
+		    &e)) != 0 || (rc = store_begin(w->s, &e)) != 0)
+			break;
+		snprintf(uidl, sizeof(uidl), "F%zu", i);
+		if ((rc = store_mark_fetching(w->s, acct, uidl, 10, "plan",
+		    NOW, &e)) != 0 || (rc = store_commit(w->s, &e)) != 0)
+			break;
+		if (i % 10 == 0)
+			rc = store_import_drop(w->s, host, "me", &e);
+	}
+	if (rc == 0 && (rc = store_load(w->s, acct, &v, &n, &e)) == 0) {
+		if (n != 200)
+			snprintf(e.msg, sizeof(e.msg), "%zu rows, not 200", n);
+		rc = n != 200;
+		store_entries_free(v, n);
+	}
+	if (rc != 0) {
+		w->failures++;
+		w->e = e;
+	}
+	return NULL;
+}
+
+/*
+ * Four threads share one handle, as the daemon's workers do: every call,
+ * the import ones included, takes the handle's lock, so none sees
+ * another's savepoint or half a statement (ThreadSanitizer checks the
+ * rest).
+ */
+static void
+test_threads(void **state)
+{
+	struct fx	*fx = *state;
+	struct worker	 w[4];
+	size_t		 i;
+
+	open_bound(fx);
+	for (i = 0; i < NITEMS(w); i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].s = fx->s;
+		w[i].id = (int)i;
+		assert_int_equal(pthread_create(&w[i].thread, NULL, worker_run,
+		    &w[i]), 0);
+	}
+	for (i = 0; i < NITEMS(w); i++)
+		pthread_join(w[i].thread, NULL);
+	for (i = 0; i < NITEMS(w); i++)
+		if (w[i].failures != 0)
+			fail_msg("thread %zu: %s", i, w[i].e.msg);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 int
@@ -1725,6 +1814,7 @@ main(void)
 	const struct CMUnitTest tx_tests[] = {
 		T(test_transactions),
 		T(test_tx_failed_call_keeps_rest),
+		T(test_threads),
 	};
 	const struct CMUnitTest bind_tests[] = {
 		T(test_account_bind),
