@@ -21,7 +21,7 @@
 # Usage: bench/run.sh [--messages N] [--reps N] [--tools "popsyncd mpop ..."]
 #                     [--builddir DIR | --popsyncd PATH]
 #        bench/run.sh --targets [--quick] [--reps N] [--builddir DIR]
-#                     [--only "small mixed rss big listing"]
+#                     [--only "small mixed rss big listing accounts"]
 # --targets measures the table of issue 9 instead (see bench/targets.sh):
 # popsyncd against mpop and the pipelined wire bound, median of 5; --only
 # limits it to some of its sections (and the table to their rows).
@@ -37,7 +37,7 @@ MESSAGES=2000
 REPS=
 TARGETS=
 QUICK=
-ONLY="small mixed rss big listing"
+ONLY="small mixed rss big listing accounts"
 TOOLS="popsyncd fetchmail mpop getmail6"
 builddir=$top/build
 popsyncd_bin=

@@ -20,6 +20,13 @@
 #   big-none   a poll with nothing new of the 100,000-message mailbox
 #   listing    bench/listing.c: popsyncd's own LIST+UIDL parser over a
 #              1,000,000-message listing served from memory
+#   accounts   500 mailboxes of 20 x 4 KiB in one daemon (max_parallel
+#              8): its first round and a re-poll round (SIGUSR1), its RSS,
+#              open descriptors and CPU; against bench/bare.c, which
+#              polls the same 500 with 8 processes, each poll a full TLS
+#              handshake, login, UIDL and QUIT.  Dovecot runs its login
+#              processes in high-performance mode here, so sessions can
+#              be resumed
 #
 # --quick divides the mailboxes by 10 (the 200 MiB message by 10 too) and
 # runs each step once: a check that the script works, not a measurement.
@@ -44,9 +51,12 @@ trap targets_cleanup EXIT
 
 if [ -n "$QUICK" ]; then
 	N_SMALL=200 N_MIXED=200 N_BIG=10000 BIG_MIB=20 N_LISTING=100000
+	N_ACCTS=50
 else
 	N_SMALL=2000 N_MIXED=2000 N_BIG=100000 BIG_MIB=200 N_LISTING=1000000
+	N_ACCTS=500
 fi
+ACCT_MSGS=20 ACCT_PARALLEL=8
 ROUND_RESULTS=$T_DIR/targets.results
 : >"$ROUND_RESULTS"
 
@@ -55,6 +65,9 @@ ROUND_RESULTS=$T_DIR/targets.results
 WIRE=$T_DIR/wire
 cc -O2 -o "$WIRE" "$top/bench/wire.c" -lssl -lcrypto ||
     fail "cannot build bench/wire.c"
+BARE=$T_DIR/bare
+cc -O2 -o "$BARE" "$top/bench/bare.c" -lssl -lcrypto ||
+    fail "cannot build bench/bare.c"
 LISTING=
 if [ -f "$builddir/src/libpopsync.a" ]; then
 	LISTING=$T_DIR/listing
@@ -255,6 +268,155 @@ rm -rf -- "${TMPFS:?}/popsyncd" "${TMPFS:?}/mpop"
 BASE=$T_DIR
 fi
 
+# --- 500 accounts in one daemon -------------------------------------------------
+
+# acct_seed: N users u001.. with dovecot's test password and ACCT_MSGS
+# messages of 4 KiB each; dovecot rereads its passwd file when it changes.
+acct_seed()
+{
+	local n=$1 i u
+	for i in $(seq 1 "$n"); do
+		u=$(printf 'u%03d' "$i")
+		echo "$u:{PLAIN}$ALICE_PASS:$MAIL_UID:$MAIL_GID::$T_DIR/mail/$u::"
+	done >>"$T_DIR/dovecot/passwd"
+	LC_ALL=C awk -v n="$n" -v m="$ACCT_MSGS" -v top="$T_DIR/mail" '
+	BEGIN {
+		body = ""
+		for (l = 0; l < 50; l++)
+			body = body sprintf("%079d", l) "\n"
+		for (i = 1; i <= n; i++) {
+			u = sprintf("u%03d", i)
+			system("mkdir -p " top "/" u "/new " top "/" u "/cur " \
+			    top "/" u "/tmp")
+			for (k = 1; k <= m; k++) {
+				f = sprintf("%s/%s/new/%d.M%d.acct", top, u,
+				    1700000000 + k, k)
+				printf "From: s@example.org\nTo: %s@example.org\n" \
+				    "Message-ID: <%s-%d@popsyncd.test>\n\n%s", \
+				    u, u, k, body > f
+				close(f)
+			}
+		}
+	}' || fail "acct_seed: awk failed"
+	chown -R "$MAIL_UID:$MAIL_GID" "$T_DIR/mail"
+}
+
+# acct_config: FILE: one daemon config with N_ACCTS accounts on tmpfs.
+acct_config()
+{
+	local i u
+	{
+		echo "state_db = \"$TMPFS/accts/state.db\";"
+		echo "max_parallel = $ACCT_PARALLEL;"
+		echo "accounts = ("
+		for i in $(seq 1 "$N_ACCTS"); do
+			u=$(printf 'u%03d' "$i")
+			[ "$i" -gt 1 ] && echo ","
+			printf '{ name = "%s"; host = "localhost"; port = %s;' \
+			    "$u" "$POP3S_PORT"
+			printf ' tls = "implicit"; ca_file = "%s"; user = "%s";' \
+			    "$T_DIR/ca.crt" "$u"
+			printf ' password = "%s"; maildir = "%s"; interval = 3600; }' \
+			    "$ALICE_PASS" "$TMPFS/accts/$u"
+		done
+		echo ");"
+	} >"$1"
+}
+
+# acct_wait: COUNT: until dovecot's log holds COUNT more logins of the
+# users u001.. than at the start of the round ($ACCT_BASE) and the daemon
+# is back to its one thread (each sync runs on a thread of its own), 5
+# min at most; prints the seconds it took.  Not popsyncd's log: an empty
+# poll is logged at debug level only, and -v logs every command; not
+# dovecot's "Disconnected" lines: now and then a pop3 process logs none.
+acct_sessions()
+{
+	grep -c 'pop3-login: Info: Login: user=<u[0-9]*>' "$(dovecot_log)" || :
+}
+acct_wait()
+{
+	local want=$1 t0 n
+	now_ms
+	t0=$NOW
+	while :; do
+		n=$(($(acct_sessions) - ACCT_BASE))
+		[ "$n" -ge "$want" ] &&
+		    [ "$(find "/proc/$ACCT_PID/task" -mindepth 1 -maxdepth 1 |
+		    wc -l)" -eq 1 ] && break
+		now_ms
+		[ $((NOW - t0)) -gt 300000 ] &&
+		    fail "accounts: $n of $want syncs after 5 minutes"
+		kill -0 "$ACCT_PID" 2>/dev/null ||
+		    { tail -n 20 "$T_DIR/accts.log" >&2
+		      fail "accounts: the daemon died"; }
+		sleep 0.02
+	done
+	now_ms
+	awk -v a="$t0" -v b="$NOW" 'BEGIN { printf "%.2f", (b - a) / 1000 }'
+}
+
+# acct_cpu: the daemon's CPU seconds so far.
+acct_cpu()
+{
+	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' \
+	    "/proc/$ACCT_PID/stat"
+}
+
+if want accounts; then
+acct_seed "$N_ACCTS"
+# Dovecot's default starts a login process per connection, each with its
+# own session cache, so no TLS session can be resumed; its documented
+# high-performance mode (login processes serving many connections)
+# resumes them, as a busy server would.  bench/bare.c does a full
+# handshake either way.
+sed -i 's/^service pop3-login {/&\n  service_count = 0\n  process_min_avail = 1/' \
+    "$DOVECOT_CONF"
+doveadm -c "$DOVECOT_CONF" reload || fail "doveadm reload failed"
+sleep 1
+say "accounts: $N_ACCTS x $ACCT_MSGS x 4 KiB, max_parallel $ACCT_PARALLEL"
+for rep in $(seq 1 "$REPS"); do
+	rm -rf -- "${TMPFS:?}/accts"
+	mkdir -p "$TMPFS/accts"
+	chmod 700 "$TMPFS/accts"
+	acct_config "$TMPFS/accts/config"
+	chmod 600 "$TMPFS/accts/config"
+	chown -R "$BENCH_USER:$BENCH_GROUP" "$TMPFS/accts"
+	log=$T_DIR/accts.log
+	: >"$log"
+	chmod 666 "$log"
+	setpriv --reuid="$BENCH_USER" --regid="$BENCH_GROUP" --clear-groups \
+	    "$POPSYNCD" -c "$TMPFS/accts/config" 2>>"$log" &
+	ACCT_PID=$!
+	# Its first polls are spread over up to 5 s; SIGUSR1 once it is up
+	# makes them all due at once, so the round is timed from there.
+	for i in $(seq 1 500); do
+		grep -q 'started with' "$log" && break
+		sleep 0.01
+	done
+	ACCT_BASE=$(acct_sessions)
+	kill -USR1 "$ACCT_PID"
+	first=$(acct_wait "$N_ACCTS")
+	cpu1=$(acct_cpu)
+	ACCT_BASE=$(acct_sessions)
+	kill -USR1 "$ACCT_PID"
+	again=$(acct_wait "$N_ACCTS")
+	cpu2=$(acct_cpu)
+	rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$ACCT_PID/status")
+	fds=$(find "/proc/$ACCT_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	kill -TERM "$ACCT_PID"
+	wait "$ACCT_PID" || fail "accounts: the daemon did not stop cleanly"
+	got=$(find "$TMPFS/accts" -path '*/new/*' -type f | wc -l)
+	[ "$got" -eq $((N_ACCTS * ACCT_MSGS)) ] ||
+	    fail "accounts: $got messages delivered, not $((N_ACCTS * ACCT_MSGS))"
+	echo "popsyncd accts-first $rep $first $cpu1 $rss" >>"$ROUND_RESULTS"
+	echo "popsyncd accts-again $rep $again $(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { printf "%.2f", b - a }') $rss" >>"$ROUND_RESULTS"
+	echo "popsyncd accts-fds $rep $fds 0 0" >>"$ROUND_RESULTS"
+	measure bare accts "$rep" 0 "$BARE" localhost "$POP3S_PORT" \
+	    "$T_DIR/ca.crt" u "$ALICE_PASS" "$N_ACCTS" "$ACCT_PARALLEL"
+done
+rm -rf -- "${TMPFS:?}/accts"
+fi
+
 # --- the listing parser ---------------------------------------------------------
 listing_out="not built (no $builddir/src/libpopsync.a)"
 if [ -n "$LISTING" ] && want listing; then
@@ -327,6 +489,21 @@ if want big; then
 p=$(col popsyncd big-tmpfs-none 4)
 row "poll, nothing new, $N_BIG messages" "$p s" \
     "mpop $(col mpop big-tmpfs-none 4) s" "< 0.5 s" "$(verdict "$p" '<' 0.5)"
+fi
+if want accounts; then
+	b=$(col bare accts 4)
+	p=$(col popsyncd accts-again 4)
+	r=$(ratio "$p" "$b")
+	row "$N_ACCTS accounts x $ACCT_MSGS, first round" \
+	    "$(col popsyncd accts-first 4) s" \
+	    "CPU $(col popsyncd accts-first 5) s" "(reported)" "-"
+	row "$N_ACCTS accounts, re-poll round (SIGUSR1)" "$p s" \
+	    "$r x bare client ($b s); CPU $(col popsyncd accts-again 5) s" \
+	    "<= 0.8 x bare" "$(verdict "$r" '<=' 0.8)"
+	rss=$(colmax popsyncd '^accts-(first|again)')
+	row "$N_ACCTS accounts, daemon max RSS" "$(ratio "$rss" 1024) MiB" \
+	    "open fds $(col popsyncd accts-fds 4)" "<= 10 MiB" \
+	    "$(verdict "$rss" '<=' 10240)"
 fi
 want listing &&
     row "LIST+UIDL parse, $N_LISTING messages" "$listing_out s" "-" "(reported)" "-"
