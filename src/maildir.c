@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Copyright (c) 2026 The popsyncd authors */
-/* Maildir delivery: tmp/, fsync, link into new/, fsync new/. */
+/* Maildir delivery: tmp/, syncfs per batch, rename into new/, fsync new/. */
 
 #include "autoconf.h"
 
@@ -67,10 +67,8 @@ static int	 maildir_fail(struct maildir_msg *msg, const char *op,
 static int	 maildir_write_all(struct maildir_msg *msg, const char *data,
 		    size_t len, struct err *e);
 static int	 maildir_flush(struct maildir_msg *msg, struct err *e);
-static bool	 maildir_link_refused(int errnum);
 static int	 maildir_rename_noreplace(struct maildir *m, const char *from,
 		    const char *to);
-static int	 maildir_publish(struct maildir_msg *msg, struct err *e);
 
 /*
  * Create name under dirfd when missing (0700) and open it as a directory
@@ -446,23 +444,9 @@ maildir_write(struct maildir_msg *msg, const void *data, size_t len,
 }
 
 /*
- * Where link(2) is refused by the file system rather than by the state of
- * the files, rename(2) still publishes atomically.  The set is Dovecot's
- * ECANTLINK (EXDEV, EMLINK, EPERM) plus ENOTSUP, which FUSE and network
- * file systems return.  ENOTSUP and EOPNOTSUPP are one value on Linux, so
- * this is not a switch.
- */
-static bool
-maildir_link_refused(int errnum)
-{
-	return errnum == EPERM || errnum == EXDEV || errnum == EMLINK ||
-	    errnum == ENOTSUP || errnum == EOPNOTSUPP;
-}
-
-/*
  * rename tmp/<from> to new/<to> without replacing an existing file:
- * rename(2) alone would silently overwrite a delivered message, where
- * link(2) fails with EEXIST.  File systems without RENAME_NOREPLACE get a
+ * rename(2) alone would silently overwrite a delivered message.  File
+ * systems without RENAME_NOREPLACE get a
  * check before a plain rename; that leaves a race, but only against a
  * second writer of a name this process planned.  Returns 0 or -1 (errno).
  */
@@ -482,41 +466,6 @@ maildir_rename_noreplace(struct maildir *m, const char *from, const char *to)
 	if (errno != ENOENT)
 		return -1;
 	return renameat(m->tmpfd, from, m->newfd, to);
-}
-
-/* Give tmp/<name> its name in new/; on failure nothing is in new/. */
-static int
-maildir_publish(struct maildir_msg *msg, struct err *e)
-{
-	struct maildir	*m = msg->m;
-
-	if (linkat(m->tmpfd, msg->name, m->newfd, msg->final, 0) == 0) {
-		/* Delivered: a tmp/ name we cannot remove is only clutter,
-		 * and failing now would fetch the message a second time. */
-		if (unlinkat(m->tmpfd, msg->name, 0) == -1)
-			log_warn("maildir %s: unlink tmp/%s", m->path,
-			    msg->name);
-		msg->intmp = false;
-		return 0;
-	}
-	if (!maildir_link_refused(errno))
-		return maildir_fail(msg, "link", "new", errno, e);
-	log_debug("maildir %s: link refused (%s), renaming tmp/%s", m->path,
-	    strerror(errno), msg->name);
-	if (maildir_rename_noreplace(m, msg->name, msg->final) == -1)
-		return maildir_fail(msg, "rename", "new", errno, e);
-	msg->intmp = false;
-	return 0;
-}
-
-
-int
-maildir_sync(struct maildir *m, struct err *e)
-{
-	if (fsync(m->newfd) == -1)
-		return err_set(e, E_DELIVERY, "maildir %s: fsync new/: %s",
-		    m->path, strerror(errno));
-	return 0;
 }
 
 int
@@ -585,40 +534,6 @@ maildir_publish_batch(struct maildir *m, struct maildir_msg **msgs,
 	}
 	*done = i;
 	return i < n ? E_DELIVERY : 0;
-}
-
-/* Publish the message in new/ with its data on disk, or leave no trace. */
-int
-maildir_link(struct maildir_msg *msg, struct err *e)
-{
-	struct maildir	*m = msg->m;
-	int		 rc, fd;
-
-	if (msg->failed) {
-		rc = err_set(e, E_DELIVERY,
-		    "maildir %s: commit tmp/%s: an earlier write failed",
-		    m->path, msg->name);
-		goto out;
-	}
-	if ((rc = maildir_flush(msg, e)) != 0)
-		goto out;
-	if (fsync(msg->fd) == -1) {
-		rc = maildir_fail(msg, "fsync", "tmp", errno, e);
-		goto out;
-	}
-	fd = msg->fd;
-	msg->fd = -1;
-	/* NFS may report a lost write only here. */
-	if (close(fd) == -1 && errno != EINTR) {
-		rc = maildir_fail(msg, "close", "tmp", errno, e);
-		goto out;
-	}
-	snprintf(msg->final, sizeof(msg->final), "%s,S=%llu", msg->name,
-	    msg->size);
-	rc = maildir_publish(msg, e);
-out:
-	maildir_abort(msg);
-	return rc;
 }
 
 /* Remove what a killed run left in tmp/ under a name it planned. */

@@ -8,10 +8,11 @@
 #include "err.h"
 
 /*
- * The one Maildir writer (maildir(5)).  A message is written to tmp/,
- * fsync'ed, linked (or, where the file system refuses links, renamed) into
- * new/, and then new/ itself is fsync'ed so the new directory entry survives
- * a crash.  A message is either wholly in new/ or not there at all.
+ * The one Maildir writer (maildir(5)).  Messages are written to tmp/; a
+ * batch of them is made durable with one syncfs(2), renamed into new/
+ * (never over an existing file), and then new/ itself is fsync'ed so the
+ * new directory entries survive a crash.  A message is either wholly in
+ * new/ or not there at all.
  *
  * Finding a message again after a crash.  The sync plans a file name with
  * maildir_plan_name() and records it in its ledger *before* writing.  After
@@ -53,7 +54,7 @@ struct maildir_msg;
  * in path itself are followed (the user chose it), but tmp/, new/ and cur/
  * must be directories: a symbolic link in their place is refused, not
  * followed.  Everything after this works on the three directories opened
- * here (openat, linkat, renameat, fsync), never on path names, so a
+ * here (openat, renameat, fsync), never on path names, so a
  * directory swapped later is not written through either.  *out is set on
  * success only; free it with maildir_free().
  * Errors: E_DELIVERY (mkdir or open failed, path is not a directory, tmp/,
@@ -62,7 +63,7 @@ struct maildir_msg;
 int	 maildir_open(const char *path, struct maildir **out, struct err *e);
 
 /* maildir_free: close the directories and free; accepts NULL.  Every
- * message begun on m must be linked or aborted first. */
+ * message begun on m must be aborted first. */
 void	 maildir_free(struct maildir *m);
 
 
@@ -92,8 +93,8 @@ int	 maildir_find(struct maildir *m, const char *name, struct err *e);
  * file or a planted link (a leftover of a killed run of ours is removed
  * earlier, by maildir_clean_tmp).  The caller should have checked with
  * maildir_find() that the name is not already delivered.
- * *out is set on success only; it must end in maildir_link() or
- * maildir_abort().
+ * *out is set on success only; it ends in maildir_close(), then
+ * maildir_publish_batch(), and always maildir_abort().
  * Errors: E_DELIVERY (name is empty, starts with '.', contains '/' or ':',
  * or is MAILDIR_NAME_MAX bytes or longer; tmp/<name> exists or cannot be
  * created).
@@ -104,7 +105,7 @@ int	 maildir_begin(struct maildir *m, const char *name,
 /*
  * maildir_write: append len bytes, as they are (the POP3 layer has already
  * turned CRLF into LF).  Writes are buffered (64 KiB).  On failure the tmp
- * file is removed at once and every later write or link of msg fails;
+ * file is removed at once and every later write or close of msg fails;
  * the caller still ends msg with maildir_abort().
  * Errors: E_DELIVERY (write failed: ENOSPC, EDQUOT, EIO, ...).
  */
@@ -112,42 +113,24 @@ int	 maildir_write(struct maildir_msg *msg, const void *data, size_t len,
 	    struct err *e);
 
 /*
- * maildir_link: flush, fsync and close the file, link it into new/ as
- * <name>,S=<size> (or rename it there when the file system refuses hard
- * links) and remove the tmp/ name.  The message is then in new/ and its
- * data on disk, but its name may not survive a power loss until a later
- * maildir_sync() returns 0: a batch of messages costs one directory fsync
- * instead of one each.  On failure nothing is left in new/ or tmp/.  An
- * existing new/ file is never replaced: that is a failure too.  Frees msg
- * in every case.
- * Errors: E_DELIVERY (write, fsync, close, link or rename failed, or an
- * earlier maildir_write() failed).
- */
-int	 maildir_link(struct maildir_msg *msg, struct err *e);
-
-/*
- * maildir_sync: fsync new/, making every earlier maildir_link durable.
- * Errors: E_DELIVERY.
- */
-int	 maildir_sync(struct maildir *m, struct err *e);
-
-/*
  * maildir_close: flush and close the file, still in tmp/ and not yet
  * durable: it waits for maildir_publish_batch (or maildir_abort).
- * Errors: E_DELIVERY (as maildir_commit's write and close).
+ * Errors: E_DELIVERY (the last buffered write or the close failed, or an
+ * earlier maildir_write() failed).
  */
 int	 maildir_close(struct maildir_msg *msg, struct err *e);
 
 /*
  * maildir_publish_batch: deliver the messages closed by maildir_close in
  * msgs[0..n) (NULL entries are skipped): one syncfs(2) makes all their data
- * durable, then each is linked into new/ in order (as maildir_commit
- * does), then new/ is fsynced once.  *done is the count of entries, from
- * the front, that are settled: each non-NULL one among them is delivered
- * and durable.  The others are still in tmp/.  Every msgs[i] still ends
- * in maildir_abort, which frees it (and removes a tmp/ file left).
- * Errors: E_DELIVERY (syncfs, link or rename, fsync of new/; when the
- * fsync of new/ fails, the links made are taken back and *done is 0).
+ * durable, then each is renamed into new/ as <name>,S=<size>, in order
+ * and never over an existing file, then new/ is fsynced once.  *done is
+ * the count of entries, from the front, that are settled: each non-NULL
+ * one among them is delivered and durable.  The others are still in tmp/.
+ * Every msgs[i] still ends in maildir_abort, which frees it (and removes a
+ * tmp/ file left).
+ * Errors: E_DELIVERY (syncfs, rename, fsync of new/; when the fsync of
+ * new/ fails, the messages moved are taken back and *done is 0).
  */
 int	 maildir_publish_batch(struct maildir *m, struct maildir_msg **msgs,
 	    size_t n, size_t *done, struct err *e);
@@ -157,9 +140,9 @@ void	 maildir_abort(struct maildir_msg *msg);
 
 /*
  * maildir_clean_tmp: remove tmp/<name> if it exists.  A run killed while
- * writing a message leaves it there, partial (or, killed between the link
- * into new/ and the unlink, as a second link to the delivered file); the
- * retry plans a new name, so without this nothing would ever remove it.
+ * writing a message leaves it there, partial, or whole but not yet moved
+ * into new/; the retry plans a new name, so without this nothing would
+ * ever remove it.
  * Call it only for a name this program planned and no message in
  * progress uses.  A failure is only logged: the file is clutter, not mail.
  */

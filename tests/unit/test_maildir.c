@@ -28,10 +28,9 @@
 
 /*
  * Fault injection.  The test binary is linked with
- * -Wl,--wrap=write,--wrap=fsync,--wrap=linkat (tests/Makefile.am), so
+ * -Wl,--wrap=write,--wrap=fsync,--wrap=syncfs (tests/Makefile.am), so
  * maildir.c's calls land here.  These are the syscalls no unprivileged
- * test can make fail for real: a full disk, an I/O error, a file system
- * that refuses hard links.  A struct of function pointers in maildir.c
+ * test can make fail for real: a full disk, an I/O error.  A struct of function pointers in maildir.c
  * would be a third plug-in table, which STYLE 14 rules out for a seam only
  * tests use.  Everything else (directories, open, rename, unlink) runs
  * for real.
@@ -40,8 +39,8 @@ ssize_t	 __real_write(int, const void *, size_t);
 ssize_t	 __wrap_write(int, const void *, size_t);
 int	 __real_fsync(int);
 int	 __wrap_fsync(int);
-int	 __real_linkat(int, const char *, int, const char *, int);
-int	 __wrap_linkat(int, const char *, int, const char *, int);
+int	 __real_syncfs(int);
+int	 __wrap_syncfs(int);
 
 static struct {
 	int	write_ok;	/* writes that succeed before failures */
@@ -50,10 +49,10 @@ static struct {
 	size_t	write_max;	/* cap on one write's length (0: none) */
 	int	fsync_ok;	/* fsyncs that succeed before one fails */
 	int	fsync_errno;	/* 0: fsync never fails */
-	int	link_errno;	/* 0: linkat is real */
+	int	syncfs_errno;	/* 0: syncfs is real */
 	int	writes;
 	int	fsyncs;
-	int	links;
+	int	syncfss;
 } fault;
 
 ssize_t
@@ -91,14 +90,14 @@ __wrap_fsync(int fd)
 }
 
 int
-__wrap_linkat(int ofd, const char *old, int nfd, const char *new, int flags)
+__wrap_syncfs(int fd)
 {
-	fault.links++;
-	if (fault.link_errno != 0) {
-		errno = fault.link_errno;
+	fault.syncfss++;
+	if (fault.syncfs_errno != 0) {
+		errno = fault.syncfs_errno;
 		return -1;
 	}
-	return __real_linkat(ofd, old, nfd, new, flags);
+	return __real_syncfs(fd);
 }
 
 /* A fresh temporary tree per test, and the Maildir "md" inside it. */
@@ -141,11 +140,8 @@ static void	 test_commit_large(void **);
 static void	 test_commit_short_writes(void **);
 static void	 test_write_fails(void **);
 static void	 test_commit_flush_fails(void **);
-static void	 test_commit_fsync_fails(void **);
-static void	 test_link_then_sync(void **);
+static void	 test_publish_syncfs_fails(void **);
 static void	 test_publish_batch(void **);
-static void	 test_commit_link_refused(void **);
-static void	 test_commit_link_fails(void **);
 static void	 test_commit_no_replace(void **);
 static void	 test_abort(void **);
 static void	 test_find(void **);
@@ -256,28 +252,28 @@ put(const char *md, const char *sub, const char *name, const char *text)
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* begin, write data in chunks of chunk bytes, link, sync. */
+/* begin, write data in chunks of chunk bytes, close, publish as a batch
+ * of one, as sync.c does. */
 static int
 deliver(struct maildir *m, const char *name, const char *data, size_t len,
     size_t chunk, struct err *e)
 {
 	struct maildir_msg	*msg = NULL;
-	size_t			 off, n;
+	size_t			 off, n, done;
 	int			 rc;
 
 	if ((rc = maildir_begin(m, name, &msg, e)) != 0)
 		return rc;
-	for (off = 0; off < len; off += n) {
+	for (off = 0; rc == 0 && off < len; off += n) {
 		n = len - off < chunk ? len - off : chunk;
-		if ((rc = maildir_write(msg, data + off, n, e)) != 0) {
-			maildir_abort(msg);
-			return rc;
-		}
+		rc = maildir_write(msg, data + off, n, e);
 	}
-	/* As sync.c does: link, then make new/ durable. */
-	if ((rc = maildir_link(msg, e)) != 0)
-		return rc;
-	return maildir_sync(m, e);
+	if (rc == 0)
+		rc = maildir_close(msg, e);
+	if (rc == 0)
+		rc = maildir_publish_batch(m, &msg, 1, &done, e);
+	maildir_abort(msg);
+	return rc;
 }
 
 /* Nothing in tmp/ or new/. */
@@ -685,7 +681,7 @@ test_begin_stale_tmp(void **state)
 	assert_int_equal(access(target, F_OK), -1);
 }
 
-/* ---- maildir_write and maildir_link ---- */
+/* ---- maildir_write, maildir_close and maildir_publish_batch ---- */
 
 #define BUFSZ	(64 * 1024)
 
@@ -732,12 +728,13 @@ test_commit_bodies(void **state)
 	for (i = 0; i < sizeof(body_cases) / sizeof(body_cases[0]); i++) {
 		data = pattern(body_cases[i].len);
 		snprintf(name, sizeof(name), "body%zu", i);
+		fault.syncfss = fault.fsyncs = 0;
 		assert_int_equal(deliver(f->m, name, data, body_cases[i].len,
 		    body_cases[i].chunk, &e), 0);
 		assert_delivered(f, name, data, body_cases[i].len);
-		/* The file was linked, then its tmp/ name removed. */
-		assert_int_equal(fault.links, 1);
-		fault.links = 0;
+		/* One syncfs for the data, one fsync of new/. */
+		assert_int_equal(fault.syncfss, 1);
+		assert_int_equal(fault.fsyncs, 1);
 		snprintf(path, sizeof(path), "%s/new/%s,S=%zu", f->md, name,
 		    body_cases[i].len);
 		assert_int_equal(unlink(path), 0);
@@ -752,7 +749,7 @@ test_commit_large(void **state)
 	struct fixture		*f = *state;
 	struct maildir_msg	*msg;
 	struct err		 e;
-	size_t			 len = 5 * 1024 * 1024 + 3, off, n;
+	size_t			 len = 5 * 1024 * 1024 + 3, off, n, done;
 	char			*data;
 
 	data = pattern(len);
@@ -762,7 +759,9 @@ test_commit_large(void **state)
 			n = len - off;
 		assert_int_equal(maildir_write(msg, data + off, n, &e), 0);
 	}
-	assert_int_equal(maildir_link(msg, &e), 0);
+	assert_int_equal(maildir_close(msg, &e), 0);
+	assert_int_equal(maildir_publish_batch(f->m, &msg, 1, &done, &e), 0);
+	maildir_abort(msg);
 	assert_delivered(f, "big", data, len);
 	/* Buffered: far fewer write(2) calls than maildir_write calls. */
 	assert_in_range(fault.writes, len / BUFSZ, len / BUFSZ * 11 / 10);
@@ -832,10 +831,11 @@ test_write_fails(void **state)
 		/* Once failed, always failed, even if the disk recovers. */
 		fault.write_errno = 0;
 		assert_int_equal(maildir_write(msg, "x", 1, &e), E_DELIVERY);
-		assert_int_equal(maildir_link(msg, &e), E_DELIVERY);
+		assert_int_equal(maildir_close(msg, &e), E_DELIVERY);
 		assert_error(&e, E_DELIVERY, "earlier write failed", NULL);
+		maildir_abort(msg);
 		assert_empty(f);
-		assert_int_equal(fault.links, 0);
+		assert_int_equal(fault.syncfss, 0);
 	}
 	free(data);
 }
@@ -852,79 +852,37 @@ test_commit_flush_fails(void **state)
 	assert_int_equal(deliver(f->m, "Z", "short\n", 6, 6, &e), E_DELIVERY);
 	assert_error(&e, E_DELIVERY, "write tmp/Z", "No space left on device");
 	assert_empty(f);
-	assert_int_equal(fault.links, 0);
+	assert_int_equal(fault.syncfss, 0);
 }
 
-/* fsync of the file fails (new/'s: test_link_then_sync). */
+/* The batch's syncfs fails (new/'s fsync: test_publish_batch): nothing
+ * is moved into new/, and the file goes with maildir_abort. */
 static const struct {
-	int		 ok;
 	int		 errnum;
-	const char	*want1;
-	const char	*want2;
-} fsync_cases[] = {
-	{ 0, EIO, "fsync tmp/F", "Input/output error" },
-	{ 0, ENOSPC, "fsync tmp/F", "No space left on device" },
-	{ 0, EDQUOT, "fsync tmp/F", "Disk quota exceeded" },
+	const char	*text;
+} syncfs_cases[] = {
+	{ EIO, "Input/output error" },
+	{ ENOSPC, "No space left on device" },
+	{ EDQUOT, "Disk quota exceeded" },
 };
 
 static void
-test_commit_fsync_fails(void **state)
+test_publish_syncfs_fails(void **state)
 {
 	struct fixture	*f = *state;
 	struct err	 e;
 	size_t		 i;
 
-	for (i = 0; i < sizeof(fsync_cases) / sizeof(fsync_cases[0]); i++) {
+	for (i = 0; i < sizeof(syncfs_cases) / sizeof(syncfs_cases[0]); i++) {
 		memset(&fault, 0, sizeof(fault));
-		fault.fsync_ok = fsync_cases[i].ok;
-		fault.fsync_errno = fsync_cases[i].errnum;
+		fault.syncfs_errno = syncfs_cases[i].errnum;
 		assert_int_equal(deliver(f->m, "F", "body\n", 5, 5, &e),
 		    E_DELIVERY);
-		assert_error(&e, E_DELIVERY, fsync_cases[i].want1,
-		    fsync_cases[i].want2);
+		assert_error(&e, E_DELIVERY, "syncfs", syncfs_cases[i].text);
 		assert_empty(f);
-		assert_int_equal(fault.fsyncs, fsync_cases[i].ok + 1);
+		assert_int_equal(fault.syncfss, 1);
+		assert_int_equal(fault.fsyncs, 0);
 	}
-}
-
-/*
- * maildir_link publishes without the fsync of new/; one maildir_sync
- * makes a whole batch durable, and reports its failure.
- */
-static void
-test_link_then_sync(void **state)
-{
-	struct fixture		*f = *state;
-	struct maildir_msg	*msg;
-	struct err		 e;
-	const char		*names[] = { "B1", "B2", "B3" };
-	char			*got, final[32];
-	size_t			 i, glen;
-
-	memset(&fault, 0, sizeof(fault));
-	for (i = 0; i < 3; i++) {
-		assert_int_equal(maildir_begin(f->m, names[i], &msg, &e), 0);
-		assert_int_equal(maildir_write(msg, "batch\n", 6, &e), 0);
-		assert_int_equal(maildir_link(msg, &e), 0);
-	}
-	/* One fsync per file, none of new/ yet. */
-	assert_int_equal(fault.fsyncs, 3);
-	assert_int_equal(count(f->md, "new"), 3);
-	assert_int_equal(count(f->md, "tmp"), 0);
-	assert_int_equal(maildir_sync(f->m, &e), 0);
-	assert_int_equal(fault.fsyncs, 4);
-	for (i = 0; i < 3; i++) {
-		snprintf(final, sizeof(final), "%s,S=6", names[i]);
-		got = slurp(f->md, "new", final, &glen);
-		assert_non_null(got);
-		assert_int_equal(glen, 6);
-		assert_memory_equal(got, "batch\n", 6);
-		free(got);
-	}
-
-	fault.fsync_errno = EIO;
-	assert_int_equal(maildir_sync(f->m, &e), E_DELIVERY);
-	assert_error(&e, E_DELIVERY, "fsync new/", "Input/output error");
 }
 
 /*
@@ -959,7 +917,7 @@ test_publish_batch(void **state)
 	assert_int_equal(maildir_publish_batch(f->m, msgs, 4, &done, &e), 0);
 	assert_int_equal(done, 4);
 	assert_int_equal(fault.fsyncs, 1);
-	assert_int_equal(fault.links, 0);
+	assert_int_equal(fault.syncfss, 1);
 	for (i = 0; i < 4; i++) {
 		maildir_abort(msgs[i]);
 		msgs[i] = NULL;
@@ -1004,86 +962,26 @@ test_publish_batch(void **state)
 	assert_int_equal(count(f->md, "tmp"), 0);
 }
 
-/* File systems that refuse hard links: rename publishes the message. */
-static const int link_refused[] = { EPERM, EXDEV, EMLINK, EOPNOTSUPP };
-
-static void
-test_commit_link_refused(void **state)
-{
-	struct fixture	*f = *state;
-	struct err	 e;
-	char		 path[256];
-	size_t		 i;
-
-	for (i = 0; i < sizeof(link_refused) / sizeof(link_refused[0]); i++) {
-		memset(&fault, 0, sizeof(fault));
-		fault.link_errno = link_refused[i];
-		assert_int_equal(deliver(f->m, "L", "linked?\n", 8, 3, &e), 0);
-		assert_int_equal(fault.links, 1);
-		assert_delivered(f, "L", "linked?\n", 8);
-		/* The directory was still made durable. */
-		assert_int_equal(fault.fsyncs, 2);
-		snprintf(path, sizeof(path), "%s/new/L,S=8", f->md);
-		assert_int_equal(unlink(path), 0);
-	}
-}
-
-/* Any other link error is a failed delivery, with nothing left over. */
-static const struct {
-	int		 errnum;
-	const char	*text;
-} link_fail_cases[] = {
-	{ EIO, "Input/output error" },
-	{ ENOSPC, "No space left on device" },
-	{ EACCES, "Permission denied" },
-};
-
-static void
-test_commit_link_fails(void **state)
-{
-	struct fixture	*f = *state;
-	struct err	 e;
-	size_t		 i;
-
-	for (i = 0; i < sizeof(link_fail_cases) /
-	    sizeof(link_fail_cases[0]); i++) {
-		memset(&fault, 0, sizeof(fault));
-		fault.link_errno = link_fail_cases[i].errnum;
-		assert_int_equal(deliver(f->m, "K", "body\n", 5, 5, &e),
-		    E_DELIVERY);
-		assert_error(&e, E_DELIVERY, "link new/K",
-		    link_fail_cases[i].text);
-		assert_empty(f);
-	}
-}
-
-/* A message already in new/ under the name is never replaced, by link
- * (real, EEXIST) or by the rename fallback (RENAME_NOREPLACE). */
+/* A message already in new/ under the name is never replaced: the
+ * rename is RENAME_NOREPLACE. */
 static void
 test_commit_no_replace(void **state)
 {
-	static const int link_errno[] = { 0, EPERM };
-	static const char *const op[] = { "link new/D", "rename new/D" };
-	/* A file of the very name the message would get: never replaced. */
 	struct fixture	*f = *state;
 	struct err	 e;
 	char		*got;
-	size_t		 i, len;
+	size_t		 len;
 
 	put(f->md, "new", "D,S=7", "first\n");
-	for (i = 0; i < 2; i++) {
-		fault.link_errno = link_errno[i];
-		assert_int_equal(deliver(f->m, "D", "second\n", 7, 7, &e),
-		    E_DELIVERY);
-		assert_error(&e, E_DELIVERY, op[i], "File exists");
-		assert_int_equal(count(f->md, "tmp"), 0);
-		assert_int_equal(count(f->md, "new"), 1);
-		got = slurp(f->md, "new", "D,S=7", &len);
-		assert_non_null(got);
-		assert_int_equal(len, 6);
-		assert_memory_equal(got, "first\n", 6);
-		free(got);
-	}
+	assert_int_equal(deliver(f->m, "D", "second\n", 7, 7, &e), E_DELIVERY);
+	assert_error(&e, E_DELIVERY, "rename new/D", "File exists");
+	assert_int_equal(count(f->md, "tmp"), 0);
+	assert_int_equal(count(f->md, "new"), 1);
+	got = slurp(f->md, "new", "D,S=7", &len);
+	assert_non_null(got);
+	assert_int_equal(len, 6);
+	assert_memory_equal(got, "first\n", 6);
+	free(got);
 }
 
 /* ---- maildir_abort ---- */
@@ -1232,16 +1130,10 @@ main(void)
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_flush_fails,
 		    setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_fsync_fails,
+		cmocka_unit_test_setup_teardown(test_publish_syncfs_fails,
 		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_publish_batch, setup_open,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_link_then_sync,
-		    setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_link_refused,
-		    setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_link_fails,
-		    setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_no_replace,
 		    setup_open, teardown),
 	};
