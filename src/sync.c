@@ -81,7 +81,8 @@ struct sync_run {
 	struct sync_loader		 loader;
 };
 
-static char	**sync_keys(const struct pop3_listing *, bool *);
+static const char **sync_keys(const struct pop3_listing *, bool *,
+		    struct sync_plan *);
 static void	sync_item_add(struct sync_item *, size_t *,
 		    const struct pop3_msg *, const char *, bool);
 static bool	sync_too_big(const struct account *, unsigned long long,
@@ -135,11 +136,11 @@ static const struct pop3_sink sync_sink = {
  * for every entry of a repeated UIDL.  Linear in the listing's length: a
  * map from each UIDL to its first entry, whose copies are counted.
  */
-static char **
-sync_keys(const struct pop3_listing *l, bool *dup)
+static const char **
+sync_keys(const struct pop3_listing *l, bool *dup, struct sync_plan *plan)
 {
 	struct util_strmap	  first;
-	char			**keys;
+	const char		**keys;
 	const char		 *u;
 	size_t			 *seen, *at, i;
 	bool			  added;
@@ -155,11 +156,15 @@ sync_keys(const struct pop3_listing *l, bool *dup)
 		if (added) {
 			*at = i;
 			seen[i] = 1;
-			keys[i] = xstrdup(u);
+			keys[i] = u;
 			continue;
 		}
 		dup[*at] = dup[i] = true;
-		keys[i] = xasprintf("%s\n#%zu", u, ++seen[*at]);
+		if (plan->nowned == 0)
+			plan->owned = xcalloc(l->count, sizeof(*plan->owned));
+		plan->owned[plan->nowned] = xasprintf("%s\n#%zu", u,
+		    ++seen[*at]);
+		keys[i] = plan->owned[plan->nowned++];
 	}
 	util_strmap_free(&first);
 	free(seen);
@@ -224,7 +229,7 @@ sync_plan_make(const struct account *a, const struct pop3_listing *l,
 	plan->skip = xcalloc(l->count, sizeof(*plan->skip));
 	plan->dele = xcalloc(l->count, sizeof(*plan->dele));
 	dup = xcalloc(l->count, sizeof(*dup));
-	plan->keys = sync_keys(l, dup);
+	plan->keys = sync_keys(l, dup, plan);
 	for (i = 0; i < nents; i++)
 		ents[i].listed = false;
 	plan->nkeys = l->count;
@@ -294,8 +299,9 @@ sync_plan_free(struct sync_plan *plan)
 		free(plan->skip[i].key);
 	for (i = 0; i < plan->ndele; i++)
 		free(plan->dele[i].key);
-	for (i = 0; i < plan->nkeys; i++)
-		free(plan->keys[i]);
+	for (i = 0; i < plan->nowned; i++)
+		free(plan->owned[i]);
+	free(plan->owned);
 	free(plan->fetch);
 	free(plan->skip);
 	free(plan->dele);

@@ -146,7 +146,9 @@ struct sync_item {
  * messages the policy deletes (keep = false: all; delete_after_days: first
  * seen that long ago) and those with a deletion pending.  keys[i] is the
  * ledger key of listing entry i (NULL when it has none): the listing "has"
- * exactly these keys (store_prune).  The counts say what is left
+ * exactly these keys (store_prune).  A key is the UIDL in the listing's
+ * own pool, so a plan must be freed before its listing; only the keys of
+ * repeated UIDLs are made, and kept in owned.  The counts say what is left
  * alone: dup, entries whose UIDL was already listed (fetched, never
  * deleted); list_only and uidl_only, messages in one listing only;
  * bad_uidl, unusable UIDLs; waiting, failed messages not due yet.
@@ -158,8 +160,10 @@ struct sync_plan {
 	size_t			 nskip;
 	struct sync_item	*dele;
 	size_t			 ndele;
-	char			**keys;
+	const char		**keys;
 	size_t			 nkeys;
+	char			**owned;
+	size_t			 nowned;
 	size_t			 dup;
 	size_t			 list_only;
 	size_t			 uidl_only;

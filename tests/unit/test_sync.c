@@ -66,6 +66,14 @@ static void	 make_plan(const struct policy *, const struct lmsg *, size_t,
 		    const struct lrow *, size_t, int64_t, struct sync_plan *);
 static void	 plan_ents(const struct policy *, const struct lmsg *, size_t,
 		    struct store_entry *, size_t, int64_t, struct sync_plan *);
+static void	 plan_free(struct sync_plan *);
+
+/* The listings of the plans not yet freed (plan_ents, plan_free). */
+static struct {
+	struct sync_plan	*plan;
+	struct pop3_listing	 l;
+} listings[4];
+static size_t	 nlistings;
 static void	 test_one_listing(void **);
 static void	 test_bad_uidl(void **);
 static void	 test_failed_retry(void **);
@@ -170,8 +178,29 @@ plan_ents(const struct policy *p, const struct lmsg *msgs, size_t nmsgs,
 
 	sync_plan_make(&a, &l, ents, nents, now, plan);
 
-	pop3_listing_free(&l);
+	/* The plan's keys point into the listing: it lives until
+	 * plan_free. */
+	if (nlistings == NITEMS(listings))
+		fail_msg("more than %zu plans at once", NITEMS(listings));
+	listings[nlistings].plan = plan;
+	listings[nlistings++].l = l;
 	free(a.name);
+}
+
+/* Free a plan of plan_ents, then its listing. */
+static void
+plan_free(struct sync_plan *plan)
+{
+	size_t	i;
+
+	sync_plan_free(plan);
+	for (i = 0; i < nlistings; i++)
+		if (listings[i].plan == plan)
+			break;
+	if (i == nlistings)
+		fail_msg("plan_free: no listing for this plan");
+	pop3_listing_free(&listings[i].l);
+	listings[i] = listings[--nlistings];
 }
 
 /* The plan's items must be exactly want, in listing order. */
@@ -251,13 +280,13 @@ test_first_sync(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 0);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 
 	/* keep = false deletes what this sync fetches, not the plan. */
 	make_plan(&NOKEEP, msgs, NITEMS(msgs), NULL, 0, NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("dele", plan.dele, plan.ndele, NONE);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* Second sync: everything is delivered, nothing to do. */
@@ -281,7 +310,7 @@ test_second_sync(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 0);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* One message arrived since the last sync (and the numbers moved). */
@@ -306,7 +335,7 @@ test_one_new(void **state)
 	check_items("skip", plan.skip, plan.nskip, NONE);
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* An empty mailbox: no work, and no live key (the whole ledger goes). */
@@ -326,7 +355,7 @@ test_empty(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 0);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* Ledger rows the server no longer lists are not live, whatever state. */
@@ -357,7 +386,7 @@ test_pruned(void **state)
 	check_items("skip", plan.skip, plan.nskip, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
 	check_live(&plan, live);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* A row left "fetching" (its file was not found) is fetched again. */
@@ -383,14 +412,14 @@ test_fetching_again(void **state)
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("skip", plan.skip, plan.nskip, NONE);
 	check_items("dele", plan.dele, plan.ndele, NONE);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 
 	/* keep = false: the half-fetched one is not deleted. */
 	make_plan(&NOKEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW,
 	    &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /*
@@ -436,14 +465,14 @@ test_too_large(void **state)
 	check_items("skip", plan.skip, plan.nskip, skip);
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	assert_int_equal(nlisted(&plan), NITEMS(msgs));
-	sync_plan_free(&plan);
+	plan_free(&plan);
 
 	/* keep = false never deletes a skipped message. */
 	make_plan(&pk, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("skip", plan.skip, plan.nskip, skip);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* keep = true (and no delete_after_days): no delivered message goes. */
@@ -465,7 +494,7 @@ test_keep_true(void **state)
 	make_plan(&KEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("dele", plan.dele, plan.ndele, NONE);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /*
@@ -509,7 +538,7 @@ test_keep_false(void **state)
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("skip", plan.skip, plan.nskip, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* A deletion whose QUIT failed is sent again even with keep = true. */
@@ -531,7 +560,7 @@ test_pending_deletion(void **state)
 	make_plan(&KEEP, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /*
@@ -583,12 +612,12 @@ test_delete_after_days(void **state)
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("skip", plan.skip, plan.nskip, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 
 	/* One second later, "3d" is more than 3 days old. */
 	make_plan(&p, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW + 1, &plan);
 	check_items("dele", plan.dele, plan.ndele, dele_later);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* keep = false wins over delete_after_days: every delivered one goes. */
@@ -611,7 +640,7 @@ test_delete_after_days_keep_false(void **state)
 	make_plan(&p, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* A UIDL listed twice: both fetched, under "X" and "X\n#2". */
@@ -634,7 +663,7 @@ test_dup_first(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 1);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* Once delivered, neither copy of a repeated UIDL is ever deleted. */
@@ -660,12 +689,12 @@ test_dup_delivered(void **state)
 	check_items("fetch", plan.fetch, plan.nfetch, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
 	assert_int_equal(plan.dup, 1);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 
 	make_plan(&old, msgs, NITEMS(msgs), rows, NITEMS(rows), NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, NONE);
 	check_items("dele", plan.dele, plan.ndele, dele);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* Three copies: "X", "X\n#2", "X\n#3"; two of them count as duplicates. */
@@ -691,7 +720,7 @@ test_dup_three(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 2);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* A UIDL that itself holds '#' counts once when repeated, not twice;
@@ -713,7 +742,7 @@ test_dup_hash_in_uidl(void **state)
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_live(&plan, live);
 	assert_int_equal(plan.dup, 1);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* A real UIDL "X#2" next to a repeated "X" keeps its own ledger row: a
@@ -738,7 +767,7 @@ test_dup_no_collision(void **state)
 	    &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("dele", plan.dele, plan.ndele, none);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /*
@@ -772,7 +801,7 @@ test_one_listing(void **state)
 	check_items("dele", plan.dele, plan.ndele, dele);
 	check_live(&plan, live);
 	assert_int_equal(plan.list_only, 1);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* An unusable UIDL costs only its own message. */
@@ -793,7 +822,7 @@ test_bad_uidl(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	assert_int_equal(plan.bad_uidl, 1);
 	assert_int_equal(nlisted(&plan), 1);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 }
 
 /* A failed message is fetched again once its retry is due, not before. */
@@ -824,7 +853,7 @@ test_failed_retry(void **state)
 	check_items("dele", plan.dele, plan.ndele, NONE);
 	check_live(&plan, live);
 	assert_int_equal(plan.waiting, 1);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 	store_entries_free(ents, 2);
 }
 
@@ -869,7 +898,7 @@ test_cut_off_before(void **state)
 	plan_ents(&big, msgs, NITEMS(msgs), ents, 3, NOW, &plan);
 	check_items("fetch", plan.fetch, plan.nfetch, fetch);
 	check_items("skip", plan.skip, plan.nskip, NONE);
-	sync_plan_free(&plan);
+	plan_free(&plan);
 	store_entries_free(ents, 3);
 }
 
