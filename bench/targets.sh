@@ -43,6 +43,7 @@ mkdir -p "$TRASH"
 targets_cleanup()
 {
 	local rc=$?
+	[ -n "${ACCT_PID:-}" ] && kill -TERM "$ACCT_PID" 2>/dev/null
 	rm -rf -- "$TMPFS"
 	(exit "$rc")
 	cleanup
@@ -384,6 +385,9 @@ for rep in $(seq 1 "$REPS"); do
 	log=$T_DIR/accts.log
 	: >"$log"
 	chmod 666 "$log"
+	# Counted from before the start: a first poll may begin (after its
+	# jitter) before the SIGUSR1 below, and is not made again by it.
+	ACCT_BASE=$(acct_sessions)
 	setpriv --reuid="$BENCH_USER" --regid="$BENCH_GROUP" --clear-groups \
 	    "$POPSYNCD" -c "$TMPFS/accts/config" 2>>"$log" &
 	ACCT_PID=$!
@@ -393,7 +397,6 @@ for rep in $(seq 1 "$REPS"); do
 		grep -q 'started with' "$log" && break
 		sleep 0.01
 	done
-	ACCT_BASE=$(acct_sessions)
 	kill -USR1 "$ACCT_PID"
 	first=$(acct_wait "$N_ACCTS")
 	cpu1=$(acct_cpu)
@@ -405,6 +408,7 @@ for rep in $(seq 1 "$REPS"); do
 	fds=$(find "/proc/$ACCT_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
 	kill -TERM "$ACCT_PID"
 	wait "$ACCT_PID" || fail "accounts: the daemon did not stop cleanly"
+	ACCT_PID=
 	got=$(find "$TMPFS/accts" -path '*/new/*' -type f | wc -l)
 	[ "$got" -eq $((N_ACCTS * ACCT_MSGS)) ] ||
 	    fail "accounts: $got messages delivered, not $((N_ACCTS * ACCT_MSGS))"

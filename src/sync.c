@@ -923,6 +923,7 @@ sync_session(struct sync_run *run, struct store_entry **ents, size_t *nents,
 	if ((rc == 0 || rc == E_SERVER) &&
 	    (rc2 = sync_ledger(run, ents, nents, e)) < 0) {
 		rc = rc2;
+		pop3_quit(run->p, &qe);
 		goto out;
 	}
 	/* Another fetcher's imported state (import.h), before the plan. */
