@@ -114,7 +114,8 @@ int	 maildir_write(struct maildir_msg *msg, const void *data, size_t len,
 
 /*
  * maildir_close: flush and close the file, still in tmp/ and not yet
- * durable: it waits for maildir_publish_batch (or maildir_abort).
+ * durable: it waits for maildir_publish_batch (or maildir_abort).  Its
+ * write buffer is freed here; msg takes no more writes.
  * Errors: E_DELIVERY (the last buffered write or the close failed, or an
  * earlier maildir_write() failed).
  */
