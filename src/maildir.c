@@ -33,12 +33,18 @@
 #define MAILDIR_SUBFLAGS	(MAILDIR_DIRFLAGS | O_NOFOLLOW)
 #define MAILDIR_TMPFLAGS	(O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC)
 
+/* Random words for names, drawn 32 at a time: a getrandom(2) per name
+ * was one system call in five of a sync (issue 9). */
+#define MAILDIR_RND_WORDS	32
+
 struct maildir {
-	char	*path;
-	int	 tmpfd;
-	int	 newfd;
-	int	 curfd;
-	char	 host[MAILDIR_HOST_MAX + 1];
+	char		*path;
+	int		 tmpfd;
+	int		 newfd;
+	int		 curfd;
+	char		 host[MAILDIR_HOST_MAX + 1];
+	uint64_t	 rnd[MAILDIR_RND_WORDS];
+	size_t		 nrnd;		/* words of rnd not used yet */
 };
 
 struct maildir_msg {
@@ -241,10 +247,15 @@ maildir_plan_name(struct maildir *m, char *out, size_t outlen)
 
 	/* At most 256 bytes from the urandom pool: never short, only
 	 * interrupted before the pool is initialised at boot. */
-	while (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	while (m->nrnd == 0 && getrandom(m->rnd, sizeof(m->rnd), 0) !=
+	    (ssize_t)sizeof(m->rnd)) {
 		if (errno != EINTR)
 			fatal("getrandom");
 	}
+	if (m->nrnd == 0)
+		m->nrnd = MAILDIR_RND_WORDS;
+	rnd = m->rnd[--m->nrnd];
+	m->rnd[m->nrnd] = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	n = snprintf(out, outlen, "%lld.M%06ldR%016llx.%s",
 	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (unsigned long long)rnd,
