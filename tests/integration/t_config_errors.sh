@@ -10,8 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 
 need_programs "$POPSYNCD"
-T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/popsyncd-$T_NAME.XXXXXX")
-trap 'rm -rf "$T_DIR"' EXIT
 
 # good: a valid config with one account, mode 600.
 good()

@@ -12,8 +12,6 @@
 need_programs "$POPSYNCD"
 command -v systemd-analyze >/dev/null ||
     skip "systemd-analyze not installed (Debian package systemd)"
-T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/popsyncd-$T_NAME.XXXXXX")
-trap 'rm -rf "$T_DIR"' EXIT
 DEST=$T_DIR/dest
 
 bindir=$(mk bindir)
