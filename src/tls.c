@@ -4,6 +4,8 @@
 
 #include "autoconf.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -62,6 +64,7 @@ struct tls_shared {
 	bool			 verify;
 	int			 version;
 	char			*ca_file;
+	struct stat		 ca_st;		/* ca_file as it was read */
 	size_t			 users;
 	struct tls_shared	*next;
 };
@@ -83,8 +86,10 @@ static int	tls_ctx_build(const struct tls_params *p, int version,
 		    SSL_CTX **out, struct err *e);
 static int	tls_new_session(SSL *ssl, SSL_SESSION *sess);
 static void	tls_cache_put(struct tls_cache *c, SSL_SESSION *sess);
-static bool	tls_shared_fits(const struct tls_shared *,
+static bool	tls_shared_same(const struct tls_shared *,
 		    const struct tls_params *, int);
+static bool	tls_shared_fits(const struct tls_shared *,
+		    const struct tls_params *, int, const struct stat *);
 static int	tls_shared_get(const struct tls_params *, int,
 		    struct tls_shared **, struct err *);
 static void	tls_shared_put(struct tls_shared *);
@@ -322,7 +327,7 @@ tls_new_session(SSL *ssl, SSL_SESSION *sess)
 
 /* Whether a shared context was built for p's settings. */
 static bool
-tls_shared_fits(const struct tls_shared *sh, const struct tls_params *p,
+tls_shared_same(const struct tls_shared *sh, const struct tls_params *p,
     int version)
 {
 	if (sh->verify != p->verify || sh->version != version)
@@ -332,6 +337,23 @@ tls_shared_fits(const struct tls_shared *sh, const struct tls_params *p,
 	return strcmp(sh->ca_file, p->ca_file) == 0;
 }
 
+/* tls_shared_same, and built from the CA file as it is now (st; NULL when
+ * it cannot be read): a file replaced before a SIGHUP is read again, even
+ * while an account of the old config still holds the old context. */
+static bool
+tls_shared_fits(const struct tls_shared *sh, const struct tls_params *p,
+    int version, const struct stat *st)
+{
+	if (!tls_shared_same(sh, p, version))
+		return false;
+	if (p->ca_file == NULL)
+		return true;
+	return st != NULL && st->st_dev == sh->ca_st.st_dev &&
+	    st->st_ino == sh->ca_st.st_ino && st->st_size == sh->ca_st.st_size &&
+	    st->st_mtim.tv_sec == sh->ca_st.st_mtim.tv_sec &&
+	    st->st_mtim.tv_nsec == sh->ca_st.st_mtim.tv_nsec;
+}
+
 /* The shared context for p's settings, built now if there is none; one
  * more user of it.  Returns 0, or the error of building it. */
 static int
@@ -339,11 +361,14 @@ tls_shared_get(const struct tls_params *p, int version,
     struct tls_shared **out, struct err *e)
 {
 	struct tls_shared	*sh;
+	struct stat		 st, *stp = NULL;
 	int			 rc = 0;
 
+	if (p->ca_file != NULL && stat(p->ca_file, &st) == 0)
+		stp = &st;
 	pthread_mutex_lock(&tls_shared_lock);
 	for (sh = tls_shared_list; sh != NULL; sh = sh->next)
-		if (tls_shared_fits(sh, p, version))
+		if (tls_shared_fits(sh, p, version, stp))
 			break;
 	if (sh == NULL) {
 		sh = xcalloc(1, sizeof(*sh));
@@ -354,6 +379,8 @@ tls_shared_get(const struct tls_params *p, int version,
 		sh->verify = p->verify;
 		sh->version = version;
 		sh->ca_file = p->ca_file != NULL ? xstrdup(p->ca_file) : NULL;
+		if (stp != NULL)
+			sh->ca_st = *stp;
 		sh->next = tls_shared_list;
 		tls_shared_list = sh;
 	}
@@ -397,7 +424,7 @@ tls_cache_get(struct tls_cache *c, const struct tls_params *p, int version,
 	if (c->sh == NULL) {
 		if ((rc = tls_shared_get(p, version, &c->sh, e)) < 0)
 			goto out;
-	} else if (!tls_shared_fits(c->sh, p, version))
+	} else if (!tls_shared_same(c->sh, p, version))
 		goto out;
 	*ctx = c->sh->ctx;
 	SSL_CTX_up_ref(*ctx);

@@ -8,7 +8,7 @@
 # STLS), and mail still arrives byte for byte.  A session is kept per
 # account: after SIGHUP swaps in a config whose pin the server's
 # certificate does not match, the next poll fails on the pin instead of
-# resuming past it.
+# resuming past it; and a CA file replaced before a SIGHUP is read again.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_daemon.sh"
@@ -91,6 +91,31 @@ done
 grep -q 'alice: .*certificate fingerprint mismatch' "$DAEMON_ERR" ||
     fail "after SIGHUP with a wrong pin, no poll failed on the pin"
 ok "a reloaded account with a wrong pin fails on the pin, not resumed"
+
+# Accounts with the same TLS settings share one context, but a CA file
+# replaced before a SIGHUP is read again: with the untrusted CA in its
+# place the next poll fails verification instead of resuming.
+cp "$T_DIR/ca.crt" "$T_DIR/ca-copy.crt"
+write_config_multi "$T_DIR/r.conf" \
+    "alice port=$POP3S_PORT interval=1 ca_file=$T_DIR/ca-copy.crt"
+n=$(polls alice)
+kill -HUP "$DAEMON_PID"
+# The pin failures above put alice in backoff: poll now.
+sleep 0.5
+kill -USR1 "$DAEMON_PID"
+wait_polls alice $((n + 2)) 15
+cp "$T_DIR/other-ca.crt" "$T_DIR/ca-copy.crt"
+p=$(grep -Ec 'alice: .*([Cc]ertificate|verif|issuer)' "$DAEMON_ERR" || :)
+kill -HUP "$DAEMON_PID"
+for i in $(seq 1 200); do
+	[ "$(grep -Ec 'alice: .*([Cc]ertificate|verif|issuer)' "$DAEMON_ERR" ||
+	    :)" -gt "$p" ] && break
+	alive || fail "popsyncd exited after SIGHUP"
+	sleep 0.05
+done
+[ "$(grep -Ec 'alice: .*([Cc]ertificate|verif|issuer)' "$DAEMON_ERR" || :)" -gt "$p" ] ||
+    fail "after SIGHUP with the CA file replaced, no poll failed verification"
+ok "a CA file replaced before SIGHUP is read again, though the context is shared"
 
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || fail "the daemon exited $? after SIGTERM"
