@@ -258,7 +258,7 @@ static const struct {
 	    " last_error = ?4, count_new = ?5, count_skipped = ?6,"
 	    " count_deleted = ?7, count_errors = ?8 WHERE name = ?1" },
 	[ST_LOAD] = { "load ledger",
-	    "SELECT l.uidl, l.state, l.size, l.first_seen, l.delivered_at,"
+	    "SELECT l.uidl, l.state, l.size, l.first_seen,"
 	    " CASE l.state WHEN 'fetching' THEN l.filename END,"
 	    " CASE l.state WHEN 'skipped' THEN l.reason"
 	    " WHEN 'failed' THEN l.reason END,"
@@ -1503,12 +1503,11 @@ store_load(struct store *s, const char *account,
 		en->uidl = store_col_str(st, 0);
 		en->size = store_col_int(st, 2, -1);
 		en->first_seen = store_col_int(st, 3, 0);
-		en->delivered_at = store_col_int(st, 4, 0);
-		en->filename = store_col_str(st, 5);
-		en->reason = store_col_str(st, 6);
-		en->failures = store_col_int(st, 7, 0);
-		en->waiting = store_col_int(st, 8, 0) != 0;
-		en->absent = store_col_int(st, 9, 0) != 0;
+		en->filename = store_col_str(st, 4);
+		en->reason = store_col_str(st, 5);
+		en->failures = store_col_int(st, 6, 0);
+		en->waiting = store_col_int(st, 7, 0) != 0;
+		en->absent = store_col_int(st, 8, 0) != 0;
 		en->listed = false;
 		/* The CHECK constraint keeps other strings out. */
 		state = (const char *)sqlite3_column_text(st, 1);

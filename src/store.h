@@ -108,19 +108,20 @@ enum store_state {
 	STORE_EXPUNGED
 };
 
-/* One ledger row, as store_load returns it; all strings are the caller's. */
+/*
+ * One ledger row, as store_load returns it; all strings are the caller's.
+ * Only what a sync needs, in 56 bytes, so a ledger of 100,000 rows stays
+ * small (issue 9): filename is the planned name of a fetching row and
+ * reason that of a skipped or failed one, NULL otherwise.
+ */
 struct store_entry {
 	char		*uidl;
-	enum store_state state;
-	int64_t		 size;		/* octets as last recorded; -1: unknown */
-	int64_t		 first_seen;	/* when the row was created */
-	int64_t		 delivered_at;	/* 0 unless delivered at some point */
-	/* Only what a sync needs, so a ledger of 100,000 rows stays small:
-	 * the planned name of a fetching row, the reason of a skipped or
-	 * failed one; NULL otherwise. */
 	char		*filename;
 	char		*reason;
+	int64_t		 size;		/* octets as last recorded; -1: unknown */
+	int64_t		 first_seen;	/* when the row was created */
 	int64_t		 failures;	/* failed fetches in a row */
+	enum store_state state;
 	bool		 waiting;	/* failed, and its retry is not due
 					 * at the next listing */
 	bool		 absent;	/* marked absent by an earlier listing */

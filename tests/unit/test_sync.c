@@ -126,8 +126,6 @@ make_plan(const struct policy *p, const struct lmsg *msgs, size_t nmsgs,
 		ents[i].state = rows[i].state;
 		ents[i].size = 100;
 		ents[i].first_seen = rows[i].first_seen;
-		ents[i].delivered_at = rows[i].state == STORE_DELIVERED ?
-		    rows[i].first_seen : 0;
 		ents[i].filename = xstrdup("1700000000.M1P1.host");
 	}
 	plan_ents(p, msgs, nmsgs, ents, nrows, now, plan);
