@@ -240,12 +240,15 @@ pop3_set_state(struct pop3 *p, enum pop3_state st)
 static int
 pop3_check(struct pop3 *p, const char *cmd, unsigned states, struct err *e)
 {
+	int	rc;
+
 	if ((states & ST(p->state)) == 0)
 		return err_set(e, E_PROTO, "%s: not allowed in state %s", cmd,
 		    pop3_state_name(p->state));
 	/* Replies to commands sent ahead come first. */
-	if (p->uidl_ahead && strcmp(cmd, "UIDL") != 0)
-		return pop3_uidl_discard(p, e);
+	if (p->uidl_ahead && strcmp(cmd, "UIDL") != 0 &&
+	    (rc = pop3_uidl_discard(p, e)) < 0)
+		return rc;
 	return p->nahead > 0 ? pop3_ahead_discard(p, e) : 0;
 }
 
