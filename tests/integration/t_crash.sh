@@ -292,6 +292,11 @@ attempt()
 	# keep = true sends no DELE: its share goes to progress and big.
 	[ "$KEEP" = true ] && [ "$r" -ge 12 ] && [ "$r" -lt 16 ] &&
 	    r=$((r - 8))
+	# The kill between a batch's renames into new/ and its commit has a
+	# window of a few milliseconds, which got shorter as the commit got
+	# faster: once the other phases are hit, every other kill aims at it.
+	[ "$RECOVERED_CUR" -eq 0 ] && [ "$landed" -ge "$KILLS" ] &&
+	    [ $((RANDOM % 2)) -eq 0 ] && r=3
 	if [ "$r" -lt 3 ]; then
 		kind=login
 		what=cmd
@@ -307,6 +312,7 @@ attempt()
 		what=files
 		arg=$((FILES + 1 + RANDOM % (N - FILES + 1)))
 		d=$((RANDOM % 4))
+		[ "$r" -eq 3 ] && d=$((RANDOM % 2))
 	elif [ "$r" -lt 12 ]; then
 		kind=big
 		what=files
