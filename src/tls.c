@@ -4,8 +4,6 @@
 
 #include "autoconf.h"
 
-#include <sys/stat.h>
-
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -53,46 +51,26 @@ struct tls {
 };
 
 /*
- * A client context shared by every account with the same settings: a
- * context with its CA store is about 19 KiB, which 500 accounts paid 500
- * times (issue 9).  A session is the account's own (struct tls_cache);
- * the context only verifies.  users counts the caches holding it; the
- * last one frees it.  tls_shared_lock guards the list and the counts.
- */
-struct tls_shared {
-	SSL_CTX			*ctx;
-	bool			 verify;
-	int			 version;
-	char			*ca_file;
-	struct stat		 ca_st;		/* ca_file as it was read */
-	size_t			 users;
-	struct tls_shared	*next;
-};
-
-static pthread_mutex_t	 tls_shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tls_shared *tls_shared_list;
-
-/*
- * One account's context (shared) and newest session.  The lock guards
- * sh's choice and sess; the context itself is thread-safe.
+ * One account's context and newest session.  The lock guards ctx's
+ * creation and sess; the context itself is thread-safe.
  */
 struct tls_cache {
-	pthread_mutex_t		 lock;
-	struct tls_shared	*sh;
-	SSL_SESSION		*sess;
+	pthread_mutex_t	 lock;
+	SSL_CTX		*ctx;
+	SSL_SESSION	*sess;
+	/* What ctx was built for: other settings get a context of their
+	 * own (--probe looks again with verification off). */
+	bool		 verify;
+	int		 version;
+	char		*ca_file;
 };
 
 static int	tls_ctx_build(const struct tls_params *p, int version,
 		    SSL_CTX **out, struct err *e);
 static int	tls_new_session(SSL *ssl, SSL_SESSION *sess);
 static void	tls_cache_put(struct tls_cache *c, SSL_SESSION *sess);
-static bool	tls_shared_same(const struct tls_shared *,
-		    const struct tls_params *, int);
-static bool	tls_shared_fits(const struct tls_shared *,
-		    const struct tls_params *, int, const struct stat *);
-static int	tls_shared_get(const struct tls_params *, int,
-		    struct tls_shared **, struct err *);
-static void	tls_shared_put(struct tls_shared *);
+static bool	tls_cache_fits(const struct tls_cache *c,
+		    const struct tls_params *p, int version);
 static int	tls_cache_get(struct tls_cache *c, const struct tls_params *p,
 		    int version, SSL_CTX **ctx, SSL_SESSION **sess,
 		    struct err *e);
@@ -325,92 +303,20 @@ tls_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;
 }
 
-/* Whether a shared context was built for p's settings. */
+/* Whether c's context was built for p's settings. */
 static bool
-tls_shared_same(const struct tls_shared *sh, const struct tls_params *p,
+tls_cache_fits(const struct tls_cache *c, const struct tls_params *p,
     int version)
 {
-	if (sh->verify != p->verify || sh->version != version)
+	if (c->verify != p->verify || c->version != version)
 		return false;
-	if (sh->ca_file == NULL || p->ca_file == NULL)
-		return sh->ca_file == p->ca_file;
-	return strcmp(sh->ca_file, p->ca_file) == 0;
-}
-
-/* tls_shared_same, and built from the CA file as it is now (st; NULL when
- * it cannot be read): a file replaced before a SIGHUP is read again, even
- * while an account of the old config still holds the old context. */
-static bool
-tls_shared_fits(const struct tls_shared *sh, const struct tls_params *p,
-    int version, const struct stat *st)
-{
-	if (!tls_shared_same(sh, p, version))
-		return false;
-	if (p->ca_file == NULL)
-		return true;
-	return st != NULL && st->st_dev == sh->ca_st.st_dev &&
-	    st->st_ino == sh->ca_st.st_ino && st->st_size == sh->ca_st.st_size &&
-	    st->st_mtim.tv_sec == sh->ca_st.st_mtim.tv_sec &&
-	    st->st_mtim.tv_nsec == sh->ca_st.st_mtim.tv_nsec;
-}
-
-/* The shared context for p's settings, built now if there is none; one
- * more user of it.  Returns 0, or the error of building it. */
-static int
-tls_shared_get(const struct tls_params *p, int version,
-    struct tls_shared **out, struct err *e)
-{
-	struct tls_shared	*sh;
-	struct stat		 st, *stp = NULL;
-	int			 rc = 0;
-
-	if (p->ca_file != NULL && stat(p->ca_file, &st) == 0)
-		stp = &st;
-	pthread_mutex_lock(&tls_shared_lock);
-	for (sh = tls_shared_list; sh != NULL; sh = sh->next)
-		if (tls_shared_fits(sh, p, version, stp))
-			break;
-	if (sh == NULL) {
-		sh = xcalloc(1, sizeof(*sh));
-		if ((rc = tls_ctx_build(p, version, &sh->ctx, e)) < 0) {
-			free(sh);
-			goto out;
-		}
-		sh->verify = p->verify;
-		sh->version = version;
-		sh->ca_file = p->ca_file != NULL ? xstrdup(p->ca_file) : NULL;
-		if (stp != NULL)
-			sh->ca_st = *stp;
-		sh->next = tls_shared_list;
-		tls_shared_list = sh;
-	}
-	sh->users++;
-	*out = sh;
-out:
-	pthread_mutex_unlock(&tls_shared_lock);
-	return rc;
-}
-
-/* One user less; the last one frees the context. */
-static void
-tls_shared_put(struct tls_shared *sh)
-{
-	struct tls_shared	**pp;
-
-	pthread_mutex_lock(&tls_shared_lock);
-	if (--sh->users == 0) {
-		for (pp = &tls_shared_list; *pp != sh; pp = &(*pp)->next)
-			;
-		*pp = sh->next;
-		SSL_CTX_free(sh->ctx);
-		free(sh->ca_file);
-		free(sh);
-	}
-	pthread_mutex_unlock(&tls_shared_lock);
+	if (c->ca_file == NULL || p->ca_file == NULL)
+		return c->ca_file == p->ca_file;
+	return strcmp(c->ca_file, p->ca_file) == 0;
 }
 
 /*
- * References to c's context, taken now if c has none, and to its session
+ * References to c's context, built now if c has none, and to its session
  * (or NULL); *ctx stays NULL when the context was built for other
  * settings.  Returns 0, or the error of building it.
  */
@@ -421,12 +327,15 @@ tls_cache_get(struct tls_cache *c, const struct tls_params *p, int version,
 	int	rc = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->sh == NULL) {
-		if ((rc = tls_shared_get(p, version, &c->sh, e)) < 0)
+	if (c->ctx == NULL) {
+		if ((rc = tls_ctx_build(p, version, &c->ctx, e)) < 0)
 			goto out;
-	} else if (!tls_shared_same(c->sh, p, version))
+		c->verify = p->verify;
+		c->version = version;
+		c->ca_file = p->ca_file != NULL ? xstrdup(p->ca_file) : NULL;
+	} else if (!tls_cache_fits(c, p, version))
 		goto out;
-	*ctx = c->sh->ctx;
+	*ctx = c->ctx;
 	SSL_CTX_up_ref(*ctx);
 	if ((*sess = c->sess) != NULL)
 		SSL_SESSION_up_ref(*sess);
@@ -461,8 +370,8 @@ tls_cache_free(struct tls_cache *c)
 	if (c == NULL)
 		return;
 	SSL_SESSION_free(c->sess);
-	if (c->sh != NULL)
-		tls_shared_put(c->sh);
+	SSL_CTX_free(c->ctx);
+	free(c->ca_file);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
