@@ -204,18 +204,26 @@ want()
 
 say "targets: ${QUICK:+quick mode, }$REPS rounds per row; sections: $ONLY"
 
+# first_syncs: STEP: REPS rounds over the mailbox as it is: the wire bound,
+# then popsyncd and mpop on ext4 and on tmpfs.
+first_syncs()
+{
+	local rep fs
+	for rep in $(seq 1 "$REPS"); do
+		run_wire "$1" "$rep"
+		for fs in ext4 tmpfs; do
+			run_tool popsyncd "$fs" "$1" "$rep"
+			run_tool mpop "$fs" "$1" "$rep"
+		done
+	done
+}
+
 # --- 2000 x 4 KiB --------------------------------------------------------------
 if want small; then
 new_mailbox
 seed_fixed "$N_SMALL" 4096
 say "small: $N_SMALL x 4 KiB"
-for rep in $(seq 1 "$REPS"); do
-	run_wire small "$rep"
-	for fs in ext4 tmpfs; do
-		run_tool popsyncd "$fs" small "$rep"
-		run_tool mpop "$fs" small "$rep"
-	done
-done
+first_syncs small
 fi
 
 # --- the 84 MiB mixed mailbox -------------------------------------------------
@@ -223,13 +231,7 @@ if want mixed; then
 new_mailbox
 bench_seed 1 "$N_MIXED" bench
 say "mixed: $N_MIXED x 2-200 KiB, $(server_files | xargs -d '\n' cat | wc -c) bytes"
-for rep in $(seq 1 "$REPS"); do
-	run_wire mixed "$rep"
-	for fs in ext4 tmpfs; do
-		run_tool popsyncd "$fs" mixed "$rep"
-		run_tool mpop "$fs" mixed "$rep"
-	done
-done
+first_syncs mixed
 fi
 
 # --- memory: 10 messages, N_BIG messages, one huge one -----------------------
