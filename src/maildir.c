@@ -247,13 +247,14 @@ maildir_plan_name(struct maildir *m, char *out, size_t outlen)
 
 	/* At most 256 bytes from the urandom pool: never short, only
 	 * interrupted before the pool is initialised at boot. */
-	while (m->nrnd == 0 && getrandom(m->rnd, sizeof(m->rnd), 0) !=
-	    (ssize_t)sizeof(m->rnd)) {
-		if (errno != EINTR)
-			fatal("getrandom");
-	}
-	if (m->nrnd == 0)
+	if (m->nrnd == 0) {
+		while (getrandom(m->rnd, sizeof(m->rnd), 0) !=
+		    (ssize_t)sizeof(m->rnd)) {
+			if (errno != EINTR)
+				fatal("getrandom");
+		}
 		m->nrnd = MAILDIR_RND_WORDS;
+	}
 	rnd = m->rnd[--m->nrnd];
 	m->rnd[m->nrnd] = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
