@@ -92,9 +92,9 @@ grep -q 'alice: .*certificate fingerprint mismatch' "$DAEMON_ERR" ||
     fail "after SIGHUP with a wrong pin, no poll failed on the pin"
 ok "a reloaded account with a wrong pin fails on the pin, not resumed"
 
-# Accounts with the same TLS settings share one context, but a CA file
-# replaced before a SIGHUP is read again: with the untrusted CA in its
-# place the next poll fails verification instead of resuming.
+# A CA file replaced before a SIGHUP is read again (the TLS context that
+# keeps the account's session is built anew): with the untrusted CA in
+# its place the next poll fails verification instead of resuming.
 cp "$T_DIR/ca.crt" "$T_DIR/ca-copy.crt"
 write_config_multi "$T_DIR/r.conf" \
     "alice port=$POP3S_PORT interval=1 ca_file=$T_DIR/ca-copy.crt"
@@ -115,7 +115,7 @@ for i in $(seq 1 200); do
 done
 [ "$(grep -Ec 'alice: .*([Cc]ertificate|verif|issuer)' "$DAEMON_ERR" || :)" -gt "$p" ] ||
     fail "after SIGHUP with the CA file replaced, no poll failed verification"
-ok "a CA file replaced before SIGHUP is read again, though the context is shared"
+ok "a CA file replaced before SIGHUP is read again, not resumed past"
 
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || fail "the daemon exited $? after SIGTERM"
